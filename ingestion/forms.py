@@ -1,0 +1,122 @@
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from pydantic import ValidationError
+
+from ingestion.importers import FILE_FORMATS
+from ingestion.models import DataSource, ItemKind
+from ingestion.normalise import ColumnMapping
+from ingestion.presets import PRESETS
+
+NOT_IN_FILE = ""
+
+
+class UploadForm(forms.Form):
+    source = forms.ModelChoiceField(
+        queryset=DataSource.objects.filter(enabled=True), required=False, empty_label="New source…"
+    )
+    new_source_name = forms.CharField(max_length=200, required=False)
+    item_kind = forms.ChoiceField(choices=ItemKind.choices, label="The items are")
+    file = forms.FileField(help_text="CSV, JSON (an array of objects) or JSONL, UTF-8 or UTF-16.")
+    encoding = forms.CharField(max_length=40, initial="auto")
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if Path(upload.name).suffix.lower().lstrip(".") not in (*FILE_FORMATS, "ndjson"):
+            raise forms.ValidationError("Upload a .csv, .json or .jsonl file.")
+        if upload.size > settings.FEEDLENS_MAX_UPLOAD_BYTES:
+            limit_mb = settings.FEEDLENS_MAX_UPLOAD_BYTES // (1024 * 1024)
+            raise forms.ValidationError(f"The file is larger than the {limit_mb} MB limit.")
+        return upload
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        name = (cleaned.get("new_source_name") or "").strip()
+        if not cleaned.get("source"):
+            if not name:
+                self.add_error("new_source_name", "Pick a source or name a new one.")
+            elif DataSource.objects.filter(name=name).exists():
+                self.add_error("new_source_name", "A source of that name exists: pick it above.")
+        return cleaned
+
+    def chosen_source(self) -> DataSource:
+        source = self.cleaned_data["source"]
+        if source:
+            return source
+        return DataSource.objects.create(
+            name=self.cleaned_data["new_source_name"].strip(),
+            item_kind=self.cleaned_data["item_kind"],
+        )
+
+
+class MappingForm(forms.Form):
+    """Which of the file's columns holds each part of an item."""
+
+    preset = forms.ChoiceField(required=False)
+    text = forms.ChoiceField()
+    created_at = forms.ChoiceField(required=False, label="Date")
+    rating = forms.ChoiceField(required=False)
+    external_id = forms.ChoiceField(required=False, label="Id")
+    title = forms.ChoiceField(required=False)
+    author = forms.ChoiceField(required=False)
+    language = forms.ChoiceField(required=False)
+    metadata = forms.MultipleChoiceField(required=False, label="Keep as metadata")
+    date_format = forms.CharField(required=False, help_text="e.g. %m/%d/%Y %H:%M; blank: automatic")
+    dayfirst = forms.BooleanField(required=False, label="Dates are day first (03/04 is 3 April)")
+    timezone = forms.CharField(initial="UTC", help_text="Time zone of dates that carry none")
+
+    OPTIONAL_COLUMNS = ("created_at", "rating", "external_id", "title", "author", "language")
+
+    def __init__(self, *args: object, columns: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        choices = [(column, column) for column in columns]
+        self.fields["text"].choices = choices
+        for name in self.OPTIONAL_COLUMNS:
+            self.fields[name].choices = [(NOT_IN_FILE, "— not in the file —"), *choices]
+        self.fields["metadata"].choices = choices
+        self.fields["preset"].choices = [("", "— none —")] + [
+            (preset.name, preset.description)
+            for preset in PRESETS.values()
+            if set(preset.mapping.columns()) <= set(columns)
+        ]
+
+    def mapping(self) -> ColumnMapping:
+        """Return the preset's mapping when one is picked, else the columns chosen."""
+        if self.cleaned_data.get("preset"):
+            return PRESETS[self.cleaned_data["preset"]].mapping
+        data = {key: value for key, value in self.cleaned_data.items() if key != "preset"}
+        for name in self.OPTIONAL_COLUMNS:
+            data[name] = data[name] or None
+        data["metadata"] = tuple(data["metadata"])
+        return ColumnMapping.model_validate(data)
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            try:
+                self.mapping()
+            except ValidationError as error:
+                for problem in error.errors():
+                    self.add_error(None, f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+        return cleaned
+
+
+def initial_mapping(columns: list[str]) -> dict[str, object]:
+    """Return form defaults: the first preset that fits, else columns named like the fields."""
+    for preset in PRESETS.values():
+        if set(preset.mapping.columns()) <= set(columns):
+            return {"preset": preset.name, **preset.mapping.model_dump()}
+    lowered = {column.lower(): column for column in columns}
+    guesses = {
+        "text": ("text", "body", "review", "message", "content", "comment"),
+        "created_at": ("date", "created_at", "created", "timestamp", "time"),
+        "rating": ("rating", "stars", "score"),
+        "external_id": ("id", "review_id", "ticket_id"),
+        "title": ("title", "subject", "summary"),
+        "author": ("author", "user", "username", "name"),
+    }
+    initial: dict[str, object] = {}
+    for field, names in guesses.items():
+        initial[field] = next((lowered[name] for name in names if name in lowered), NOT_IN_FILE)
+    return initial

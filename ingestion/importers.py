@@ -1,0 +1,462 @@
+"""Read feedback files (CSV, JSON, JSONL) as a stream and store their items without duplicates.
+
+A file is never loaded whole: rows are read one at a time and stored in batches, each batch
+committed together with the job's progress, so a killed import resumes where it stopped.
+"""
+
+import codecs
+import contextlib
+import csv
+import io
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import ijson
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ingestion.models import DataSource, FeedbackItem, ImportJob, ImportStatus, SyncStatus
+from ingestion.normalise import UNDECODABLE, ColumnMapping, ItemDraft, RowError, build_draft
+
+FILE_FORMATS = ("csv", "json", "jsonl")
+# 1,000 rows a batch keeps each transaction short on SQLite and cuts round trips on PostgreSQL.
+BATCH_SIZE = 1000
+# Row errors kept on a job for the user to read; the count of failed rows is always exact.
+MAX_REPORTED_ERRORS = 500
+JSON_CHUNK_CHARS = 64 * 1024
+# A single CSV field may be long (a support e-mail); the text limit is checked per item.
+csv.field_size_limit(min(sys.maxsize, 64 * 1024 * 1024))
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Replace bytes that do not decode with a marker, so that only their row is rejected."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return UNDECODABLE, error.end
+
+
+codecs.register_error("feedlens-mark", _mark_undecodable)
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (not just some of its rows)."""
+
+
+@dataclass
+class RawRecord:
+    """One record of a file: where it is (for error messages) and its fields."""
+
+    position: str
+    fields: dict[str, object] | None
+    error: str = ""
+
+
+@dataclass
+class RowProblem:
+    position: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"position": self.position, "field": self.field, "message": self.message}
+
+
+@dataclass
+class StoreResult:
+    created: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class BatchOutcome:
+    drafts: list[ItemDraft] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def detect_encoding(head: bytes, declared: str) -> str:
+    """Return the encoding to read a file with: the declared one, or one its start shows."""
+    if declared and declared != "auto":
+        try:
+            codecs.lookup(declared)
+        except LookupError as error:
+            raise ImportFileError(f"unknown encoding {declared!r}") from error
+        return declared
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head[:4096]:
+        raise ImportFileError(
+            "the file has NUL bytes: it looks like UTF-16 without a byte-order mark; "
+            "save it as UTF-8 or give its encoding"
+        )
+    return "utf-8-sig"  # reads plain UTF-8 too, and drops a BOM if there is one
+
+
+def detect_format(name: str) -> str:
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix == "ndjson":
+        return "jsonl"
+    if suffix not in FILE_FORMATS:
+        raise ImportFileError(f"cannot tell the format of {name!r}: use .csv, .json or .jsonl")
+    return suffix
+
+
+@contextlib.contextmanager
+def _text_stream(binary: BinaryIO, encoding: str) -> Iterator[io.TextIOWrapper]:
+    """Decode binary as text; the binary file stays open, for progress by bytes read."""
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="feedlens-mark", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def read_csv(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:
+    with _text_stream(binary, encoding) as text:
+        yield from _csv_records(text)
+
+
+def _csv_records(text: io.TextIOWrapper) -> Iterator[RawRecord]:
+    header_line = text.readline()
+    if not header_line.strip():
+        raise ImportFileError("the first line is empty: it must name the columns")
+    # The header names the columns, so the separator it uses most is the file's separator.
+    delimiter = max(",;\t|", key=header_line.count)
+    reader = csv.reader(itertools.chain([header_line], text), delimiter=delimiter)
+    header = [name.strip() for name in next(reader)]
+    row_number = 0
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            row_number += 1
+            yield RawRecord(f"row {row_number} (line {reader.line_num})", None, str(error))
+            continue
+        row_number += 1
+        if not any(value.strip() for value in values):
+            continue  # blank lines are not rows
+        position = f"row {row_number} (line {reader.line_num})"
+        if len(values) != len(header):
+            message = f"has {len(values)} fields; the header has {len(header)}"
+            yield RawRecord(position, None, message)
+            continue
+        yield RawRecord(position, dict(zip(header, values, strict=True)))
+
+
+def read_jsonl(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:
+    with _text_stream(binary, encoding) as text:
+        for line_number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            position = f"line {line_number}"
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield RawRecord(position, None, f"is not valid JSON: {error.msg}")
+                continue
+            yield _json_record(position, value)
+
+
+def read_json(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:
+    """Read a top-level array of objects, or an object whose "items" key holds one."""
+    with _text_stream(binary, encoding) as text:
+        yield from _json_records(text)
+
+
+def _json_records(text: io.TextIOWrapper) -> Iterator[RawRecord]:
+    first = text.read(1)
+    while first and first.isspace():
+        first = text.read(1)
+    if first not in ("[", "{"):
+        raise ImportFileError('a JSON file must hold an array of items or {"items": [...]}')
+    prefix = "item" if first == "[" else "items.item"
+    chunks = itertools.chain([first], iter(lambda: text.read(JSON_CHUNK_CHARS), ""))
+    number = 0
+    try:
+        for value in ijson.items(_ChunkReader(chunks), prefix, use_float=True):
+            number += 1
+            yield _json_record(f"item {number}", value)
+    except ijson.JSONError as error:
+        raise ImportFileError(
+            f"the file stops being valid JSON after item {number}: {error}; "
+            f"the {number} items before it were read"
+        ) from error
+
+
+class _ChunkReader:
+    """Gives ijson the read() it wants over chunks of decoded text, as UTF-8 bytes."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self.chunks = chunks
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self.chunks, "").encode()
+
+
+def _json_record(position: str, value: object) -> RawRecord:
+    if not isinstance(value, dict):
+        return RawRecord(position, None, f"is a JSON {type(value).__name__}, not an object")
+    return RawRecord(position, value)
+
+
+READERS: dict[str, Callable[[BinaryIO, str], Iterator[RawRecord]]] = {
+    "csv": read_csv,
+    "json": read_json,
+    "jsonl": read_jsonl,
+}
+
+
+def read_records(binary: BinaryIO, file_format: str, declared_encoding: str) -> Iterator[RawRecord]:
+    """Return the records of an open file, read in the encoding it declares or shows."""
+    encoding = detect_encoding(binary.read(4096), declared_encoding)
+    binary.seek(0)
+    return READERS[file_format](binary, encoding)
+
+
+def drafts_from_records(
+    records: Iterable[RawRecord], mapping: ColumnMapping, kind: str
+) -> BatchOutcome:
+    """Return the valid drafts of records and a problem for every invalid one."""
+    outcome = BatchOutcome()
+    now = timezone.now()
+    for record in records:
+        if record.fields is None:
+            outcome.problems.append(RowProblem(record.position, "row", record.error))
+            continue
+        try:
+            draft = build_draft(
+                record.fields, mapping, kind, max_chars=settings.FEEDLENS_MAX_ITEM_CHARS, now=now
+            )
+        except RowError as error:
+            outcome.problems.append(RowProblem(record.position, error.field_name, error.message))
+            continue
+        outcome.drafts.append(draft)
+    return outcome
+
+
+def store_items(
+    source: DataSource, drafts: list[ItemDraft], import_job: ImportJob | None = None
+) -> StoreResult:
+    """Store the drafts that are not already stored; return how many were new."""
+    fresh = _without_known_items(source, _unique_within(drafts))
+    FeedbackItem.objects.bulk_create(
+        [_item_from_draft(source, draft, import_job) for draft in fresh],
+        batch_size=BATCH_SIZE,
+        # A concurrent import may store the same item between the check and the insert;
+        # the unique constraints then drop it instead of failing the batch.
+        ignore_conflicts=True,
+    )
+    # Count what really landed: conflicts dropped by the database are duplicates too.
+    created = _count_stored(source, fresh)
+    return StoreResult(created=created, duplicates=len(drafts) - created)
+
+
+def _identity(draft: ItemDraft) -> tuple[str, str]:
+    return ("id", draft.external_id) if draft.external_id else ("hash", draft.content_hash)
+
+
+def _unique_within(drafts: list[ItemDraft]) -> list[ItemDraft]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for draft in drafts:
+        if _identity(draft) not in seen:
+            seen.add(_identity(draft))
+            unique.append(draft)
+    return unique
+
+
+def _without_known_items(source: DataSource, drafts: list[ItemDraft]) -> list[ItemDraft]:
+    ids = [draft.external_id for draft in drafts if draft.external_id]
+    hashes = [draft.content_hash for draft in drafts if not draft.external_id]
+    known_ids = set(
+        FeedbackItem.objects.filter(source=source, external_id__in=ids).values_list(
+            "external_id", flat=True
+        )
+    )
+    known_hashes = set(
+        FeedbackItem.objects.filter(external_id="", content_hash__in=hashes).values_list(
+            "content_hash", flat=True
+        )
+    )
+    return [
+        draft
+        for draft in drafts
+        if draft.external_id not in known_ids
+        and (draft.external_id or draft.content_hash not in known_hashes)
+    ]
+
+
+def _count_stored(source: DataSource, drafts: list[ItemDraft]) -> int:
+    ids = [draft.external_id for draft in drafts if draft.external_id]
+    hashes = [draft.content_hash for draft in drafts if not draft.external_id]
+    by_id = FeedbackItem.objects.filter(source=source, external_id__in=ids).count() if ids else 0
+    by_hash = (
+        FeedbackItem.objects.filter(external_id="", content_hash__in=hashes).count()
+        if hashes
+        else 0
+    )
+    return by_id + by_hash
+
+
+def _item_from_draft(
+    source: DataSource, draft: ItemDraft, import_job: ImportJob | None
+) -> FeedbackItem:
+    return FeedbackItem(
+        source=source,
+        external_id=draft.external_id,
+        kind=draft.kind,
+        text=draft.text,
+        title=draft.title,
+        author_handle=draft.author_handle,
+        rating=draft.rating,
+        language=draft.language,
+        created_at=draft.created_at,
+        metadata=draft.metadata,
+        content_hash=draft.content_hash,
+        import_job=import_job,
+    )
+
+
+def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+ProgressCallback = Callable[[ImportJob], None]
+
+
+def run_import(job: ImportJob, on_progress: ProgressCallback | None = None) -> ImportJob:
+    """Import the job's file into its source, resuming after the rows already done.
+
+    Returns the job with its final counts; a whole-file error marks it failed, with the
+    items read before the error kept.
+    """
+    if job.is_finished:
+        return job
+    mapping = ColumnMapping.model_validate(job.mapping)
+    path = Path(job.file_path)
+    job.status = ImportStatus.RUNNING
+    job.started_at = job.started_at or timezone.now()
+    job.bytes_total = path.stat().st_size
+    job.save(update_fields=["status", "started_at", "bytes_total"])
+    try:
+        with path.open("rb") as binary:
+            records = read_records(binary, job.file_format, job.encoding)
+            _import_records(job, records, mapping, binary, on_progress)
+    except (ImportFileError, OSError) as error:
+        return _finish(job, ImportStatus.FAILED, str(error))
+    return _finish(job, ImportStatus.DONE)
+
+
+def _import_records(
+    job: ImportJob,
+    records: Iterator[RawRecord],
+    mapping: ColumnMapping,
+    binary: BinaryIO,
+    on_progress: ProgressCallback | None,
+) -> None:
+    skipped = 0
+    for batch in _batches(records, BATCH_SIZE):
+        # Rows committed by an earlier, interrupted run of this job are not read again.
+        if skipped + len(batch) <= job.rows_done:
+            skipped += len(batch)
+            continue
+        batch = batch[max(0, job.rows_done - skipped) :]
+        skipped = job.rows_done
+        _import_batch(job, batch, mapping, binary.tell())
+        skipped += len(batch)
+        if on_progress:
+            on_progress(job)
+
+
+def _import_batch(
+    job: ImportJob, batch: list[RawRecord], mapping: ColumnMapping, bytes_done: int
+) -> None:
+    outcome = drafts_from_records(batch, mapping, job.item_kind)
+    with transaction.atomic():
+        result = store_items(job.source, outcome.drafts, job)
+        job.rows_done += len(batch)
+        job.bytes_done = bytes_done
+        job.items_created += result.created
+        job.duplicates += result.duplicates
+        job.rows_failed += len(outcome.problems)
+        room = MAX_REPORTED_ERRORS - len(job.row_errors)
+        job.row_errors += [problem.as_dict() for problem in outcome.problems[: max(0, room)]]
+        job.save(
+            update_fields=[
+                "rows_done",
+                "bytes_done",
+                "items_created",
+                "duplicates",
+                "rows_failed",
+                "row_errors",
+            ]
+        )
+
+
+def _finish(job: ImportJob, status: str, error: str = "") -> ImportJob:
+    job.status = status
+    job.error = error
+    job.finished_at = timezone.now()
+    if status == ImportStatus.DONE:
+        job.bytes_done = job.bytes_total
+    job.save(update_fields=["status", "error", "finished_at", "bytes_done"])
+    sync_status = _sync_status(job)
+    job.source.record_sync(sync_status, error or _error_summary(job))
+    return job
+
+
+def _sync_status(job: ImportJob) -> str:
+    if job.status == ImportStatus.FAILED:
+        return SyncStatus.PARTIAL if job.items_created else SyncStatus.FAILED
+    return SyncStatus.PARTIAL if job.rows_failed else SyncStatus.OK
+
+
+def _error_summary(job: ImportJob) -> str:
+    if not job.rows_failed:
+        return ""
+    first = job.row_errors[0]
+    return (
+        f"{job.rows_failed} rows of {job.original_name} were not imported; "
+        f"first: {first['position']}, {first['field']}: {first['message']}"
+    )
+
+
+def preview_file(
+    path: Path, file_format: str, encoding: str, limit: int = 5
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Return the columns of a file (nested JSON keys dotted) and its first records."""
+    with path.open("rb") as binary:
+        records = read_records(binary, file_format, encoding)
+        rows = [
+            _flatten(record.fields)
+            for record in itertools.islice(records, limit * 4)
+            if record.fields is not None
+        ][:limit]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns), rows
+
+
+def _flatten(fields: dict[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,57 @@
+"""Creating and starting file imports: the one path shared by the upload form and the CLI."""
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from ingestion.importers import detect_format
+from ingestion.models import DataSource, ImportJob, ImportStatus
+from ingestion.normalise import ColumnMapping
+
+
+def save_upload(upload: UploadedFile) -> Path:
+    """Store an uploaded file under MEDIA_ROOT, where web and worker both read it."""
+    folder = Path(settings.MEDIA_ROOT) / "imports" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name or "upload").name
+    with path.open("wb") as destination:
+        for chunk in upload.chunks():
+            destination.write(chunk)
+    return path
+
+
+def create_import_job(
+    source: DataSource,
+    path: Path,
+    *,
+    original_name: str,
+    item_kind: str,
+    file_format: str = "",
+    encoding: str = "auto",
+    created_by: AbstractBaseUser | None = None,
+) -> ImportJob:
+    """Return a new job for a file whose column mapping is still to be chosen."""
+    return ImportJob.objects.create(
+        source=source,
+        file_path=str(path),
+        original_name=original_name,
+        file_format=file_format or detect_format(original_name),
+        encoding=encoding,
+        item_kind=item_kind,
+        bytes_total=path.stat().st_size,
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+    )
+
+
+def queue_import(job: ImportJob, mapping: ColumnMapping) -> None:
+    """Set the mapping and hand the job to a worker once the transaction commits."""
+    from ingestion.tasks import import_file
+
+    job.mapping = mapping.model_dump(mode="json")
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["mapping", "status"])
+    transaction.on_commit(lambda: import_file.delay(job.pk))

@@ -1,0 +1,100 @@
+"""The push webhook: an authenticated POST of one item or a batch, in Feedlens' item format.
+
+    {"id": "...", "text": "...", "title": "...", "author": "...", "rating": 4,
+     "created_at": "2026-11-20T10:00:00Z", "language": "en", "kind": "review",
+     "metadata": {...}}
+
+A body may be one such object, a list of them, or {"items": [...]}.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from ingestion.importers import RowProblem, store_items
+from ingestion.models import DataSource, ItemKind, SyncStatus
+from ingestion.normalise import ColumnMapping, ItemDraft, RowError, build_draft
+
+WEBHOOK_MAPPING = ColumnMapping(
+    text="text",
+    created_at="created_at",
+    rating="rating",
+    external_id="id",
+    title="title",
+    author="author",
+    language="language",
+)
+# One request stores its batch in one go; bigger batches belong in a file upload.
+MAX_ITEMS_PER_REQUEST = 1000
+
+
+class PayloadError(ValueError):
+    """The body as a whole is not an item or a batch of items."""
+
+
+@dataclass
+class WebhookResult:
+    received: int = 0
+    created: int = 0
+    duplicates: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "errors": [problem.as_dict() for problem in self.problems],
+        }
+
+
+def items_in_payload(payload: object) -> list[object]:
+    """Return the items of a body: one object, a list, or {"items": [...]}."""
+    if isinstance(payload, dict) and "items" in payload:
+        payload = payload["items"]
+    elif isinstance(payload, dict):
+        payload = [payload]
+    if not isinstance(payload, list):
+        raise PayloadError('the body must be an item, a list of items or {"items": [...]}')
+    if not payload:
+        raise PayloadError("the body has no items")
+    if len(payload) > MAX_ITEMS_PER_REQUEST:
+        raise PayloadError(
+            f"the body has {len(payload):,} items; send at most {MAX_ITEMS_PER_REQUEST:,} a request"
+        )
+    return payload
+
+
+def accept_items(source: DataSource, payload: object) -> WebhookResult:
+    """Validate and store the items of a webhook body; invalid items are reported, not stored."""
+    items = items_in_payload(payload)
+    result = WebhookResult(received=len(items))
+    drafts = []
+    for number, item in enumerate(items, start=1):
+        try:
+            drafts.append(_draft_from_item(source, item))
+        except RowError as error:
+            result.problems.append(RowProblem(f"item {number}", error.field_name, error.message))
+    stored = store_items(source, drafts)
+    result.created, result.duplicates = stored.created, stored.duplicates
+    status = SyncStatus.PARTIAL if result.problems else SyncStatus.OK
+    first = result.problems[0] if result.problems else None
+    source.record_sync(status, f"{first.position}: {first.field} {first.message}" if first else "")
+    return result
+
+
+def _draft_from_item(source: DataSource, item: object) -> ItemDraft:
+    if not isinstance(item, dict):
+        raise RowError("item", f"is a JSON {type(item).__name__}, not an object")
+    kind = item.get("kind") or source.item_kind
+    if kind not in ItemKind.values:
+        raise RowError("kind", f"{kind!r} is not one of {', '.join(ItemKind.values)}")
+    metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RowError("metadata", "must be a JSON object")
+    draft = build_draft(
+        item, WEBHOOK_MAPPING, kind, max_chars=settings.FEEDLENS_MAX_ITEM_CHARS, now=timezone.now()
+    )
+    draft.metadata = {**metadata, **draft.metadata}
+    return draft
