@@ -13,12 +13,14 @@ VARIABLES_READ: set[str] = set()
 
 
 def envstr(name: str, default: str) -> str:
-    """Return the variable, or the contents of the file named by NAME_FILE, or default."""
+    """Return the variable, or the contents of the file named by NAME_FILE, or default.
+
+    An empty variable counts as unset, as compose's ${NAME:-} leaves it."""
     VARIABLES_READ.add(name)
     file_name = os.environ.get(f"{name}_FILE")
     if file_name:
         return Path(file_name).read_text().strip()
-    return os.environ.get(name, default)
+    return os.environ.get(name) or default
 
 
 def envbool(name: str, default: str) -> bool:

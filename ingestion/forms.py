@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from ingestion.importers import FILE_FORMATS
 from ingestion.models import DataSource, ItemKind
-from ingestion.normalise import ColumnMapping
+from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.presets import PRESETS
 
 NOT_IN_FILE = ""
@@ -97,8 +97,7 @@ class MappingForm(forms.Form):
             try:
                 self.mapping()
             except ValidationError as error:
-                for problem in error.errors():
-                    self.add_error(None, f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+                self.add_error(None, describe_mapping_error(error))
         return cleaned
 
 

@@ -113,7 +113,8 @@ def _text_stream(binary: BinaryIO, encoding: str) -> Iterator[io.TextIOWrapper]:
     try:
         yield text
     finally:
-        text.detach()
+        if not binary.closed:  # closed already when the reader is abandoned mid-file
+            text.detach()
 
 
 def read_csv(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:
@@ -197,6 +198,8 @@ class _ChunkReader:
         self.chunks = chunks
 
     def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) to learn whether it gets bytes or text
+            return b""
         return next(self.chunks, "").encode()
 
 

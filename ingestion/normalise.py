@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 # Character replacing bytes that could not be decoded; a row that has it is rejected.
 UNDECODABLE = "\ufffd"
@@ -87,6 +87,14 @@ class ColumnMapping(BaseModel):
             self.language,
         ]
         return [column for column in named if column] + list(self.metadata)
+
+
+def describe_mapping_error(error: ValidationError) -> str:
+    """Return pydantic's complaints about a mapping as one line a user can act on."""
+    return "; ".join(
+        f"{'.'.join(map(str, problem['loc'])) or 'mapping'}: {problem['msg']}"
+        for problem in error.errors()
+    )
 
 
 @dataclass

@@ -29,7 +29,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "total": FeedbackItem.objects.count(),
         "sources": sources,
         "kinds": _counts_by_kind(),
-        "weeks": reversed(weeks),
+        "weeks": weeks[::-1],
         "latest": FeedbackItem.objects.select_related("source")[:10],
     }
     return render(request, "insights/overview.html", context)

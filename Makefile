@@ -1,0 +1,42 @@
+# Feedlens: `make demo` runs the product with demo data; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The embedded demo: SQLite under var/, tasks run in the web process, DEBUG on.
+DEMO_ENV := DEBUG=true FEEDLENS_EAGER_TASKS=true HF_HUB_OFFLINE=1
+# Tests run with production-like settings: DEBUG off, a throwaway key.
+TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret HF_HUB_OFFLINE=1
+
+.PHONY: install demo serve test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput -v0
+	$(DEMO_ENV) $(BIN)/python manage.py load_demo
+	@echo "Feedlens is at http://127.0.0.1:8000/ (log in as demo / feedlens-demo). Ctrl-C stops it."
+	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var

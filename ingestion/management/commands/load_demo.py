@@ -1,0 +1,90 @@
+"""python manage.py load_demo: the demo data set and a demo login, for `make demo`."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+from tqdm import tqdm
+
+from ingestion.demo import DEMO_SOURCES, generate_demo_feedback
+from ingestion.importers import BATCH_SIZE, StoreResult, store_items
+from ingestion.models import DataSource, SourceKind, SyncStatus
+from ingestion.normalise import ColumnMapping, build_draft
+
+DEMO_MAPPING = ColumnMapping(
+    text="text",
+    created_at="created_at",
+    rating="rating",
+    external_id="external_id",
+    title="title",
+    author="author",
+)
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "feedlens-demo"  # noqa: S105 - printed for the local demo on purpose
+
+
+def load_demo_feedback(records: Iterable[dict[str, Any]]) -> StoreResult:
+    """Store demo records in their sources through the normal validation and de-duplication."""
+    sources = {
+        demo.name: DataSource.objects.get_or_create(
+            name=demo.name, defaults={"item_kind": demo.item_kind, "kind": SourceKind.WEBHOOK}
+        )[0]
+        for demo in DEMO_SOURCES
+    }
+    total = StoreResult()
+    batches: dict[str, list] = {name: [] for name in sources}
+    now = timezone.now()
+    for record in records:
+        draft = build_draft(
+            record,
+            DEMO_MAPPING,
+            record["kind"],
+            max_chars=settings.FEEDLENS_MAX_ITEM_CHARS,
+            now=now,
+        )
+        draft.metadata = dict(record["metadata"])
+        batch = batches[record["source"]]
+        batch.append(draft)
+        if len(batch) == BATCH_SIZE:
+            _store(sources[record["source"]], batch, total)
+    for name, batch in batches.items():
+        _store(sources[name], batch, total)
+    for source in sources.values():
+        source.record_sync(SyncStatus.OK)
+    return total
+
+
+def _store(source: DataSource, batch: list, total: StoreResult) -> None:
+    result = store_items(source, batch)
+    total.created += result.created
+    total.duplicates += result.duplicates
+    batch.clear()
+
+
+class Command(BaseCommand):
+    help = "Load the demo feedback (several weeks of reviews, tickets and posts) and a demo login."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--weeks", type=int, default=8)
+        parser.add_argument("--per-week", type=int, default=180)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        count = options["weeks"] * options["per_week"]
+        records = generate_demo_feedback(
+            seed=options["seed"], weeks=options["weeks"], items_per_week=options["per_week"]
+        )
+        result = load_demo_feedback(tqdm(records, total=count, desc="demo feedback", unit="item"))
+        self.stdout.write(
+            f"Demo feedback: {result.created:,} new items, {result.duplicates:,} already there."
+        )
+        user, made = User.objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if made:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")

@@ -1,0 +1,129 @@
+"""Shared fixtures: people, data files, and a real Celery worker on the real Redis broker.
+
+Set FEEDLENS_REQUIRE_SERVICES=1 (CI does) to make tests that need Redis, the worker or the
+shared datasets fail, not skip, when those are missing.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test import Client
+
+from feedlens.celery import app as celery_app
+
+REQUIRE_SERVICES = os.environ.get("FEEDLENS_REQUIRE_SERVICES", "") not in ("", "0", "false")
+WORKER_START_TIMEOUT_S = 90
+
+
+def missing_service(reason: str) -> None:
+    """Fail where services are required, skip elsewhere."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (FEEDLENS_REQUIRE_SERVICES is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def media_root(tmp_path: Path, settings: object) -> Path:
+    """Each test writes uploads under its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def datasets_dir() -> Path:
+    path = Path(settings.FEEDLENS_DATASETS_DIR)
+    if not path.is_dir():
+        missing_service(f"the shared datasets are not at {path} (set FEEDLENS_DATASETS_DIR)")
+    return path
+
+
+@pytest.fixture
+def importer(db: None) -> User:
+    """A product person allowed to import files."""
+    user = User.objects.create_user("pat", password="pat-password-1")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="ingestion", codename__in=["add_importjob", "view_importjob"]
+        )
+    )
+    return user
+
+
+@pytest.fixture
+def importer_client(importer: User) -> Client:
+    client = Client()
+    client.force_login(importer)
+    return client
+
+
+def _database_url() -> str:
+    """Return the URL of the test database, for a worker in another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Start a real Celery worker process on the Redis broker, on a queue of its own."""
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError:
+        missing_service(f"Redis is not reachable at {settings.REDIS_URL}")
+    queue = f"feedlens-test-{uuid.uuid4().hex[:8]}"
+    name = f"{queue}@localhost"
+    celery_app.conf.task_default_queue = queue
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_DEFAULT_QUEUE": queue,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FEEDLENS_EAGER_TASKS": "false",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "feedlens", "worker", "--pool=solo"]
+    command += ["-Q", queue, "-n", name, "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR
+        )
+    try:
+        _wait_for_worker(name, worker, log_path)
+        yield queue
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def _wait_for_worker(name: str, worker: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail(f"the Celery worker exited:\n{log_path.read_text()[-3000:]}")
+        if celery_app.control.ping(destination=[name], timeout=1):
+            return
+    pytest.fail(f"the Celery worker did not answer in time:\n{log_path.read_text()[-3000:]}")
+
+
+def wait_until(condition: object, timeout_s: float = 120, message: str = "") -> None:
+    """Poll condition() until it is true; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    pytest.fail(message or "timed out waiting for a condition")

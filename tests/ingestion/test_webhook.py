@@ -1,0 +1,141 @@
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from ingestion import webhook
+from ingestion.models import DataSource, FeedbackItem, SyncStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source() -> DataSource:
+    return DataSource.objects.create(name="Zendesk", kind="webhook", item_kind="ticket")
+
+
+@pytest.fixture
+def token(source: DataSource) -> str:
+    return source.rotate_webhook_token()
+
+
+def post(source: DataSource, body: object, token: str, **extra: str) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = Client().post(
+        reverse("ingestion:webhook", args=[source.pk]),
+        data=data,
+        content_type=extra.pop("content_type", "application/json"),
+        headers={"Authorization": f"Bearer {token}", **extra},
+    )
+    return response.status_code, response.json()
+
+
+TICKET = {
+    "id": "T-1",
+    "text": "Cannot log in since the 2FA change",
+    "title": "Login",
+    "created_at": "2026-11-20T08:30:00Z",
+    "metadata": {"priority": "high"},
+}
+
+
+def test_it_stores_one_item(source: DataSource, token: str) -> None:
+    status, body = post(source, TICKET, token)
+    assert (status, body) == (200, {"received": 1, "created": 1, "duplicates": 0, "errors": []})
+    item = FeedbackItem.objects.get()
+    assert (item.kind, item.title, item.metadata) == ("ticket", "Login", {"priority": "high"})
+    source.refresh_from_db()
+    assert source.last_sync_status == SyncStatus.OK
+
+
+def test_it_stores_the_valid_items_of_a_batch_and_reports_the_rest(
+    source: DataSource, token: str
+) -> None:
+    batch = {"items": [TICKET, {"id": "T-2", "text": ""}, {**TICKET, "id": "T-3", "rating": "ten"}]}
+    status, body = post(source, batch, token)
+    assert status == 200
+    assert (body["created"], body["duplicates"]) == (1, 0)
+    assert body["errors"] == [
+        {"position": "item 2", "field": "text", "message": "is empty"},
+        {"position": "item 3", "field": "rating", "message": "'ten' is not a number"},
+    ]
+    source.refresh_from_db()
+    assert source.last_sync_status == SyncStatus.PARTIAL
+
+
+def test_sending_the_same_item_twice_stores_it_once(source: DataSource, token: str) -> None:
+    post(source, [TICKET], token)
+    status, body = post(source, [TICKET, {**TICKET, "text": "edited"}], token)
+    assert (status, body["created"], body["duplicates"]) == (200, 0, 2)
+    assert FeedbackItem.objects.count() == 1
+
+
+def test_a_batch_with_no_valid_item_is_unprocessable(source: DataSource, token: str) -> None:
+    status, body = post(source, [{"text": "fine", "kind": "email"}], token)
+    assert status == 422
+    assert body["errors"][0]["message"] == "'email' is not one of review, ticket, social_post"
+
+
+def test_it_rejects_a_wrong_token(source: DataSource, token: str) -> None:
+    assert post(source, TICKET, "not-the-token")[0] == 401
+    assert post(source, TICKET, "")[0] == 401
+    assert FeedbackItem.objects.count() == 0
+
+
+def test_an_unknown_source_answers_like_a_wrong_token(source: DataSource, token: str) -> None:
+    other = DataSource(pk=source.pk + 100, name="ghost")
+    assert post(other, TICKET, token) == (
+        401,
+        {"error": "missing or wrong token: send 'Authorization: Bearer TOKEN'"},
+    )
+
+
+def test_a_rotated_token_replaces_the_old_one(source: DataSource, token: str) -> None:
+    new_token = source.rotate_webhook_token()
+    assert post(source, TICKET, token)[0] == 401
+    assert post(source, TICKET, new_token)[0] == 200
+
+
+def test_a_disabled_source_accepts_nothing(source: DataSource, token: str) -> None:
+    source.enabled = False
+    source.save()
+    assert post(source, TICKET, token) == (403, {"error": "the source 'Zendesk' is disabled"})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b"{not json", "application/json", 400, "the body is not valid JSON"),
+        ("Caf\u00e9".encode("latin-1"), "application/json", 400, "the body is not UTF-8"),
+        (b'"just a string"', "application/json", 400, "the body must be an item"),
+        (b"[]", "application/json", 400, "the body has no items"),
+        (b"text=hello", "application/x-www-form-urlencoded", 415, "application/json"),
+    ],
+)
+def test_it_rejects_bodies_that_are_not_items(
+    source: DataSource, token: str, body: bytes, content_type: str, status: int, message: str
+) -> None:
+    answer_status, answer = post(source, body, token, content_type=content_type)
+    assert answer_status == status
+    assert message in answer["error"]
+
+
+def test_it_rejects_an_oversize_body(source: DataSource, token: str, settings: object) -> None:
+    settings.FEEDLENS_WEBHOOK_MAX_BYTES = 1024  # type: ignore[attr-defined]
+    status, body = post(source, {**TICKET, "text": "long " * 500}, token)
+    assert (status, body) == (413, {"error": "the body is larger than 1 KB"})
+
+
+def test_it_rejects_a_batch_over_the_item_limit(
+    source: DataSource, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook, "MAX_ITEMS_PER_REQUEST", 2)
+    status, body = post(source, [TICKET] * 3, token)
+    assert status == 400
+    assert body["error"] == "the body has 3 items; send at most 2 a request"
+
+
+def test_the_webhook_answers_only_post(source: DataSource, token: str) -> None:
+    response = Client().get(reverse("ingestion:webhook", args=[source.pk]))
+    assert response.status_code == 405
