@@ -139,3 +139,16 @@ def test_it_rejects_a_batch_over_the_item_limit(
 def test_the_webhook_answers_only_post(source: DataSource, token: str) -> None:
     response = Client().get(reverse("ingestion:webhook", args=[source.pk]))
     assert response.status_code == 405
+
+
+def test_the_token_command_prints_a_working_token() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("webhook_token", "Intercom", stdout=out)
+    token = out.getvalue().split("Authorization: Bearer ")[1].split()[0]
+    source = DataSource.objects.get(name="Intercom")
+    assert source.accepts_webhook_token(token)
+    assert post(source, TICKET, token)[0] == 200

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ingestion.importers import FILE_FORMATS, ImportFileError, run_import
 from ingestion.jobs import create_import_job
 from ingestion.models import DataSource, ImportJob, ImportStatus, ItemKind
-from ingestion.normalise import ColumnMapping
+from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.presets import PRESETS
 
 # --map keys, as a user types them, and the mapping fields they set.
@@ -94,10 +94,14 @@ class Command(BaseCommand):
                 fields[field] = options[option]
         if options["dayfirst"]:
             fields["dayfirst"] = True
+        if "text" not in fields:
+            raise CommandError("name the column that holds the text: --map text=COLUMN")
         try:
             mapping = ColumnMapping.model_validate(fields)
         except ValidationError as error:
-            raise CommandError(f"the column mapping is not valid: {error}") from error
+            raise CommandError(
+                f"the column mapping is not valid: {describe_mapping_error(error)}"
+            ) from error
         kind = options["kind"] or (preset.item_kind if preset else "")
         if not kind:
             raise CommandError("say what the items are with --kind (or use --preset)")
