@@ -73,7 +73,7 @@ def accept_items(source: DataSource, payload: object) -> WebhookResult:
     drafts = []
     for number, item in enumerate(items, start=1):
         try:
-            drafts.append(_draft_from_item(source, item))
+            drafts.append(draft_from_item(source, item))
         except RowError as error:
             result.problems.append(RowProblem(f"item {number}", error.field_name, error.message))
     stored = store_items(source, drafts)
@@ -84,7 +84,8 @@ def accept_items(source: DataSource, payload: object) -> WebhookResult:
     return result
 
 
-def _draft_from_item(source: DataSource, item: object) -> ItemDraft:
+def draft_from_item(source: DataSource, item: object) -> ItemDraft:
+    """Return the draft of one item in the webhook format; RowError says what is wrong."""
     if not isinstance(item, dict):
         raise RowError("item", f"is a JSON {type(item).__name__}, not an object")
     kind = item.get("kind") or source.item_kind

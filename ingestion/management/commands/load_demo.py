@@ -3,25 +3,15 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 from tqdm import tqdm
 
 from ingestion.demo import DEMO_SOURCES, generate_demo_feedback
 from ingestion.importers import BATCH_SIZE, StoreResult, store_items
 from ingestion.models import DataSource, SourceKind, SyncStatus
-from ingestion.normalise import ColumnMapping, build_draft
+from ingestion.webhook import draft_from_item
 
-DEMO_MAPPING = ColumnMapping(
-    text="text",
-    created_at="created_at",
-    rating="rating",
-    external_id="external_id",
-    title="title",
-    author="author",
-)
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "feedlens-demo"  # noqa: S105 - printed for the local demo on purpose
 
@@ -36,16 +26,9 @@ def load_demo_feedback(records: Iterable[dict[str, Any]]) -> StoreResult:
     }
     total = StoreResult()
     batches: dict[str, list] = {name: [] for name in sources}
-    now = timezone.now()
     for record in records:
-        draft = build_draft(
-            record,
-            DEMO_MAPPING,
-            record["kind"],
-            max_chars=settings.FEEDLENS_MAX_ITEM_CHARS,
-            now=now,
-        )
-        draft.metadata = dict(record["metadata"])
+        # Demo records are webhook items but for the name of the id.
+        draft = draft_from_item(sources[record["source"]], {**record, "id": record["external_id"]})
         batch = batches[record["source"]]
         batch.append(draft)
         if len(batch) == BATCH_SIZE:
