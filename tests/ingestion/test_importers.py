@@ -267,3 +267,19 @@ def test_the_preview_lists_columns_and_first_rows(tmp_path: Path) -> None:
     assert columns == ["id", "user.name"]
     assert rows[1] == {"id": 1, "user.name": "u1"}
     assert len(rows) == 5
+
+
+def test_the_import_task_is_safe_to_run_twice(tmp_path: Path) -> None:
+    from ingestion.tasks import import_file as import_task
+
+    path = write_csv(tmp_path / "reviews.csv", review_rows(20))
+    job = create_import_job(make_source(), path, original_name=path.name, item_kind="review")
+    job.mapping = MAPPING.model_dump(mode="json")
+    job.status = ImportStatus.QUEUED
+    job.save()
+    (job_id,) = json.loads(json.dumps([job.pk]))  # task arguments travel as JSON
+    import_task.run(job_id)
+    import_task.run(job_id)
+    job.refresh_from_db()
+    assert (job.status, job.items_created, job.duplicates) == (ImportStatus.DONE, 20, 0)
+    assert FeedbackItem.objects.count() == 20
