@@ -14,7 +14,10 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Re-install when the dependency list changes.
+# torch goes first: alone it takes the CPU build; pulled in by sentence-transformers, a
+# CUDA build of several gigabytes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 

@@ -1,0 +1,70 @@
+"""The embedding stage: items in, one stored vector per distinct text and model.
+
+Texts already embedded by the same model are never embedded again, whichever item they
+came with.
+"""
+
+from collections.abc import Iterable
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from ingestion.models import FeedbackItem
+from ingestion.normalise import content_hash
+from insights.models import ItemEmbedding, TextEmbedding
+from llm.embeddings import Embedder, load_embedder
+
+
+def text_hash(text: str) -> str:
+    return content_hash(text, None)
+
+
+def items_needing_embedding(model_name: str) -> QuerySet[FeedbackItem]:
+    """Return items with no embedding, or one from another model."""
+    return FeedbackItem.objects.exclude(embedding__embedding__model_name=model_name)
+
+
+def embed_items(item_ids: Iterable[int], embedder: Embedder | None = None) -> int:
+    """Give each item an embedding from the configured model; return how many texts were
+    newly embedded (the rest were found stored)."""
+    embedder = embedder or load_embedder(settings.EMBEDDING_MODEL)
+    items = list(
+        items_needing_embedding(embedder.name).filter(pk__in=list(item_ids)).only("id", "text")
+    )
+    hashes = {item.pk: text_hash(item.text) for item in items}
+    stored = _stored_embeddings(embedder.name, set(hashes.values()))
+    new_texts = {hashes[item.pk]: item.text for item in items if hashes[item.pk] not in stored}
+    vectors = embedder.embed(list(new_texts.values()))
+    with transaction.atomic():
+        stored |= _store_embeddings(embedder, list(new_texts), vectors)
+        ItemEmbedding.objects.bulk_create(
+            [ItemEmbedding(item_id=pk, embedding_id=stored[h]) for pk, h in hashes.items()],
+            update_conflicts=True,
+            unique_fields=["item"],
+            update_fields=["embedding"],
+        )
+    return len(new_texts)
+
+
+def _stored_embeddings(model_name: str, hashes: set[str]) -> dict[str, int]:
+    rows = TextEmbedding.objects.filter(model_name=model_name, text_hash__in=hashes)
+    return dict(rows.values_list("text_hash", "id"))
+
+
+def _store_embeddings(embedder: Embedder, hashes: list[str], vectors: np.ndarray) -> dict[str, int]:
+    TextEmbedding.objects.bulk_create(
+        [
+            TextEmbedding(
+                model_name=embedder.name,
+                text_hash=h,
+                dimensions=embedder.dimensions,
+                vector=vector.astype("<f4").tobytes(),
+            )
+            for h, vector in zip(hashes, vectors, strict=True)
+        ],
+        # Another worker may embed the same text at the same moment; its row is as good.
+        ignore_conflicts=True,
+    )
+    return _stored_embeddings(embedder.name, set(hashes))

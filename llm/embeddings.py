@@ -1,0 +1,50 @@
+"""Sentence embeddings behind one small interface: a model folder in, unit vectors out.
+
+Any sentence-transformers model folder works (EMBEDDING_MODEL); the default is the packaged
+all-MiniLM-L6-v2. This module does not import Django; callers pass settings in.
+"""
+
+import functools
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from llm.models_on_disk import embedding_model_dir
+
+# The models come from installed packages: never let the hub client go looking online.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Measured here: 32-64 texts a batch keeps both cores busy; larger batches gain nothing.
+BATCH_SIZE = 64
+
+
+class Embedder:
+    """A loaded sentence-transformers model."""
+
+    def __init__(self, configured_model: str, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer  # slow import: only when used
+
+        model = embedding_model_dir(configured_model)
+        self.name = model.name
+        self._model = SentenceTransformer(str(model.path), device=device)
+        self.dimensions = int(self._model.get_embedding_dimension() or 0)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one unit-length float32 row per text."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@functools.cache
+def load_embedder(configured_model: str = "") -> Embedder:
+    """Return the embedder for a setting, loaded once per process."""
+    return Embedder(configured_model)
