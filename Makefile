@@ -26,6 +26,7 @@ install: $(VENV)/.installed
 demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
+	$(DEMO_ENV) $(BIN)/python manage.py analyze
 	@echo "Feedlens is at http://127.0.0.1:8000/ (log in as demo / feedlens-demo). Ctrl-C stops it."
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -4,7 +4,7 @@ Texts already embedded by the same model are never embedded again, whichever ite
 came with.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from django.conf import settings
@@ -68,3 +68,24 @@ def _store_embeddings(embedder: Embedder, hashes: list[str], vectors: np.ndarray
         ignore_conflicts=True,
     )
     return _stored_embeddings(embedder.name, set(hashes))
+
+
+# Items a batch: big enough to keep the model's batches full, small enough to commit often.
+EMBED_BATCH_SIZE = 256
+
+
+def embed_pending(
+    source_id: int | None = None, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Embed every item that needs it (of one source, if given), batch by batch; return
+    how many items were given an embedding. on_progress(done, total) follows each batch."""
+    embedder = load_embedder(settings.EMBEDDING_MODEL)
+    pending = items_needing_embedding(embedder.name)
+    if source_id is not None:
+        pending = pending.filter(source_id=source_id)
+    ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), EMBED_BATCH_SIZE):
+        embed_items(ids[start : start + EMBED_BATCH_SIZE], embedder)
+        if on_progress:
+            on_progress(min(start + EMBED_BATCH_SIZE, len(ids)), len(ids))
+    return len(ids)
