@@ -1,0 +1,124 @@
+"""The generative model behind one small interface, over llama-cpp-python.
+
+Any GGUF file works (LLM_MODEL_PATH); the default is the packaged Gemma 3 270M base model.
+Every call is capped in tokens and time. Prompts that share a prefix reuse its evaluation:
+llama.cpp keeps the evaluated tokens, and only what differs is evaluated again.
+This module does not import Django; callers pass settings in.
+"""
+
+import functools
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from llm.models_on_disk import generative_model_file
+
+MAX_TOKENS_CAP = 512
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    model_path: str  # empty: the packaged model
+    cache_dir: Path
+    n_gpu_layers: int = 0  # -1: every layer on the GPU
+    n_threads: int = 0  # 0: every core
+    context_size: int = 2048
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str  # "stop", "length" or "time"
+    tokens: int
+
+
+class LocalLLM:
+    """A GGUF model loaded with llama.cpp; one per process (see load_llm)."""
+
+    def __init__(self, config: ModelSettings) -> None:
+        from llama_cpp import Llama  # slow import: only when a model is used
+
+        model = generative_model_file(config.model_path, config.cache_dir)
+        self.name = model.name
+        self.path = model.path
+        self._llama = Llama(
+            model_path=str(model.path),
+            n_ctx=config.context_size,
+            n_gpu_layers=config.n_gpu_layers,
+            n_threads=config.n_threads or None,
+            logits_all=True,  # label scoring reads the log-probabilities of the last token
+            verbose=False,
+        )
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The model file's digest, recorded with every output it produces."""
+        digest = hashlib.sha256()
+        with self.path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
+        """Return how likely each label is to come next after prompt, normalised over labels.
+
+        Each label is scored by its first token (with a leading space, as it follows text).
+        """
+        self._evaluate(self._llama.tokenize(prompt.encode(), add_bos=True))
+        logits = np.asarray(self._llama.scores[self._llama.n_tokens - 1], dtype=np.float64)
+        label_logits = np.array([logits[self._first_token(label)] for label in labels])
+        exp = np.exp(label_logits - label_logits.max())
+        return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0
+    ) -> Completion:
+        """Return greedy text after prompt, stopped by a stop string, max_tokens or timeout_s."""
+        from llama_cpp import StoppingCriteriaList
+
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+
+        def out_of_time(_tokens: object, _logits: object) -> bool:
+            nonlocal timed_out
+            timed_out = time.monotonic() > deadline
+            return timed_out
+
+        result = self._llama.create_completion(
+            prompt,
+            max_tokens=min(max_tokens, MAX_TOKENS_CAP),
+            temperature=0.0,
+            stop=list(stop),
+            stopping_criteria=StoppingCriteriaList([out_of_time]),
+        )
+        choice = result["choices"][0]
+        reason = "time" if timed_out else (choice.get("finish_reason") or "stop")
+        return Completion(
+            text=choice["text"], finish_reason=reason, tokens=result["usage"]["completion_tokens"]
+        )
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Evaluate tokens, keeping the prefix already evaluated for an earlier prompt."""
+        evaluated = self._llama.input_ids[: self._llama.n_tokens].tolist()
+        keep = 0
+        for old, new in zip(evaluated, tokens, strict=False):
+            if old != new:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for its logits
+        self._llama.n_tokens = keep
+        self._llama.eval(tokens[keep:])
+
+    @functools.cache  # noqa: B019 - one model per process, never freed
+    def _first_token(self, label: str) -> int:
+        return self._llama.tokenize(f" {label}".encode(), add_bos=False)[0]
+
+
+@functools.cache
+def load_llm(config: ModelSettings) -> LocalLLM:
+    """Return the model for these settings, loaded once per process."""
+    return LocalLLM(config)

