@@ -47,11 +47,16 @@ def create_import_job(
     )
 
 
+def set_mapping(job: ImportJob, mapping: ColumnMapping) -> None:
+    """Record how the file's columns map to items: the job is then ready to run."""
+    job.mapping = mapping.model_dump(mode="json")
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["mapping", "status"])
+
+
 def queue_import(job: ImportJob, mapping: ColumnMapping) -> None:
     """Set the mapping and hand the job to a worker once the transaction commits."""
     from ingestion.tasks import import_file
 
-    job.mapping = mapping.model_dump(mode="json")
-    job.status = ImportStatus.QUEUED
-    job.save(update_fields=["mapping", "status"])
+    set_mapping(job, mapping)
     transaction.on_commit(lambda: import_file.delay(job.pk))

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from ingestion.importers import FILE_FORMATS, ImportFileError, run_import
-from ingestion.jobs import create_import_job
+from ingestion.jobs import create_import_job, set_mapping
 from ingestion.models import DataSource, ImportJob, ImportStatus, ItemKind
 from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.presets import PRESETS
@@ -71,9 +71,7 @@ class Command(BaseCommand):
             )
         except ImportFileError as error:
             raise CommandError(str(error)) from error
-        job.mapping = mapping.model_dump(mode="json")
-        job.status = ImportStatus.QUEUED
-        job.save(update_fields=["mapping", "status"])
+        set_mapping(job, mapping)
         job = self._run_with_progress_bar(job)
         self._report(job)
 
