@@ -66,6 +66,10 @@ class RowProblem:
     def as_dict(self) -> dict[str, str]:
         return {"position": self.position, "field": self.field, "message": self.message}
 
+    def describe(self) -> str:
+        """Return the problem as one line: "row 2 (line 3): text is empty"."""
+        return f"{self.position}: {self.field} {self.message}"
+
 
 @dataclass
 class StoreResult:
@@ -257,7 +261,7 @@ def store_items(
         ignore_conflicts=True,
     )
     # Count what really landed: conflicts dropped by the database are duplicates too.
-    created = _count_stored(source, fresh)
+    created = len(_stored_identities(source, fresh))
     return StoreResult(created=created, duplicates=len(drafts) - created)
 
 
@@ -275,37 +279,20 @@ def _unique_within(drafts: list[ItemDraft]) -> list[ItemDraft]:
     return unique
 
 
+def _stored_identities(source: DataSource, drafts: list[ItemDraft]) -> set[tuple[str, str]]:
+    """Return the identities (see _identity) of the drafts that are already stored."""
+    ids = [draft.external_id for draft in drafts if draft.external_id]
+    hashes = [draft.content_hash for draft in drafts if not draft.external_id]
+    by_id = FeedbackItem.objects.filter(source=source, external_id__in=ids)
+    by_hash = FeedbackItem.objects.filter(external_id="", content_hash__in=hashes)
+    return {("id", value) for value in by_id.values_list("external_id", flat=True)} | {
+        ("hash", value) for value in by_hash.values_list("content_hash", flat=True)
+    }
+
+
 def _without_known_items(source: DataSource, drafts: list[ItemDraft]) -> list[ItemDraft]:
-    ids = [draft.external_id for draft in drafts if draft.external_id]
-    hashes = [draft.content_hash for draft in drafts if not draft.external_id]
-    known_ids = set(
-        FeedbackItem.objects.filter(source=source, external_id__in=ids).values_list(
-            "external_id", flat=True
-        )
-    )
-    known_hashes = set(
-        FeedbackItem.objects.filter(external_id="", content_hash__in=hashes).values_list(
-            "content_hash", flat=True
-        )
-    )
-    return [
-        draft
-        for draft in drafts
-        if draft.external_id not in known_ids
-        and (draft.external_id or draft.content_hash not in known_hashes)
-    ]
-
-
-def _count_stored(source: DataSource, drafts: list[ItemDraft]) -> int:
-    ids = [draft.external_id for draft in drafts if draft.external_id]
-    hashes = [draft.content_hash for draft in drafts if not draft.external_id]
-    by_id = FeedbackItem.objects.filter(source=source, external_id__in=ids).count() if ids else 0
-    by_hash = (
-        FeedbackItem.objects.filter(external_id="", content_hash__in=hashes).count()
-        if hashes
-        else 0
-    )
-    return by_id + by_hash
+    known = _stored_identities(source, drafts)
+    return [draft for draft in drafts if _identity(draft) not in known]
 
 
 def _item_from_draft(
@@ -431,11 +418,8 @@ def _sync_status(job: ImportJob) -> str:
 def _error_summary(job: ImportJob) -> str:
     if not job.rows_failed:
         return ""
-    first = job.row_errors[0]
-    return (
-        f"{job.rows_failed} rows of {job.original_name} were not imported; "
-        f"first: {first['position']}, {first['field']}: {first['message']}"
-    )
+    first = RowProblem(**job.row_errors[0]).describe()
+    return f"{job.rows_failed} rows of {job.original_name} were not imported; first: {first}"
 
 
 def preview_file(

@@ -79,8 +79,7 @@ def accept_items(source: DataSource, payload: object) -> WebhookResult:
     stored = store_items(source, drafts)
     result.created, result.duplicates = stored.created, stored.duplicates
     status = SyncStatus.PARTIAL if result.problems else SyncStatus.OK
-    first = result.problems[0] if result.problems else None
-    source.record_sync(status, f"{first.position}: {first.field} {first.message}" if first else "")
+    source.record_sync(status, result.problems[0].describe() if result.problems else "")
     return result
 
 

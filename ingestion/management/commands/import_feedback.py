@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from ingestion.importers import FILE_FORMATS, ImportFileError, run_import
+from ingestion.importers import FILE_FORMATS, ImportFileError, RowProblem, run_import
 from ingestion.jobs import create_import_job, set_mapping
 from ingestion.models import DataSource, ImportJob, ImportStatus, ItemKind
 from ingestion.normalise import ColumnMapping, describe_mapping_error
@@ -124,7 +124,7 @@ class Command(BaseCommand):
             f"{job.duplicates:,} duplicates skipped, {job.rows_failed:,} rows with errors."
         )
         for problem in job.row_errors[:SHOWN_ERRORS]:
-            self.stdout.write(f"  {problem['position']}: {problem['field']} {problem['message']}")
+            self.stdout.write(f"  {RowProblem(**problem).describe()}")
         if job.rows_failed > SHOWN_ERRORS:
             self.stdout.write(f"  … and {job.rows_failed - SHOWN_ERRORS:,} more.")
         if job.status == ImportStatus.FAILED:
