@@ -7,14 +7,14 @@ came with.
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
 from ingestion.models import FeedbackItem
 from ingestion.normalise import content_hash
+from insights.local_models import configured_embedder
 from insights.models import ItemEmbedding, TextEmbedding
-from llm.embeddings import Embedder, load_embedder
+from llm.embeddings import Embedder
 
 
 def text_hash(text: str) -> str:
@@ -29,7 +29,7 @@ def items_needing_embedding(model_name: str) -> QuerySet[FeedbackItem]:
 def embed_items(item_ids: Iterable[int], embedder: Embedder | None = None) -> int:
     """Give each item an embedding from the configured model; return how many texts were
     newly embedded (the rest were found stored)."""
-    embedder = embedder or load_embedder(settings.EMBEDDING_MODEL)
+    embedder = embedder or configured_embedder()
     items = list(
         items_needing_embedding(embedder.name).filter(pk__in=list(item_ids)).only("id", "text")
     )
@@ -79,7 +79,7 @@ def embed_pending(
 ) -> int:
     """Embed every item that needs it (of one source, if given), batch by batch; return
     how many items were given an embedding. on_progress(done, total) follows each batch."""
-    embedder = load_embedder(settings.EMBEDDING_MODEL)
+    embedder = configured_embedder()
     pending = items_needing_embedding(embedder.name)
     if source_id is not None:
         pending = pending.filter(source_id=source_id)
@@ -89,3 +89,21 @@ def embed_pending(
         if on_progress:
             on_progress(min(start + EMBED_BATCH_SIZE, len(ids)), len(ids))
     return len(ids)
+
+
+def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[int], np.ndarray]:
+    """Return the ids of the items embedded by model_name, in id order, and their vectors
+    as one float32 row each (items without such an embedding are left out)."""
+    rows = (
+        ItemEmbedding.objects.filter(item__in=items, embedding__model_name=model_name)
+        .order_by("item_id")
+        .values_list("item_id", "embedding__vector")
+    )
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    for item_id, vector in rows.iterator(chunk_size=2000):
+        ids.append(item_id)
+        vectors.append(np.frombuffer(bytes(vector), dtype="<f4"))
+    if not vectors:
+        return ids, np.zeros((0, 0), dtype=np.float32)
+    return ids, np.stack(vectors)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from llm.models_on_disk import generative_model_file
+from llm.prompts import FewShotPrompt
 
 MAX_TOKENS_CAP = 512
 
@@ -55,6 +56,20 @@ class LocalLLM:
             logits_all=False,
             verbose=False,
         )
+        # An instruction-tuned GGUF carries its chat template; a base model has none.
+        self.chat_template: str = self._llama.metadata.get("tokenizer.chat_template", "")
+
+    def render(self, prompt: FewShotPrompt) -> str:
+        """Return the prompt as this model should see it: plain text to complete for a base
+        model, the chat template's user turn for an instruction-tuned one."""
+        if not self.chat_template:
+            return prompt.as_completion()
+        vocab = self._llama
+        return prompt.as_chat(
+            self.chat_template,
+            bos_token=vocab.detokenize([vocab.token_bos()]).decode(errors="ignore"),
+            eos_token=vocab.detokenize([vocab.token_eos()]).decode(errors="ignore"),
+        )
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -68,7 +83,8 @@ class LocalLLM:
     def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
         """Return how likely each label is to come next after prompt, normalised over labels.
 
-        Each label is scored by its first token (with a leading space, as it follows text).
+        Each label is scored by its first token: with a leading space after a base model's
+        cue ("Sentiment: negative"), without one at the start of a chat model's answer.
         """
         import llama_cpp
 
@@ -120,7 +136,8 @@ class LocalLLM:
 
     @functools.cache  # noqa: B019 - one model per process, never freed
     def _first_token(self, label: str) -> int:
-        return self._llama.tokenize(f" {label}".encode(), add_bos=False)[0]
+        spaced = label if self.chat_template else f" {label}"
+        return self._llama.tokenize(spaced.encode(), add_bos=False)[0]
 
 
 @functools.cache

@@ -1,0 +1,128 @@
+"""Stored themes: found by clustering, kept across re-clustering, grown by new items."""
+
+from collections import Counter
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import User
+
+from ingestion.demo import generate_demo_feedback
+from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.models import DataSource, FeedbackItem
+from insights.embedding import embed_pending
+from insights.local_models import configured_embedder
+from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
+from insights.themes import assign_new_items, move_item, recluster
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model() -> str:
+    load_demo_feedback(
+        generate_demo_feedback(seed=3, weeks=3, end=date(2026, 11, 1), items_per_week=120)
+    )
+    embed_pending()
+    return configured_embedder().name
+
+
+def theme_of() -> dict[int, int]:
+    return dict(ThemeAssignment.objects.values_list("item_id", "theme_id"))
+
+
+def test_it_stores_themes_with_sizes_and_dates(model: str) -> None:
+    result = recluster(model, seed=1)
+    assert result.themes >= 5
+    assert result.created == result.themes and result.kept == 0
+    assignments = theme_of()
+    assert len(assignments) >= 0.9 * FeedbackItem.objects.count()
+    for theme in Theme.objects.all():
+        assert theme.size == Counter(assignments.values())[theme.pk] > 0
+        assert theme.first_seen_at <= theme.last_seen_at
+        assert len(theme.centroid_array()) == 384
+
+
+def test_identical_texts_share_a_theme(model: str) -> None:
+    desk = DataSource.objects.get(name="Support tickets")
+    for n, item in enumerate(FeedbackItem.objects.order_by("pk")[:40:8]):
+        for copy in range(2):
+            FeedbackItem.objects.create(
+                source=desk,
+                kind="ticket",
+                text=item.text,
+                external_id=f"copy-{n}-{copy}",
+                content_hash=f"copy-{n}-{copy}",
+            )
+    embed_pending()
+    recluster(model, seed=1)
+    assignments = theme_of()
+    by_text: dict[str, list[int | None]] = {}
+    for pk, text in FeedbackItem.objects.values_list("pk", "text"):
+        by_text.setdefault(text, []).append(assignments.get(pk))
+    repeated = [themes for themes in by_text.values() if len(themes) > 1]
+    assert len(repeated) >= 3
+    assert all(len(set(themes)) == 1 for themes in repeated)
+
+
+def test_it_keeps_theme_ids_names_and_status_across_reclustering(model: str) -> None:
+    recluster(model, seed=1)
+    before = theme_of()
+    biggest, second = Theme.objects.order_by("-size")[:2]
+    Theme.objects.filter(pk=biggest.pk).update(name="Bank sync", name_source=NameSource.PERSON)
+    Theme.objects.filter(pk=second.pk).update(status=ThemeStatus.RESOLVED)
+
+    result = recluster(model, seed=2)
+
+    after = theme_of()
+    same = sum(after.get(pk) == theme for pk, theme in before.items())
+    assert same >= 0.8 * len(before)
+    assert result.kept >= 0.7 * result.themes
+    biggest.refresh_from_db()
+    second.refresh_from_db()
+    assert (biggest.name, biggest.status) == ("Bank sync", ThemeStatus.ACTIVE)
+    assert second.status == ThemeStatus.RESOLVED and second.size > 0
+
+
+def test_an_item_a_person_moved_stays_after_reclustering(model: str) -> None:
+    recluster(model, seed=1)
+    first, other = Theme.objects.order_by("-size")[:2]
+    item = ThemeAssignment.objects.filter(theme=first).first().item
+    pat = User.objects.create_user("pat")
+    move_item(item, other, pat)
+
+    recluster(model, seed=2)
+
+    assignment = ThemeAssignment.objects.get(item=item)
+    assert (assignment.theme_id, assignment.method) == (other.pk, AssignmentMethod.PERSON)
+    assert assignment.assigned_by == pat
+
+
+def test_new_items_join_the_nearest_theme_without_reclustering(model: str) -> None:
+    recluster(model, seed=1)
+    themes_before = set(Theme.objects.values_list("pk", flat=True))
+    source = DataSource.objects.get(name="App Store reviews")
+    sync = FeedbackItem.objects.create(
+        source=source,
+        kind="review",
+        text="My Chase account stopped syncing last week, balances are all wrong now.",
+        content_hash="new-sync",
+    )
+    unrelated = FeedbackItem.objects.create(
+        source=source,
+        kind="review",
+        text="Photosynthesis converts light energy into chemical energy in plants.",
+        content_hash="new-unrelated",
+    )
+    embed_pending()
+
+    assert assign_new_items(model) == 1
+
+    assignment = ThemeAssignment.objects.get(item=sync)
+    assert assignment.method == AssignmentMethod.NEAREST
+    neighbours = ThemeAssignment.objects.filter(
+        item__text__icontains="sync", method=AssignmentMethod.CLUSTER
+    ).values_list("theme_id", flat=True)
+    assert assignment.theme_id == Counter(neighbours).most_common(1)[0][0]
+    assert not ThemeAssignment.objects.filter(item=unrelated).exists()
+    assert set(Theme.objects.values_list("pk", flat=True)) == themes_before
+    assert assign_new_items(model) == 0
