@@ -6,6 +6,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from feedlens.env import envbool, envint, envlist, envpath, envstr
@@ -128,11 +129,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_DEFAULT_QUEUE", "feedlens")
+# Model work has its own queue and workers: they hold the models in memory, one task at a time.
+CELERY_ML_QUEUE = envstr("CELERY_ML_QUEUE", "feedlens-ml")
+CELERY_TASK_ROUTES = {"insights.*": {"queue": CELERY_ML_QUEUE}}
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "7200")
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # A redelivered task must wait longer than the longest task runs, or Redis hands it out twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The database scheduler installs these entries; admins may change them in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "analyse-new-feedback": {
+        "task": "insights.analyse_new_items",
+        "schedule": 60.0 * envint("FEEDLENS_ANALYSE_EVERY_MINUTES", "10"),
+    },
+    "recluster-themes": {
+        "task": "insights.recluster",
+        "schedule": crontab(minute="0", hour=str(envint("FEEDLENS_RECLUSTER_HOUR", "3"))),
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # Local models. An empty path means the packaged default, assembled into MODEL_CACHE_DIR.

@@ -86,12 +86,15 @@ def celery_worker(
         missing_service(f"Redis is not reachable at {settings.REDIS_URL}")
     queue = f"feedlens-test-{uuid.uuid4().hex[:8]}"
     name = f"{queue}@localhost"
+    # The tests' worker reads both the default and the model queue, under one test name.
     celery_app.conf.task_default_queue = queue
+    celery_app.conf.task_routes = {"insights.*": {"queue": queue}}
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "CELERY_DEFAULT_QUEUE": queue,
+        "CELERY_ML_QUEUE": queue,
         "SECRET_KEY": settings.SECRET_KEY,
         "FEEDLENS_EAGER_TASKS": "false",
     }

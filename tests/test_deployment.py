@@ -36,7 +36,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 ENV_EXAMPLE = ROOT / ".env.example"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "ml-worker", "beat")
+WORKERS = ("worker", "ml-worker")
 ESSENTIAL_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")
 # Read by docker compose to configure the postgres service, never by the app.
 COMPOSE_ONLY_PREFIX = "POSTGRES_"
@@ -230,7 +231,7 @@ def container_settings(name: str) -> dict[str, Any]:
 # ---- docker-compose.yml: services and environment
 
 
-def test_compose_defines_the_five_services() -> None:
+def test_compose_defines_the_six_services() -> None:
     assert {"postgres", "redis", *APP_SERVICES} <= set(compose()["services"])
     assert service("postgres")["image"].startswith("postgres:16")
     assert service("redis")["image"].startswith("redis:7")
@@ -298,7 +299,7 @@ def test_app_services_wait_for_healthy_postgres_and_redis(name: str) -> None:
 
 def test_worker_and_beat_start_after_the_web_service_migrated() -> None:
     """The web service migrates before gunicorn listens, and is healthy once it answers."""
-    for name in ("worker", "beat"):
+    for name in (*WORKERS, "beat"):
         assert service(name)["depends_on"]["web"]["condition"] == "service_healthy"
     workdir = [args for keyword, args in dockerfile_stages()[-1] if keyword == "WORKDIR"][-1]
     entrypoint = service("web")["entrypoint"]
@@ -321,7 +322,7 @@ def test_web_and_worker_share_the_folder_the_settings_write_to() -> None:
     loaded = container_settings("worker")
     assert container_settings("web")["VAR_DIR"] == loaded["VAR_DIR"]
     var_dir = Path(loaded["VAR_DIR"])
-    sources = {volume_mounts(name).get(str(var_dir)) for name in ("web", "worker")}
+    sources = {volume_mounts(name).get(str(var_dir)) for name in ("web", *WORKERS)}
     assert len(sources) == 1, f"web and worker mount different things at {var_dir}: {sources}"
     (source,) = sources
     assert source in compose()["volumes"], f"{var_dir} is not on a named volume"
@@ -347,7 +348,7 @@ def test_gunicorn_serves_the_wsgi_application_on_the_published_port() -> None:
     assert any(str(mapping).endswith(f":{port}") for mapping in service("web")["ports"])
 
 
-@pytest.mark.parametrize("name", ("worker", "beat"))
+@pytest.mark.parametrize("name", (*WORKERS, "beat"))
 def test_celery_app_resolves_to_the_feedlens_celery_app(name: str) -> None:
     args = command(name)
     assert args[0] == "celery"
@@ -360,12 +361,27 @@ def test_beat_uses_the_database_scheduler_the_settings_name() -> None:
     assert issubclass(symbol_by_name(scheduler), Scheduler)
 
 
-def test_worker_prefetch_multiplier_matches_the_settings() -> None:
-    args = command("worker")
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_prefetch_multiplier_matches_the_settings(name: str) -> None:
+    args = command(name)
     assert "worker" in args
     prefetch = int(option(args, "--prefetch-multiplier"))
     assert prefetch == settings.CELERY_WORKER_PREFETCH_MULTIPLIER
     assert int(option(args, "--concurrency", "-c")) >= 1
+
+
+def test_the_workers_read_every_queue_tasks_are_sent_to() -> None:
+    read = {
+        queue for name in WORKERS for queue in option(command(name), "--queues", "-Q").split(",")
+    }
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert read == {settings.CELERY_TASK_DEFAULT_QUEUE, *routed}
+
+
+def test_model_work_runs_one_task_at_a_time_on_its_own_worker() -> None:
+    args = command("ml-worker")
+    assert option(args, "--queues", "-Q") == settings.CELERY_ML_QUEUE
+    assert int(option(args, "--concurrency", "-c")) == 1
 
 
 # ---- .env.example
