@@ -183,9 +183,13 @@ class SentimentClassifier(models.Model):
     embedding_model = models.CharField(max_length=200)
     # Mean label distribution over unlabeled items, {label: p}; scores are divided by it.
     prior = models.JSONField(default=dict)
-    # Logistic regression: {"classes": [...], "coef": [[...]], "intercept": [...]}; empty
-    # when too few labels were at hand.
+    # Logistic regression on the embeddings: {"classes", "coef", "intercept"}, with
+    # "llm_weight" (the language model's weight when the two are summed) or "stack" (a
+    # regression learned from corrections that combines them); empty when too few labels
+    # were at hand. See insights.sentiment.
     classifier = models.JSONField(default=dict, blank=True)
+    # Items scored by the language model when it was fitted: it is refitted as they grow.
+    scored_items = models.PositiveIntegerField(default=0)
     pseudo_labels = models.PositiveIntegerField(default=0)
     corrections = models.PositiveIntegerField(default=0)
     # Accuracy on people's corrections held out from fitting (cross-validated); null when

@@ -1,0 +1,235 @@
+import uuid
+from collections import Counter
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from ingestion.models import DataSource, FeedbackItem
+from insights.embedding import item_vectors
+from insights.local_models import configured_embedder, configured_llm
+from insights.models import ItemSentiment, SentimentClassifier
+from insights.sentiment import (
+    LABELS,
+    SENTIMENT_PROMPT_VERSION,
+    SentimentError,
+    analyse_sentiment,
+    correct_sentiment,
+    fit_sentiment_classifier,
+    logistic_probabilities,
+    predict_sentiment,
+    score_with_llm,
+    sentiment_prompt,
+)
+
+pytestmark = pytest.mark.django_db
+
+NEGATIVE = [
+    "The app crashes every time I try to upload a photo. Completely useless.",
+    "Worst customer service ever, I waited 3 hours and got hung up on.",
+    "My order arrived broken and nobody answers my emails.",
+    "@shopco you charged me twice and still no refund. Terrible.",
+    "Since the last update the battery drains in two hours. So annoying.",
+    "I hate the new design, I can't find anything anymore.",
+    "The delivery was late again and the food was cold.",
+    "Cancelled my subscription, too many bugs and no fixes.",
+]
+NEUTRAL = [
+    "How do I change the email address on my account?",
+    "Is there a version of the app for tablets?",
+    "@shopco what are your opening hours on Sunday?",
+    "I ordered the medium size on Tuesday.",
+    "Does the premium plan include offline maps?",
+    "The parcel was handed to the courier this morning.",
+    "Can I pay with a gift card?",
+    "Where can I find my invoices?",
+]
+POSITIVE = [
+    "I love this app, it makes budgeting so easy!",
+    "Amazing support, they fixed my issue in five minutes. Thank you!",
+    "@shopco best delivery service ever, always on time",
+    "Great product, works perfectly and looks beautiful.",
+    "The new update is fantastic, everything is so much faster.",
+    "Thanks for the quick refund, very happy with the service.",
+    "Five stars, the team was friendly and helpful.",
+    "Really enjoying the new recipes, my kids love them.",
+]
+
+
+def add_items(*texts: str, rating: float | None = None) -> list[int]:
+    source, _ = DataSource.objects.get_or_create(name="App Store")
+    items = [
+        FeedbackItem.objects.create(
+            source=source, kind="review", text=text, rating=rating, content_hash=uuid.uuid4().hex
+        )
+        for text in texts
+    ]
+    return [item.pk for item in items]
+
+
+def sentiment_of(item_id: int) -> ItemSentiment:
+    return ItemSentiment.objects.get(item_id=item_id)
+
+
+def raw_label(item_id: int) -> str:
+    scores = sentiment_of(item_id).llm_scores
+    return max(scores, key=scores.get)
+
+
+def test_a_clearly_negative_text_scores_negative_and_a_positive_one_positive() -> None:
+    negative, positive = add_items(NEGATIVE[0], POSITIVE[0])
+    assert score_with_llm([negative, positive]) == 2
+    assert raw_label(negative) == "negative"
+    assert raw_label(positive) == "positive"
+    stored = sentiment_of(negative)
+    assert sum(stored.llm_scores.values()) == pytest.approx(1.0, abs=1e-4)
+    assert stored.llm_model.name == configured_llm().name
+    assert stored.prompt_version == SENTIMENT_PROMPT_VERSION
+
+
+def test_scoring_twice_scores_nothing_the_second_time() -> None:
+    ids = add_items(NEGATIVE[1], NEUTRAL[1])
+    assert score_with_llm(ids) == 2
+    first_scores = sentiment_of(ids[0]).llm_scores
+    assert score_with_llm(ids) == 0
+    assert sentiment_of(ids[0]).llm_scores == first_scores
+
+
+def test_items_scored_with_another_prompt_version_are_scored_again() -> None:
+    ids = add_items(NEGATIVE[2], POSITIVE[2])
+    score_with_llm(ids)
+    ItemSentiment.objects.filter(item_id=ids[0]).update(prompt_version="an-older-prompt")
+    assert score_with_llm(ids) == 1
+    assert sentiment_of(ids[0]).prompt_version == SENTIMENT_PROMPT_VERSION
+
+
+def test_the_prompt_never_overflows_the_context_for_a_20000_character_text() -> None:
+    llm = configured_llm()
+    # Mixed scripts and emoji: the costliest text in tokens per character.
+    long_text = ("Lost my bag again 😡\n漢字のテキスト ünïcödé " * 700)[:20_000]
+    prompt = llm.render(sentiment_prompt(long_text))
+    tokens = llm._llama.tokenize(prompt.encode(), add_bos=True)
+    assert len(long_text) == 20_000
+    assert len(tokens) < settings.LLM_CONTEXT_SIZE
+    assert "\n" not in sentiment_prompt(long_text).query.removesuffix("\nSentiment:")
+    (item,) = add_items(long_text)
+    assert score_with_llm([item]) == 1
+
+
+def test_neutral_is_predicted_on_mixed_feedback_and_the_prior_sums_to_one() -> None:
+    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    progress: list[tuple[int, int]] = []
+    predicted_count = analyse_sentiment(
+        ids, on_progress=lambda done, total: progress.append((done, total))
+    )
+    assert (predicted_count, progress[-1]) == (24, (24, 24))
+    classifier = SentimentClassifier.objects.latest()
+    assert sum(classifier.prior.values()) == pytest.approx(1.0)
+    # The base model says "negative" too readily: the prior must show it.
+    assert classifier.prior["negative"] > classifier.prior["neutral"]
+    assert classifier.uses_classifier
+    assert set(classifier.classifier["classes"]) == set(LABELS)
+    assert classifier.pseudo_labels > 0
+    predicted = [sentiment_of(pk).predicted for pk in ids]
+    truth = ["negative"] * 8 + ["neutral"] * 8 + ["positive"] * 8
+    assert Counter(predicted)["neutral"] >= 2
+    accuracy = np.mean([p == t for p, t in zip(predicted, truth, strict=True)])
+    assert accuracy >= 0.6
+    for pk in ids:
+        row = sentiment_of(pk)
+        assert row.classifier == classifier
+        assert row.confidence == pytest.approx(max(row.probabilities.values()), abs=1e-3)
+
+
+def test_a_star_rating_never_replaces_the_predicted_sentiment() -> None:
+    complaints = add_items(*NEGATIVE[:4], rating=5.0)
+    analyse_sentiment(add_items(*NEGATIVE[4:], *NEUTRAL, *POSITIVE) + complaints)
+    assert [sentiment_of(pk).predicted for pk in complaints] == ["negative"] * 4
+    assert FeedbackItem.objects.get(pk=complaints[0]).rating == 5.0
+
+
+def test_too_few_items_fit_no_classifier_and_the_calibrated_model_predicts_alone() -> None:
+    ids = add_items(NEGATIVE[5], NEUTRAL[5], POSITIVE[5])
+    assert analyse_sentiment(ids) == 3
+    classifier = SentimentClassifier.objects.latest()
+    assert classifier.classifier == {}
+    assert not classifier.uses_classifier
+    assert all(sentiment_of(pk).predicted in LABELS for pk in ids)
+
+
+def test_a_correction_wins_over_the_prediction_and_survives_predicting_again() -> None:
+    ids = add_items(POSITIVE[6], NEGATIVE[6], NEUTRAL[6])
+    analyse_sentiment(ids)
+    classifier = SentimentClassifier.objects.latest()
+    assert sentiment_of(ids[0]).predicted == "positive"
+    person = User.objects.create_user("sam")
+    correct_sentiment(FeedbackItem.objects.get(pk=ids[0]), "neutral", person)
+    corrected = sentiment_of(ids[0])
+    assert (corrected.label, corrected.corrected_by, corrected.predicted) == (
+        "neutral",
+        person,
+        "positive",
+    )
+    assert corrected.corrected_at is not None
+    predict_sentiment(ids, classifier)
+    analyse_sentiment(ids)
+    assert sentiment_of(ids[0]).label == "neutral"
+    assert sentiment_of(ids[0]).corrected == "neutral"
+
+
+def test_a_correction_must_be_a_known_sentiment() -> None:
+    (item_id,) = add_items(NEUTRAL[7])
+    score_with_llm([item_id])
+    with pytest.raises(SentimentError, match="not a sentiment"):
+        correct_sentiment(FeedbackItem.objects.get(pk=item_id), "furious", None)
+    assert sentiment_of(item_id).corrected == ""
+
+
+def test_corrections_are_used_as_training_labels() -> None:
+    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    # Statements the model need not call negative, which these people read as complaints.
+    complaints = add_items(
+        "The export button moved to the settings page.",
+        "The export now takes about ten minutes.",
+        "Exporting now asks for my password every time.",
+        "The export file is now a zip archive.",
+    )
+    score_with_llm(ids + complaints)
+    person = User.objects.create_user("kim")
+    for pk in complaints:
+        correct_sentiment(FeedbackItem.objects.get(pk=pk), "negative", person)
+    classifier = fit_sentiment_classifier(ids + complaints)
+    assert classifier.corrections == 4
+    assert classifier.llm_accuracy is None  # too few corrections to measure
+    assert SentimentClassifier.objects.count() == 1
+    _, vectors = item_vectors(
+        FeedbackItem.objects.filter(pk__in=complaints), configured_embedder().name
+    )
+    classifier_probs = logistic_probabilities(classifier.classifier, vectors)
+    assert [LABELS[i] for i in classifier_probs.argmax(axis=1)] == ["negative"] * 4
+
+
+def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() -> None:
+    extra = [
+        "Terrible update, the app logs me out every hour.",
+        "Do you deliver on public holidays?",
+        "Brilliant customer service, thank you so much!",
+        "The refund never arrived and support ignores me.",
+        "My account was created last week.",
+        "So happy with my new headphones, great sound.",
+    ]
+    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE, *extra)
+    truth = ["negative"] * 8 + ["neutral"] * 8 + ["positive"] * 8
+    truth += ["negative", "neutral", "positive"] * 2
+    score_with_llm(ids)
+    person = User.objects.create_user("lee")
+    for pk, label in zip(ids, truth, strict=True):
+        correct_sentiment(FeedbackItem.objects.get(pk=pk), label, person)
+    classifier = fit_sentiment_classifier(ids)
+    assert classifier.corrections == 30
+    assert classifier.pseudo_labels == 0
+    assert classifier.llm_accuracy is not None
+    assert classifier.combined_accuracy is not None
+    assert 0.0 <= classifier.llm_accuracy <= 1.0
+    assert classifier.uses_classifier == (classifier.combined_accuracy >= classifier.llm_accuracy)
