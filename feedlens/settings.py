@@ -134,8 +134,11 @@ CELERY_ML_QUEUE = envstr("CELERY_ML_QUEUE", "feedlens-ml")
 CELERY_TASK_ROUTES = {"insights.*": {"queue": CELERY_ML_QUEUE}}
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "7200")
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
-# A redelivered task must wait longer than the longest task runs, or Redis hands it out twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# A task whose worker died is handed out again after this many seconds. It must be longer
+# than the longest task runs, or Redis hands a running task out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 600))
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The database scheduler installs these entries; admins may change them in the admin.
 CELERY_BEAT_SCHEDULE = {

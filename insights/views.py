@@ -1,11 +1,17 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncWeek
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
 
 from ingestion.models import DataSource, FeedbackItem, ItemKind
+from insights.analysis import STAGES, start_analysis
+from insights.forms import AnalysisForm
+from insights.models import AnalysisRun, Sentiment, Theme
+from insights.themes import LIVE_STATUSES
 
 ITEMS_PER_PAGE = 50
 
@@ -61,3 +67,79 @@ def item_list(request: HttpRequest) -> HttpResponse:
         "selected_kind": kind,
     }
     return render(request, "insights/item_list.html", context)
+
+
+@login_required
+def theme_list(request: HttpRequest) -> HttpResponse:
+    """The themes found so far, biggest first, with their sentiment and pain points."""
+    themes = list(
+        Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
+        .annotate(**_sentiment_counts("assignments__item__sentiment"))
+        .order_by("-size", "pk")
+    )
+    quotes = _quotes_by_id(themes)
+    for theme in themes:
+        theme.quotes = [quotes[pk] for pk in theme.representative_item_ids[:3] if pk in quotes]
+        theme.summary_sentences = [
+            {"text": s["text"], "items": [quotes.get(pk) for pk in s["item_ids"] if pk in quotes]}
+            for s in theme.pain_summary
+        ]
+    return render(request, "insights/theme_list.html", {"themes": themes})
+
+
+def _sentiment_counts(path: str) -> dict[str, Count]:
+    """Count a theme's items by sentiment; a person's correction wins over the prediction."""
+    counts = {}
+    for name in Sentiment.values:
+        predicted = Q(**{f"{path}__corrected": ""}) & Q(**{f"{path}__predicted": name})
+        is_label = Q(**{f"{path}__corrected": name}) | predicted
+        counts[f"{name}_count"] = Count("assignments", filter=is_label)
+    return counts
+
+
+def _quotes_by_id(themes: list[Theme]) -> dict[int, FeedbackItem]:
+    wanted = {pk for theme in themes for pk in theme.representative_item_ids[:3]}
+    wanted |= {pk for theme in themes for s in theme.pain_summary for pk in s["item_ids"]}
+    return FeedbackItem.objects.in_bulk(wanted)
+
+
+@login_required
+def analysis(request: HttpRequest) -> HttpResponse:
+    """Recent analysis runs, and a form to start one."""
+    form = AnalysisForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("insights.add_analysisrun"):
+            raise PermissionDenied
+        if form.is_valid():
+            run = start_analysis(
+                source_id=form.cleaned_data["source"].pk if form.cleaned_data["source"] else None,
+                recluster=form.cleaned_data["recluster"],
+                user=request.user,
+            )
+            return redirect("insights:analysis_run", run_id=run.pk)
+    runs = AnalysisRun.objects.select_related("source", "created_by")[:20]
+    return render(request, "insights/analysis.html", {"form": form, "runs": runs})
+
+
+@login_required
+def analysis_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(AnalysisRun.objects.select_related("source"), pk=run_id)
+    return render(request, "insights/analysis_run.html", {"run": run, "stages": STAGES})
+
+
+@login_required
+@require_GET
+def analysis_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = get_object_or_404(AnalysisRun, pk=run_id)
+    return JsonResponse(
+        {
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "finished": run.is_finished,
+            "stage": run.stage,
+            "done": run.done,
+            "total": run.total,
+            "stats": run.stats,
+            "error": run.error,
+        }
+    )

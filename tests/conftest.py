@@ -75,21 +75,10 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(
-    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Start a real Celery worker process on the Redis broker, on a queue of its own."""
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.exceptions.ConnectionError:
-        missing_service(f"Redis is not reachable at {settings.REDIS_URL}")
-    queue = f"feedlens-test-{uuid.uuid4().hex[:8]}"
+def start_worker(queue: str, log_path: Path, **extra_env: str) -> subprocess.Popen[bytes]:
+    """Start a real Celery worker process on the Redis broker, reading only `queue`, and
+    return it once it answers."""
     name = f"{queue}@localhost"
-    # The tests' worker reads both the default and the model queue, under one test name.
-    celery_app.conf.task_default_queue = queue
-    celery_app.conf.task_routes = {"insights.*": {"queue": queue}}
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -97,15 +86,41 @@ def celery_worker(
         "CELERY_ML_QUEUE": queue,
         "SECRET_KEY": settings.SECRET_KEY,
         "FEEDLENS_EAGER_TASKS": "false",
+        **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "feedlens", "worker", "--pool=solo"]
     command += ["-Q", queue, "-n", name, "--loglevel=INFO", "--without-gossip", "--without-mingle"]
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         worker = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR
         )
+    _wait_for_worker(name, worker, log_path)
+    return worker
+
+
+def route_tasks_to(queue: str) -> None:
+    """Send every task, the model work included, to one test queue."""
+    celery_app.conf.task_default_queue = queue
+    celery_app.conf.task_routes = {"insights.*": {"queue": queue}}
+
+
+def require_redis() -> None:
     try:
-        _wait_for_worker(name, worker, log_path)
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError:
+        missing_service(f"Redis is not reachable at {settings.REDIS_URL}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Celery worker for the whole session, on a queue of its own."""
+    require_redis()
+    queue = f"feedlens-test-{uuid.uuid4().hex[:8]}"
+    route_tasks_to(queue)
+    worker = start_worker(queue, tmp_path_factory.mktemp("worker") / "worker.log")
+    try:
         yield queue
     finally:
         worker.terminate()

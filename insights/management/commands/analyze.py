@@ -1,4 +1,4 @@
-"""python manage.py analyze [--source NAME]: run the analysis stages that exist, with progress."""
+"""python manage.py analyze [--source NAME] [--recluster]: one analysis run, with progress."""
 
 from typing import Any
 
@@ -6,27 +6,47 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from ingestion.models import DataSource
-from insights.embedding import embed_pending
+from insights.analysis import run_analysis
+from insights.models import AnalysisRun
 
 
 class Command(BaseCommand):
-    help = "Analyse stored feedback: embed every item that has no embedding yet."
+    help = (
+        "Analyse stored feedback: embed new items, score their sentiment, give them themes "
+        "(clustering everything again with --recluster or when there are no themes yet), "
+        "and name and summarise the themes that changed."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--source", help="only this data source")
+        parser.add_argument("--source", help="only the items of this data source")
+        parser.add_argument(
+            "--recluster", action="store_true", help="cluster every item into themes again"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        source_id = None
-        if options["source"]:
-            source = DataSource.objects.filter(name=options["source"]).first()
-            if source is None:
-                raise CommandError(f"there is no data source named {options['source']!r}")
-            source_id = source.pk
-        with tqdm(desc="embedding", unit="item") as bar:
+        run = AnalysisRun.objects.create(
+            source=self._source(options["source"]), recluster=options["recluster"]
+        )
+        bars: dict[str, tqdm] = {}
 
-            def show(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+        def show(stage: str, done: int, total: int) -> None:
+            bar = bars.get(stage) or bars.setdefault(stage, tqdm(desc=f"{stage:<10}", unit="item"))
+            bar.total = total
+            bar.update(done - bar.n)
 
-            embedded = embed_pending(source_id, on_progress=show)
-        self.stdout.write(f"Embedded {embedded:,} items.")
+        try:
+            run = run_analysis(run.pk, observer=show)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        for stage, figures in run.stats.items():
+            self.stdout.write(f"{stage}: {figures['items']:,} items in {figures['seconds']:.1f} s")
+        self.stdout.write(f"Analysis run {run.pk}: {run.get_status_display().lower()}.")
+
+    def _source(self, name: str | None) -> DataSource | None:
+        if not name:
+            return None
+        source = DataSource.objects.filter(name=name).first()
+        if source is None:
+            raise CommandError(f"there is no data source named {name!r}")
+        return source

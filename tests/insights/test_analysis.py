@@ -1,0 +1,89 @@
+"""An analysis run end to end on the real models: stages, progress, re-runs and failures."""
+
+from datetime import date
+
+import pytest
+
+from ingestion.demo import generate_demo_feedback
+from ingestion.management.commands.load_demo import load_demo_feedback
+from insights import analysis
+from insights.analysis import STAGES, run_analysis
+from insights.models import (
+    AnalysisRun,
+    ItemEmbedding,
+    ItemSentiment,
+    NameSource,
+    RunStatus,
+    Theme,
+    ThemeAssignment,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def load_demo(weeks: int = 2, per_week: int = 100, end: date = date(2026, 11, 1)) -> int:
+    records = generate_demo_feedback(seed=5, weeks=weeks, end=end, items_per_week=per_week)
+    return load_demo_feedback(records).created
+
+
+def test_a_run_embeds_scores_themes_and_describes_every_item() -> None:
+    items = load_demo()
+    seen: list[tuple[str, int, int]] = []
+    run = run_analysis(AnalysisRun.objects.create().pk, observer=lambda *step: seen.append(step))
+
+    assert run.status == RunStatus.DONE and not run.error
+    assert list(run.stats) == list(STAGES)
+    assert [stage for stage, _, _ in seen if stage] == sorted(
+        (stage for stage, _, _ in seen), key=STAGES.index
+    )
+    assert ItemEmbedding.objects.count() == items
+    assert ItemSentiment.objects.exclude(predicted="").count() == items
+    assert ThemeAssignment.objects.count() >= 0.9 * items
+    themes = Theme.objects.filter(size__gt=0)
+    assert themes.count() >= 4
+    assert all(theme.described_at and theme.keywords for theme in themes)
+    assert all(not theme.name.startswith("Theme ") for theme in themes)
+    assert (
+        themes.exclude(name_model=None).count()
+        + themes.filter(name_source=NameSource.KEYWORDS).count()
+        >= themes.count()
+    )
+
+
+def test_running_again_does_no_work_twice_and_new_items_join_themes() -> None:
+    load_demo()
+    run_analysis(AnalysisRun.objects.create().pk)
+    themes = set(Theme.objects.values_list("pk", flat=True))
+
+    again = run_analysis(AnalysisRun.objects.create().pk)
+    assert again.stats["embedding"]["items"] == 0
+    assert again.stats["sentiment"]["items"] == 0
+    assert again.stats["themes"]["items"] == 0
+
+    added = load_demo(weeks=1, per_week=30, end=date(2026, 11, 8))  # the week after
+    later = run_analysis(AnalysisRun.objects.create().pk)
+    assert later.stats["embedding"]["items"] == added > 0
+    assert later.stats["sentiment"]["items"] == added
+    assert later.stats["themes"]["items"] > 0
+    assert set(Theme.objects.values_list("pk", flat=True)) == themes
+
+
+def test_a_finished_run_is_left_alone() -> None:
+    run = AnalysisRun.objects.create(status=RunStatus.DONE, stage="describing")
+    assert run_analysis(run.pk).stats == {}
+
+
+def test_a_failing_stage_fails_the_run_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    load_demo(weeks=1, per_week=20)
+
+    def broken(run: AnalysisRun, progress: object) -> int:
+        raise RuntimeError("the model file is unreadable")
+
+    monkeypatch.setitem(analysis.STAGE_FUNCTIONS, "sentiment", broken)
+    run = AnalysisRun.objects.create()
+    with pytest.raises(RuntimeError):
+        run_analysis(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.error == "sentiment: the model file is unreadable"
+    assert "embedding" in run.stats and "sentiment" not in run.stats

@@ -1,0 +1,86 @@
+"""Analysis runs on a real Celery worker over the Redis broker."""
+
+import signal
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from feedlens.celery import app as celery_app
+from ingestion.demo import generate_demo_feedback
+from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.models import FeedbackItem
+from insights.analysis import start_analysis
+from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
+from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
+
+pytestmark = pytest.mark.services
+
+
+def load_demo(per_week: int) -> int:
+    records = generate_demo_feedback(
+        seed=11, weeks=2, end=date(2026, 11, 1), items_per_week=per_week
+    )
+    return load_demo_feedback(records).created
+
+
+def route_tasks_back(queue: str, routes: object) -> None:
+    celery_app.conf.task_default_queue = queue
+    celery_app.conf.task_routes = routes
+
+
+def stage_of(run_id: int) -> tuple[str, str, int, int]:
+    run = AnalysisRun.objects.get(pk=run_id)
+    return run.status, run.stage, run.done, run.total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_analysis_page_starts_a_run_that_a_worker_finishes(
+    celery_worker: str, admin_client: Client
+) -> None:
+    items = load_demo(per_week=40)
+    response = admin_client.post(reverse("insights:analysis"), {"recluster": "on"})
+    run = AnalysisRun.objects.get()
+    assert response.url == reverse("insights:analysis_run", args=[run.pk])
+    wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 300, "the run did not finish")
+    status = admin_client.get(reverse("insights:analysis_run_status", args=[run.pk])).json()
+    assert status["finished"] and status["stage"] == "describing"
+    assert status["stats"]["embedding"]["items"] == items
+    assert ItemSentiment.objects.count() == items
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_run_loses_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    require_redis()
+    queue = f"feedlens-kill-{uuid.uuid4().hex[:8]}"
+
+    saved_queue, saved_routes = celery_app.conf.task_default_queue, celery_app.conf.task_routes
+    request.addfinalizer(lambda: route_tasks_back(saved_queue, saved_routes))
+    route_tasks_to(queue)
+    items = load_demo(per_week=150)
+    # Hand an unacknowledged task out again seconds, not hours, after its worker died.
+    log = tmp_path / "worker.log"
+    worker = start_worker(queue, log, CELERY_VISIBILITY_TIMEOUT="5")
+    run = start_analysis()
+    try:
+        wait_until(
+            lambda: stage_of(run.pk)[1] == "sentiment" and stage_of(run.pk)[2] > 0,
+            300,
+            "the run never reached the sentiment stage",
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        killed_at = stage_of(run.pk)
+        assert killed_at[0] == RunStatus.RUNNING and killed_at[2] < items
+        worker = start_worker(queue, log, CELERY_VISIBILITY_TIMEOUT="5")
+        wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 600, log.read_text()[-3000:])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
+    assert ItemSentiment.objects.exclude(predicted="").count() == items
