@@ -6,20 +6,11 @@ import pytest
 from ingestion.models import DataSource, FeedbackItem
 from insights.describe import (
     DESCRIBE_PROMPT_VERSION,
-    DraftSentence,
-    check_name,
-    check_summary,
     describe_themes,
-    extractive_summary,
     is_due,
-    keyword_name,
-    name_theme,
-    parse_summary,
     representative_items,
-    summarise_pain_points,
-    support_similarities,
-    theme_keywords,
 )
+from insights.keywords import theme_keywords
 from insights.local_models import configured_llm, model_version
 from insights.models import (
     AssignmentMethod,
@@ -28,6 +19,15 @@ from insights.models import (
     SummaryKind,
     Theme,
     ThemeAssignment,
+)
+from insights.naming import check_name, keyword_name, name_theme
+from insights.summaries import (
+    DraftSentence,
+    check_summary,
+    extractive_summary,
+    parse_summary,
+    summarise_pain_points,
+    support_similarities,
 )
 from llm.embeddings import Embedder, load_embedder
 from llm.generation import LocalLLM

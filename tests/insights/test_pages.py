@@ -1,16 +1,24 @@
 import re
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from ingestion.models import DataSource, FeedbackItem
+from insights.models import AnalysisRun, ItemSentiment, ModelVersion, Theme, ThemeAssignment
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["insights:overview", "insights:item_list", "ingestion:upload"]
+PAGES = [
+    "insights:overview",
+    "insights:item_list",
+    "insights:theme_list",
+    "insights:analysis",
+    "ingestion:upload",
+]
 
 
 @pytest.fixture
@@ -84,3 +92,97 @@ def test_the_login_page_logs_people_in(client: Client) -> None:
     assert response.status_code == 302
     assert response.url == reverse("insights:overview")
     assert client.get(reverse("insights:overview")).status_code == 200
+
+
+def make_theme(name: str, items: list[FeedbackItem], labels: list[str], **fields: object) -> Theme:
+    version = ModelVersion.objects.get_or_create(name="model.gguf", sha256="0" * 64)[0]
+    theme = Theme.objects.create(
+        name=name,
+        centroid=np.ones(384, dtype="<f4").tobytes(),
+        embedding_model="all-MiniLM-L6-v2",
+        size=len(items),
+        representative_item_ids=[item.pk for item in items],
+        **fields,
+    )
+    for item, label in zip(items, labels, strict=True):
+        ThemeAssignment.objects.create(item=item, theme=theme, method="cluster")
+        ItemSentiment.objects.create(
+            item=item, llm_model=version, prompt_version="v", predicted=label
+        )
+    return theme
+
+
+def test_the_theme_list_shows_sentiment_split_summary_and_quotes(admin_client: Client) -> None:
+    store = DataSource.objects.create(name="App Store")
+    items = [add_item(store, text, "review", day) for day, text in enumerate(TEXTS, 1)]
+    theme = make_theme(
+        "Receipt scanning crashes",
+        items,
+        ["negative", "negative", "positive"],
+        pain_summary=[{"text": "Scanning a receipt crashes the app.", "item_ids": [items[0].pk]}],
+        summary_kind="generated",
+    )
+    ItemSentiment.objects.filter(item=items[2]).update(corrected="neutral")
+    make_theme("Old theme", [], [], status="retired")
+
+    page = admin_client.get(reverse("insights:theme_list"))
+
+    (shown,) = page.context["themes"]
+    assert shown.pk == theme.pk
+    assert (shown.negative_count, shown.neutral_count, shown.positive_count) == (2, 1, 0)
+    html = page.content.decode()
+    assert "Scanning a receipt crashes the app." in html
+    assert f"[{items[0].pk}]" in html
+    assert TEXTS[1] in html
+
+
+def test_an_extractive_summary_says_so(admin_client: Client) -> None:
+    store = DataSource.objects.create(name="App Store")
+    item = add_item(store, TEXTS[0], "review", 1)
+    make_theme(
+        "Receipts",
+        [item],
+        ["negative"],
+        pain_summary=[{"text": TEXTS[0], "item_ids": [item.pk]}],
+        summary_kind="extractive",
+        summary_note="The generated summary was not used: sentence 1 cites no quote.",
+    )
+    html = admin_client.get(reverse("insights:theme_list")).content.decode()
+    assert "sentence 1 cites no quote" in html
+
+
+def test_only_people_allowed_to_analyse_can_start_a_run(client: Client) -> None:
+    client.force_login(User.objects.create_user("viewer"))
+    assert client.get(reverse("insights:analysis")).status_code == 200
+    assert client.post(reverse("insights:analysis"), {}).status_code == 403
+    assert not AnalysisRun.objects.exists()
+
+
+def test_the_run_page_reports_its_progress(admin_client: Client) -> None:
+    run = AnalysisRun.objects.create(
+        status="running",
+        stage="sentiment",
+        done=40,
+        total=120,
+        stats={"embedding": {"items": 120, "seconds": 1.5}},
+    )
+    status = admin_client.get(reverse("insights:analysis_run_status", args=[run.pk])).json()
+    assert status == {
+        "status": "running",
+        "status_label": "Running",
+        "finished": False,
+        "stage": "sentiment",
+        "done": 40,
+        "total": 120,
+        "stats": {"embedding": {"items": 120, "seconds": 1.5}},
+        "error": "",
+    }
+    page = admin_client.get(reverse("insights:analysis_run", args=[run.pk])).content.decode()
+    assert 'value="40"' in page and "sentiment" in page
+
+
+TEXTS = [
+    "The app crashes when I scan a receipt.",
+    "Receipt scanning closes the app every time since 5.2.",
+    "Scanning receipts works again, thanks!",
+]
