@@ -27,18 +27,22 @@ class Command(BaseCommand):
         run = AnalysisRun.objects.create(
             source=self._source(options["source"]), recluster=options["recluster"]
         )
-        bars: dict[str, tqdm] = {}
+        bars: list[tuple[str, tqdm]] = []
 
         def show(stage: str, done: int, total: int) -> None:
-            bar = bars.get(stage) or bars.setdefault(stage, tqdm(desc=f"{stage:<10}", unit="item"))
+            if not bars or bars[-1][0] != stage:
+                if bars:
+                    bars[-1][1].close()  # the stage before is over
+                bars.append((stage, tqdm(desc=f"{stage:<10}", unit="item")))
+            bar = bars[-1][1]
             bar.total = total
             bar.update(done - bar.n)
 
         try:
             run = run_analysis(run.pk, observer=show)
         finally:
-            for bar in bars.values():
-                bar.close()
+            if bars:
+                bars[-1][1].close()
         for stage, figures in run.stats.items():
             self.stdout.write(f"{stage}: {figures['items']:,} items in {figures['seconds']:.1f} s")
         self.stdout.write(f"Analysis run {run.pk}: {run.get_status_display().lower()}.")
