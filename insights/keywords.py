@@ -18,7 +18,21 @@ FEEDBACK_FILLER = frozenset(
         *("ive", "hi", "hello", "hey", "thanks", "thank", "regards", "cheers", "pls"),
     }
 )
-STOP_WORDS = ENGLISH_STOP_WORDS | FEEDBACK_FILLER
+# Verbs, adverbs and verdicts that any theme's feedback uses: in the demo data they topped
+# whole themes' keywords ("keeps · connection · account", "finally · liked") while saying
+# how people feel rather than what about; sentiment has its own stage.
+GENERIC_WORDS = frozenset(
+    {
+        *("keep", "keeps", "kept", "get", "gets", "got", "getting", "having", "does", "did"),
+        *("tried", "try", "trying", "use", "used", "using", "want", "wants", "need", "needs"),
+        *("make", "makes", "made", "going", "went", "say", "says", "said", "know", "think"),
+        *("finally", "really", "just", "still", "actually", "literally", "honestly", "ugh"),
+        *("love", "loved", "like", "liked", "great", "good", "nice", "bad", "worst", "best"),
+        *("better", "awesome", "amazing", "terrible", "horrible", "useless", "pointless"),
+        *("recommend", "please", "fix", "issue", "problem", "app", "apps", "thing", "things"),
+    }
+)
+STOP_WORDS = ENGLISH_STOP_WORDS | FEEDBACK_FILLER | GENERIC_WORDS
 # Words of two or more characters with at least one letter: keeps "2fa" and "csv", drops
 # bare numbers such as prices and counts, which differ from item to item.
 WORD = re.compile(r"(?u)\b(?=\w*[^\W\d_])\w\w+\b")
