@@ -213,10 +213,14 @@ class ItemSentiment(models.Model):
     item = models.OneToOneField(
         FeedbackItem, primary_key=True, on_delete=models.CASCADE, related_name="sentiment"
     )
-    # The model's label probabilities before calibration, {label: p}.
-    llm_scores = models.JSONField(default=dict)
-    llm_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
-    prompt_version = models.CharField(max_length=40)
+    # The model's label probabilities before calibration, {label: p}; empty (and no model)
+    # while the item is predicted from its embedding alone, until the language model gets
+    # to it (it scores a limited number of items a run: see SENTIMENT_LLM_ITEMS_PER_RUN).
+    llm_scores = models.JSONField(default=dict, blank=True)
+    llm_model = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prompt_version = models.CharField(max_length=40, blank=True)
     predicted = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     probabilities = models.JSONField(default=dict, blank=True)

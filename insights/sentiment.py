@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -402,8 +403,11 @@ def _raw_matrix(rows: Sequence[ItemSentiment]) -> np.ndarray:
     return np.array(scores).reshape(-1, len(LABELS))
 
 
-def _vectors_for(ids: list[int], embedder: Embedder) -> np.ndarray | None:
-    """Return the items' embeddings in the order of ids, embedding any that lack one."""
+def _vectors_for(ids: list[int], embedder: Embedder | None) -> np.ndarray | None:
+    """Return the items' embeddings in the order of ids, embedding any that lack one
+    (None without an embedder)."""
+    if embedder is None:
+        return None
     embed_items(ids, embedder)
     found, matrix = item_vectors(FeedbackItem.objects.filter(pk__in=ids), embedder.name)
     if found != sorted(ids):
@@ -463,20 +467,41 @@ def predict_sentiment(
     item_ids: Iterable[int] | QuerySet[FeedbackItem], classifier: SentimentClassifier
 ) -> int:
     """Write each item's predicted sentiment, confidence and probabilities under the
-    classifier; return how many items were predicted. Items scored by another model or
-    prompt are left alone, and so is every correction."""
+    classifier; return how many items were predicted. Items the language model scored use
+    its scores (with the embedding classifier, as fitted); items it has not scored yet
+    (for this model and prompt) are predicted from their embeddings alone, where the
+    classifier has been fitted. Corrections are never touched."""
     ids = _item_ids(item_ids)
-    embedder = configured_embedder() if classifier.uses_classifier else None
+    embedder = configured_embedder() if classifier.classifier else None
     predicted = 0
     for start in range(0, len(ids), PREDICT_BATCH_SIZE):
-        rows = list(_scored_rows(ids[start : start + PREDICT_BATCH_SIZE], classifier.llm_model))
-        if not rows:
-            continue
-        vectors = _vectors_for([row.item_id for row in rows], embedder) if embedder else None
-        distributions = predict_distributions(_raw_matrix(rows), vectors, classifier)
-        _store_predictions(rows, distributions, classifier.pk)
+        batch = ids[start : start + PREDICT_BATCH_SIZE]
+        rows = list(_scored_rows(batch, classifier.llm_model))
+        if rows:
+            use_vectors = embedder if classifier.uses_classifier else None
+            vectors = _vectors_for([row.item_id for row in rows], use_vectors)
+            distributions = predict_distributions(_raw_matrix(rows), vectors, classifier)
+            _store_predictions(rows, distributions, classifier.pk)
+        unscored = sorted(set(batch) - {row.item_id for row in rows})
+        if embedder and unscored:
+            predicted += _predict_from_embeddings(unscored, classifier, embedder)
         predicted += len(rows)
     return predicted
+
+
+def _predict_from_embeddings(
+    item_ids: list[int], classifier: SentimentClassifier, embedder: Embedder
+) -> int:
+    vectors = _vectors_for(item_ids, embedder)
+    if vectors is None:
+        return 0
+    ItemSentiment.objects.bulk_create(
+        [ItemSentiment(item_id=pk) for pk in item_ids], ignore_conflicts=True
+    )
+    rows = list(ItemSentiment.objects.filter(item_id__in=item_ids).order_by("item_id"))
+    distributions = logistic_probabilities(classifier.classifier, vectors)
+    _store_predictions(rows, distributions, classifier.pk)
+    return len(rows)
 
 
 def _store_predictions(
@@ -513,25 +538,40 @@ def correct_sentiment(
 def analyse_sentiment(
     items: Iterable[int] | QuerySet[FeedbackItem], on_progress: Progress | None = None
 ) -> int:
-    """Score the items with the language model, refit the classifier when it is due, and
-    bring every prediction up to date; return how many items the language model scored.
-    on_progress(done, total) follows the scoring, the slow part."""
-    ids = _item_ids(items)
+    """Score items with the language model (at most SENTIMENT_LLM_ITEMS_PER_RUN a run),
+    refit the classifier when it is due, and bring every prediction up to date; return how
+    many items the language model scored. on_progress(done, total) follows the scoring,
+    the slow part."""
+    if not isinstance(items, QuerySet):
+        items = FeedbackItem.objects.filter(pk__in=list(items))
     llm = configured_llm()
-    scored = score_with_llm(ids, llm, on_progress)
     version = model_version(llm)
+    scored = score_with_llm(_items_to_score(items, version), llm, on_progress)
     classifier = _latest_classifier(version)
     if classifier is None or _refit_is_due(classifier):
+        if not ItemSentiment.objects.filter(llm_model=version).exists():
+            return scored  # nothing scored yet: nothing to fit or predict from
         # Fitted on every scored item, not only these: the prior and the pseudo-labels
         # need hundreds of items, and a new batch may be a handful.
         classifier = fit_sentiment_classifier(llm_version=version)
-    stale = ItemSentiment.objects.filter(
-        llm_model=version, prompt_version=SENTIMENT_PROMPT_VERSION
-    ).exclude(classifier=classifier)
-    predict_sentiment(list(stale.values_list("item_id", flat=True)), classifier)
-    if on_progress:
-        on_progress(len(ids), len(ids))
+    stale = ItemSentiment.objects.exclude(classifier=classifier).values_list("item_id", flat=True)
+    new = items.filter(sentiment__isnull=True).values_list("pk", flat=True)
+    predict_sentiment(sorted({*stale, *new}), classifier)
     return scored
+
+
+def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> list[int]:
+    """Return the items the language model scores this run: those a person corrected
+    first (corrections train the classifier only with scores), then a fixed random sample
+    of the others, so that calibration and pseudo-labels see a fair mix."""
+    current = Q(sentiment__llm_model=version, sentiment__prompt_version=SENTIMENT_PROMPT_VERSION)
+    unscored = items.exclude(current)
+    corrected = list(unscored.filter(sentiment__corrected__gt="").values_list("pk", flat=True))
+    others = sorted(set(unscored.values_list("pk", flat=True)) - set(corrected))
+    sample = np.random.default_rng(0).permutation(others).tolist()
+    chosen = corrected + sample
+    budget = settings.SENTIMENT_LLM_ITEMS_PER_RUN
+    return sorted(chosen[:budget] if budget else chosen)
 
 
 # A classifier is fitted again when the scored items have grown by this share since.

@@ -233,3 +233,25 @@ def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() 
     assert classifier.combined_accuracy is not None
     assert 0.0 <= classifier.llm_accuracy <= 1.0
     assert classifier.uses_classifier == (classifier.combined_accuracy >= classifier.llm_accuracy)
+
+
+def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores_the_rest(
+    settings: object,
+) -> None:
+    settings.SENTIMENT_LLM_ITEMS_PER_RUN = 20  # type: ignore[attr-defined]
+    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    rows = ItemSentiment.objects.filter(item_id__in=ids)
+
+    assert analyse_sentiment(FeedbackItem.objects.all()) == 20
+
+    assert rows.exclude(llm_model=None).count() == 20
+    assert rows.exclude(predicted="").count() == len(ids)  # the others from embeddings
+    by_embedding = rows.filter(llm_model=None)
+    assert by_embedding.count() == len(ids) - 20 and by_embedding[0].llm_scores == {}
+    unscored = by_embedding[0].item
+    correct_sentiment(unscored, "positive", None)
+
+    assert analyse_sentiment(FeedbackItem.objects.all()) == 4
+    assert rows.exclude(llm_model=None).count() == len(ids)
+    assert sentiment_of(unscored.pk).llm_scores  # corrected items are scored first
+    assert sentiment_of(unscored.pk).label == "positive"
