@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 DEMO_ENV := DEBUG=true FEEDLENS_EAGER_TASKS=true HF_HUB_OFFLINE=1
 # Tests run with production-like settings: DEBUG off, a throwaway key.
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret HF_HUB_OFFLINE=1
+# The quality evaluation: default SQLite settings, models from installed packages only.
+EVAL_ENV := DEBUG=true HF_HUB_OFFLINE=1
 
-.PHONY: install demo serve test lint format clean
+.PHONY: install demo serve test eval lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,15 @@ demo: install
 test: install
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The peers the evaluation compares with (BERTopic, VADER): never needed by the product.
+$(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[eval]"
+	touch $@
+
+# Quality against peers on the public data sets; EVAL_ARGS=--quick skips the slowest peer.
+eval: $(VENV)/.installed-eval
+	$(EVAL_ENV) $(BIN)/python manage.py evaluate $(EVAL_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,85 @@
+"""Readers for the labeled public data sets under settings.FEEDLENS_DATASETS_DIR, and the
+fixed seeded split of the airline tweets that the sentiment and pain-point steps share."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+BANKING77_FILE = Path("banking77") / "train.csv"
+AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
+
+
+class DatasetError(ValueError):
+    """A data set file that is missing, lacks a column the evaluation reads, or is too small
+    for the sample asked for."""
+
+
+@dataclass(frozen=True)
+class LabeledTexts:
+    texts: list[str]
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class Tweets:
+    texts: list[str]
+    sentiments: list[str]  # negative, neutral or positive
+    reasons: list[str]  # negativereason: "" unless the tweet is negative
+
+
+@dataclass(frozen=True)
+class TweetSplit:
+    test: np.ndarray  # indices of the labeled sample the scores are measured on
+    pool: np.ndarray  # indices of the unlabeled pool the pipeline is fitted on
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DatasetError(
+            f"{path} does not exist: set FEEDLENS_DATASETS_DIR or pass --datasets to the "
+            "folder that holds the public data sets."
+        )
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        missing = set(columns) - set(reader.fieldnames or ())
+        if missing:
+            raise DatasetError(f"{path} lacks the column(s) {', '.join(sorted(missing))}.")
+        return list(reader)
+
+
+def read_banking77(datasets_dir: Path) -> LabeledTexts:
+    """Return every Banking77 training text with its intent (10,003 rows, repeats kept)."""
+    rows = _rows(Path(datasets_dir) / BANKING77_FILE, ("text", "category"))
+    return LabeledTexts([row["text"] for row in rows], [row["category"] for row in rows])
+
+
+def read_airline_tweets(datasets_dir: Path) -> Tweets:
+    """Return the airline tweets once per tweet_id (the file repeats 155 of them), in file
+    order, with their sentiment and negative reason."""
+    columns = ("tweet_id", "text", "airline_sentiment", "negativereason")
+    seen: set[str] = set()
+    kept: list[dict[str, str]] = []
+    for row in _rows(Path(datasets_dir) / AIRLINE_TWEETS_FILE, columns):
+        if row["tweet_id"] not in seen:
+            seen.add(row["tweet_id"])
+            kept.append(row)
+    return Tweets(
+        texts=[row["text"] for row in kept],
+        sentiments=[row["airline_sentiment"] for row in kept],
+        reasons=[row["negativereason"] for row in kept],
+    )
+
+
+def split_tweets(n_tweets: int, sample_size: int, pool_size: int, seed: int = 0) -> TweetSplit:
+    """Return a seeded test sample of sample_size tweets and a pool of up to pool_size of
+    the others (the same split as docs/research/sentiment_eval.py for the defaults)."""
+    if sample_size >= n_tweets:
+        raise DatasetError(
+            f"A sample of {sample_size:,} tweets leaves no pool out of {n_tweets:,}: "
+            "ask for a smaller --sentiment-sample."
+        )
+    order = np.random.RandomState(seed).permutation(n_tweets)
+    rest = np.random.RandomState(seed + 123).permutation(order[sample_size:])
+    return TweetSplit(test=order[:sample_size], pool=rest[:pool_size])
