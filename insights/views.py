@@ -36,7 +36,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "sources": sources,
         "kinds": _counts_by_kind(),
         "weeks": weeks[::-1],
-        "latest": FeedbackItem.objects.select_related("source")[:10],
+        "latest": FeedbackItem.objects.select_related("source", "sentiment")[:10],
     }
     return render(request, "insights/overview.html", context)
 
@@ -51,7 +51,7 @@ def _counts_by_kind() -> list[dict[str, object]]:
 
 @login_required
 def item_list(request: HttpRequest) -> HttpResponse:
-    items = FeedbackItem.objects.select_related("source")
+    items = FeedbackItem.objects.select_related("source", "sentiment")
     source_id = request.GET.get("source", "")
     kind = request.GET.get("kind", "")
     if source_id.isdigit():

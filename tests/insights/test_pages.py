@@ -186,3 +186,25 @@ TEXTS = [
     "Receipt scanning closes the app every time since 5.2.",
     "Scanning receipts works again, thanks!",
 ]
+
+
+def test_the_item_list_shows_the_rating_beside_the_predicted_or_corrected_sentiment(
+    admin_client: Client,
+) -> None:
+    store = DataSource.objects.create(name="App Store")
+    rated, corrected, _not_analysed = (
+        add_item(store, text, "review", 5 + n) for n, text in enumerate(TEXTS)
+    )
+    FeedbackItem.objects.filter(pk=rated.pk).update(rating=5)
+    version = ModelVersion.objects.create(name="model.gguf", sha256="0" * 64)
+    for item, label in ((rated, "negative"), (corrected, "negative")):
+        ItemSentiment.objects.create(
+            item=item, llm_model=version, prompt_version="v", predicted=label, confidence=0.9
+        )
+    ItemSentiment.objects.filter(item=corrected).update(corrected="positive")
+
+    html = admin_client.get(reverse("insights:item_list")).content.decode()
+
+    assert re.search(r"5★ · <span class=\"negative\" title=\"predicted, confidence 0.90\">", html)
+    assert '<span class="positive" title="corrected by a person">positive</span>' in html
+    assert html.count("<span class=") == 2  # the item not analysed yet shows none
