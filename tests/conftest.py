@@ -102,6 +102,12 @@ def route_tasks_to(queue: str) -> None:
     """Send every task, the model work included, to one test queue."""
     celery_app.conf.task_default_queue = queue
     celery_app.conf.task_routes = {"insights.*": {"queue": queue}}
+    # Celery keeps its router and default queue from first use: without this, tasks kept
+    # going to the queue of the first worker a session started.
+    amqp = celery_app.amqp
+    amqp.flush_routes()
+    for cached in ("router", "default_queue", "queues"):
+        amqp.__dict__.pop(cached, None)
 
 
 def require_redis() -> None:

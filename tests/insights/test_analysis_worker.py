@@ -1,8 +1,10 @@
 """Analysis runs on a real Celery worker over the Redis broker."""
 
+import re
 import signal
 import uuid
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,6 @@ def load_demo(per_week: int) -> int:
         seed=11, weeks=2, end=date(2026, 11, 1), items_per_week=per_week
     )
     return load_demo_feedback(records).created
-
-
-def route_tasks_back(queue: str, routes: object) -> None:
-    celery_app.conf.task_default_queue = queue
-    celery_app.conf.task_routes = routes
 
 
 def stage_of(run_id: int) -> tuple[str, str, int, int]:
@@ -59,8 +56,7 @@ def test_a_worker_killed_mid_run_loses_nothing(
     require_redis()
     queue = f"feedlens-kill-{uuid.uuid4().hex[:8]}"
 
-    saved_queue, saved_routes = celery_app.conf.task_default_queue, celery_app.conf.task_routes
-    request.addfinalizer(lambda: route_tasks_back(saved_queue, saved_routes))
+    request.addfinalizer(partial(route_tasks_to, celery_app.conf.task_default_queue))
     route_tasks_to(queue)
     items = load_demo(per_week=150)
     # Hand an unacknowledged task out again seconds, not hours, after its worker died.
@@ -77,10 +73,14 @@ def test_a_worker_killed_mid_run_loses_nothing(
         worker.wait(timeout=30)
         killed_at = stage_of(run.pk)
         assert killed_at[0] == RunStatus.RUNNING and killed_at[2] < items
+        first_start = AnalysisRun.objects.get(pk=run.pk).started_at
         worker = start_worker(queue, log, CELERY_VISIBILITY_TIMEOUT="5")
         wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 600, log.read_text()[-3000:])
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    # This test's own worker took the task, and it was handed out again after the kill.
+    assert len(re.findall(r"Task insights\.run_analysis\[[\w-]+\] received", log.read_text())) == 2
+    assert AnalysisRun.objects.get(pk=run.pk).started_at > first_start
     assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
     assert ItemSentiment.objects.exclude(predicted="").count() == items
