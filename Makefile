@@ -8,8 +8,12 @@ DEMO_ENV := DEBUG=true FEEDLENS_EAGER_TASKS=true HF_HUB_OFFLINE=1
 TEST_ENV := DEBUG=false SECRET_KEY=test-only-not-secret HF_HUB_OFFLINE=1
 # The quality evaluation: default SQLite settings, models from installed packages only.
 EVAL_ENV := DEBUG=true HF_HUB_OFFLINE=1
+# The speed benchmark: its own PostgreSQL database (dropped and created per size, so its
+# name must contain "bench") and Redis for the worker it starts; production-like settings.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedlens_bench
+BENCH_ENV := HF_HUB_OFFLINE=1 DEBUG=false SECRET_KEY=bench-only DATABASE_URL=$(BENCH_DATABASE_URL)
 
-.PHONY: install demo serve test eval lint format clean
+.PHONY: install demo serve test eval bench bench-large lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +48,16 @@ $(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed
 # Quality against peers on the public data sets; EVAL_ARGS=--quick skips the slowest peer.
 eval: $(VENV)/.installed-eval
 	$(EVAL_ENV) $(BIN)/python manage.py evaluate $(EVAL_ARGS)
+
+# Speed on PostgreSQL with a real Celery worker: import and full analysis per size, theme
+# discovery beside BERTopic's clustering stage, dashboard page times; writes var/bench/.
+bench: install
+	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark --items 1000 --items 10000 $(BENCH_ARGS)
+
+bench-large: install
+	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark --items 100000 $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,45 @@
+"""One size of the benchmark, end to end: a fresh database and worker, the synthetic file
+imported and analysed, then theme discovery beside BERTopic and the dashboard pages."""
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from insights.benchmark.database import reset_database
+from insights.benchmark.llm_speed import llm_token_rates
+from insights.benchmark.pages import time_dashboard
+from insights.benchmark.pipeline import Observer, run_pipeline
+from insights.benchmark.report import SizeResult
+from insights.benchmark.synthetic import SourceText, synthetic_rows, write_csv
+from insights.benchmark.theme_speed import compare_clustering, stored_vectors
+from insights.benchmark.worker import start_worker
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    out_dir: Path  # var/bench: the data files, worker logs and reports
+    seed: int = 0
+
+
+def run_size(
+    items: int, sources: list[SourceText], config: BenchmarkConfig, observe: Observer
+) -> SizeResult:
+    """Benchmark one size on a freshly reset database with a fresh worker; return what it
+    measured. The worker's peak memory is read before it stops."""
+    rows = synthetic_rows(sources, items, datetime.now(UTC), seed=config.seed)
+    path = write_csv(rows, config.out_dir / "data" / f"feedback-{items}.csv")
+    reset_database()
+    worker = start_worker(config.out_dir / f"worker-{items}.log")
+    try:
+        timings = run_pipeline(path, items, worker, observe)
+        peak = worker.peak_memory_bytes()
+    finally:
+        worker.stop()
+    observe("themes vs BERTopic", 0, 1)
+    clustering = compare_clustering(stored_vectors())
+    observe("LLM tokens/s", 0, 1)
+    rates = llm_token_rates([row.text for row in rows[:100]])
+    observe("dashboard pages", 0, 1)
+    pages = time_dashboard()
+    return SizeResult(items, timings, peak, clustering, pages, os.getloadavg(), rates)
