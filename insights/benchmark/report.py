@@ -12,7 +12,12 @@ from typing import Any
 from insights.benchmark.llm_speed import TokenRate
 from insights.benchmark.pipeline import PipelineTimings
 from insights.benchmark.theme_speed import ClusteringTiming
-from insights.evaluation.report import Row, Section, machine_description, markdown_table
+from insights.evaluation.report import (
+    Row,
+    Section,
+    markdown_table,
+    report_document,
+)
 
 GIB = 1024**3
 
@@ -150,18 +155,6 @@ def sections_for(result: SizeResult) -> list[Section]:
         pages_section(result),
     )
     return [section for section in candidates if section is not None]
-
-
-def report_document(
-    sections: Sequence[Section], run: dict[str, object], day: date | None = None
-) -> dict[str, Any]:
-    """Return the report as JSON-ready data: date, machine, run facts, and every section."""
-    return {
-        "date": (day or date.today()).isoformat(),
-        "machine": machine_description(),
-        "run": run,
-        "sections": {section.name: asdict(section) for section in sections},
-    }
 
 
 def markdown_report(document: dict[str, Any], sections: Sequence[Section]) -> str:
