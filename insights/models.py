@@ -285,3 +285,33 @@ class AnalysisRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (RunStatus.DONE, RunStatus.FAILED)
+
+
+class EvaluationLabel(models.Model):
+    """A person's judgement of one item's analysis, given on the evaluation page: the true
+    sentiment (which also corrects the item) and whether its theme is right. What the
+    machine said at that moment is kept beside it, with the model that said it, so that
+    accuracy can be told per model version."""
+
+    item = models.ForeignKey(
+        FeedbackItem, on_delete=models.CASCADE, related_name="evaluation_labels"
+    )
+    labelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
+    predicted_sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
+    # "model file (sha256 prefix) / prompt version / classifier id" of the prediction.
+    model_version = models.CharField(max_length=300)
+    theme = models.ForeignKey(
+        Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # None: the item had no theme, or the person could not tell.
+    theme_is_right = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"label of item {self.item_id}: {self.sentiment}"

@@ -12,4 +12,6 @@ urlpatterns = [
     path(
         "analysis/<int:run_id>/status.json", views.analysis_run_status, name="analysis_run_status"
     ),
+    path("evaluation/", views.evaluation, name="evaluation"),
+    path("evaluation/label/", views.evaluation_label, name="evaluation_label"),
 ]

@@ -1,4 +1,4 @@
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
@@ -8,9 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from ingestion.models import DataSource, FeedbackItem, ItemKind
+from insights.accuracy import evaluation_tables, next_item_to_label, record_label
 from insights.analysis import STAGES, start_analysis
-from insights.forms import AnalysisForm
-from insights.models import AnalysisRun, Sentiment, Theme
+from insights.forms import AnalysisForm, EvaluationLabelForm
+from insights.models import AnalysisRun, EvaluationLabel, Sentiment, Theme
 from insights.themes import LIVE_STATUSES
 
 ITEMS_PER_PAGE = 50
@@ -143,3 +144,28 @@ def analysis_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
             "error": run.error,
         }
     )
+
+
+@login_required
+def evaluation(request: HttpRequest) -> HttpResponse:
+    """The analysis's accuracy on this company's feedback, from people's labels."""
+    labels = list(EvaluationLabel.objects.select_related("item__source"))
+    context = {"tables": evaluation_tables(labels), "label_count": len(labels)}
+    return render(request, "insights/evaluation.html", context)
+
+
+@login_required
+@permission_required("insights.add_evaluationlabel", raise_exception=True)
+def evaluation_label(request: HttpRequest) -> HttpResponse:
+    """Label one random analysed item, then the next."""
+    form = EvaluationLabelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        item = get_object_or_404(FeedbackItem, pk=request.POST.get("item"))
+        record_label(
+            item, form.cleaned_data["sentiment"], form.cleaned_data["theme_is_right"], request.user
+        )
+        return redirect("insights:evaluation_label")
+    item = next_item_to_label()
+    theme = Theme.objects.filter(assignments__item=item).first() if item else None
+    context = {"form": form, "item": item, "theme": theme}
+    return render(request, "insights/evaluation_label.html", context)

@@ -17,6 +17,8 @@ PAGES = [
     "insights:item_list",
     "insights:theme_list",
     "insights:analysis",
+    "insights:evaluation",
+    "insights:evaluation_label",
     "ingestion:upload",
 ]
 
