@@ -9,7 +9,6 @@ replaced by something made from the data itself (keywords, the quotes), and says
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Q
 from django.utils import timezone
 
 from ingestion.models import FeedbackItem
@@ -24,10 +23,11 @@ from insights.models import (
     Theme,
     ThemeAssignment,
     ThemeStatus,
+    sentiment_label_is,
 )
 from insights.naming import name_theme
 from insights.summaries import SUMMARY_QUOTES, summarise_pain_points
-from insights.wording import Quote, comparable
+from insights.wording import Quote, first_distinct
 from llm.embeddings import Embedder
 from llm.generation import LocalLLM
 
@@ -48,7 +48,7 @@ def nearest_items(theme: Theme, n: int, negative_only: bool = False) -> list[Quo
     theme's model, else the similarity stored when it was assigned."""
     assignments = ThemeAssignment.objects.filter(theme=theme)
     if negative_only:
-        assignments = assignments.filter(_NEGATIVE)
+        assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
     stored = dict(assignments.values_list("item_id", "similarity"))
     texts = dict(assignments.values_list("item_id", "item__text"))
     items = FeedbackItem.objects.filter(theme_assignment__in=assignments)
@@ -56,26 +56,7 @@ def nearest_items(theme: Theme, n: int, negative_only: bool = False) -> list[Quo
     if len(ids) and len(theme.centroid):
         stored.update(zip(ids, (vectors @ theme.centroid_array()).tolist(), strict=True))
     ranked = sorted(stored, key=lambda item_id: (-stored[item_id], item_id))
-    return _distinct([(item_id, texts[item_id]) for item_id in ranked], n)
-
-
-# Negative as a person corrected it, else as predicted: ItemSentiment.label in SQL.
-_NEGATIVE = Q(item__sentiment__corrected=Sentiment.NEGATIVE) | Q(
-    item__sentiment__corrected="", item__sentiment__predicted=Sentiment.NEGATIVE
-)
-
-
-def _distinct(quotes: Iterable[Quote], n: int) -> list[Quote]:
-    seen: set[str] = set()
-    kept: list[Quote] = []
-    for item_id, text in quotes:
-        key = comparable(text)
-        if key and key not in seen:
-            seen.add(key)
-            kept.append((item_id, text))
-        if len(kept) == n:
-            break
-    return kept
+    return first_distinct([(item_id, texts[item_id]) for item_id in ranked], n)
 
 
 # A theme is described again once its size has changed by more than this share.

@@ -206,6 +206,15 @@ class SentimentClassifier(models.Model):
         return f"sentiment classifier {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
+def sentiment_label_is(label: str, path: str = "sentiment") -> models.Q:
+    """Return the condition "this sentiment row's label is label" for a query: a person's
+    correction if there is one, else the prediction (ItemSentiment.label, in SQL). path
+    leads from the queried model to the ItemSentiment row."""
+    corrected = models.Q(**{f"{path}__corrected": label})
+    predicted = models.Q(**{f"{path}__corrected": "", f"{path}__predicted": label})
+    return corrected | predicted
+
+
 class ItemSentiment(models.Model):
     """An item's sentiment: the language model's raw label scores, the prediction made from
     them, and a person's correction, which always wins."""

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 from django.db.models.functions import TruncWeek
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +11,7 @@ from ingestion.models import DataSource, FeedbackItem, ItemKind
 from insights.accuracy import evaluation_tables, next_item_to_label, record_label
 from insights.analysis import STAGES, start_analysis
 from insights.forms import AnalysisForm, EvaluationLabelForm
-from insights.models import AnalysisRun, EvaluationLabel, Sentiment, Theme
+from insights.models import AnalysisRun, EvaluationLabel, Sentiment, Theme, sentiment_label_is
 from insights.themes import LIVE_STATUSES
 
 ITEMS_PER_PAGE = 50
@@ -92,9 +92,7 @@ def _sentiment_counts(path: str) -> dict[str, Count]:
     """Count a theme's items by sentiment; a person's correction wins over the prediction."""
     counts = {}
     for name in Sentiment.values:
-        predicted = Q(**{f"{path}__corrected": ""}) & Q(**{f"{path}__predicted": name})
-        is_label = Q(**{f"{path}__corrected": name}) | predicted
-        counts[f"{name}_count"] = Count("assignments", filter=is_label)
+        counts[f"{name}_count"] = Count("assignments", filter=sentiment_label_is(name, path))
     return counts
 
 

@@ -16,7 +16,7 @@ from insights.keywords import theme_keywords
 from insights.models import SummaryKind
 from insights.naming import keyword_name
 from insights.summaries import SUMMARY_QUOTES, PainSummary, summarise_pain_points
-from insights.wording import Quote, comparable
+from insights.wording import Quote, first_distinct
 from llm.embeddings import Embedder
 from llm.generation import LocalLLM
 
@@ -37,16 +37,7 @@ def nearest_quotes(
     per distinct text (as the product picks a theme's quotes)."""
     members = np.sort(members)  # ties go to the lower index, as the product's to the lower id
     order = members[np.argsort(-(vectors[members] @ centre), kind="stable")]
-    seen: set[str] = set()
-    quotes: list[Quote] = []
-    for index in order.tolist():
-        key = comparable(texts[index])
-        if key and key not in seen:
-            seen.add(key)
-            quotes.append((index, texts[index]))
-        if len(quotes) == n:
-            break
-    return quotes
+    return first_distinct(((index, texts[index]) for index in order.tolist()), n)
 
 
 def largest_themes(clustering: Clustering, limit: int) -> list[int]:
