@@ -3,6 +3,7 @@
 `.env.example` lists every variable read here. Code reads `settings.X`, never `os.environ`.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -94,7 +95,11 @@ LOGIN_REDIRECT_URL = "insights:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # plotly.js comes from the plotly package itself, so pages never fetch it from a CDN.
+    ("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"),  # type: ignore[arg-type]
+]
 STATIC_ROOT = envpath("STATIC_ROOT", VAR_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -152,6 +157,44 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
+
+# ---- Polling connectors (ingestion.connectors) and the secrets in their configuration
+# The key that encrypts source passwords and tokens at rest (any long random string).
+# Production has no default: without it, saving or syncing a source that has a secret fails
+# with a message that says so. The demo (DEBUG) derives one from SECRET_KEY instead.
+FEEDLENS_SECRETS_KEY = envstr("FEEDLENS_SECRETS_KEY", "")
+if not FEEDLENS_SECRETS_KEY and DEBUG:
+    FEEDLENS_SECRETS_KEY = f"derived-from-secret-key:{SECRET_KEY}"
+# Each minute, queue a sync of every enabled polling source whose next sync time has come.
+CELERY_BEAT_SCHEDULE["sync-due-sources"] = {
+    "task": "ingestion.sync_due_sources",
+    "schedule": 60.0,
+}
+# ---- end of polling connectors
+
+# Reports (insights.reports) and the email that sends them. Reports cover whole days in
+# FEEDLENS_REPORT_TIME_ZONE (empty: TIME_ZONE). Production sends through SMTP; the demo
+# (DEBUG) writes each message to a file under var/emails instead.
+FEEDLENS_REPORT_TIME_ZONE = envstr("FEEDLENS_REPORT_TIME_ZONE", "")
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Feedlens <feedlens@localhost>")
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = envpath("EMAIL_FILE_PATH", VAR_DIR / "emails")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "false")
+# Seconds to wait for the mail server; a hung server must not hold a worker forever.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
+# Reports need no model: they run on the default queue, not behind the analysis.
+CELERY_TASK_ROUTES["insights.send_scheduled_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
+CELERY_TASK_ROUTES["insights.generate_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
 
 # Local models. An empty path means the packaged default, assembled into MODEL_CACHE_DIR.
 MODEL_CACHE_DIR = envpath("MODEL_CACHE_DIR", VAR_DIR / "models")

@@ -2,9 +2,29 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from insights.views.people import SetPasswordView
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password-reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt"
+        ),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    # The one-time links of invitations and password resets (insights.people).
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        SetPasswordView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("admin/", admin.site.urls),
     path("", include("ingestion.urls")),
     path("", include("insights.urls")),

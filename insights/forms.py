@@ -1,7 +1,11 @@
+from typing import Any
+
 from django import forms
 
 from ingestion.models import DataSource
-from insights.models import Sentiment
+from insights.corrections import PERSON_STATUSES
+from insights.models import Sentiment, Theme
+from insights.themes import LIVE_STATUSES, live_themes
 
 
 class AnalysisForm(forms.Form):
@@ -30,3 +34,37 @@ class EvaluationLabelForm(forms.Form):
         widget=forms.RadioSelect,
         label="Is this item in the right theme?",
     )
+
+
+class RenameThemeForm(forms.Form):
+    name = forms.CharField(max_length=200, label="New name")
+
+
+class MergeThemeForm(forms.Form):
+    target = forms.ModelChoiceField(Theme.objects.none(), label="Merge into")
+
+    def __init__(self, *args: Any, theme: Theme, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        others = live_themes(theme.embedding_model).exclude(pk=theme.pk)
+        self.fields["target"].queryset = others.only("id", "name").order_by("name")
+
+
+class ThemeStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in PERSON_STATUSES])
+
+
+class SentimentCorrectionForm(forms.Form):
+    sentiment = forms.ChoiceField(
+        choices=Sentiment.choices, widget=forms.RadioSelect, label="The right sentiment"
+    )
+
+
+class MoveItemForm(forms.Form):
+    theme = forms.ModelChoiceField(Theme.objects.none(), label="Move to theme")
+
+    def __init__(self, *args: Any, current: Theme | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        themes = Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
+        if current is not None:
+            themes = themes.exclude(pk=current.pk)
+        self.fields["theme"].queryset = themes.only("id", "name").order_by("name")

@@ -3,7 +3,8 @@
 Clustering labels are numbers that mean nothing from one run to the next. A re-cluster
 matches its clusters to the stored themes by shared members (and centre, for a theme whose
 members changed), so a theme keeps its id, name, status and history; items a person moved
-stay where that person put them.
+stay where that person put them. A theme a person merged into another is never continued:
+clusters that match it (or mostly hold the other theme's items) join the theme it went into.
 """
 
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from insights.models import AssignmentMethod, Theme, ThemeAssignment, ThemeStatu
 MATCH_MIN_JACCARD = 0.2
 # Without shared members (a new embedding model, say), centres this close are the same theme.
 MATCH_MIN_COSINE = 0.9
+# A cluster left unmatched stays in a theme people merged others into when at least this
+# share of its members are in that theme already (people said they are one theme).
+MERGED_MIN_SHARE = 0.5
 # Themes a re-cluster may continue or new items may join.
 LIVE_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
 
@@ -72,18 +76,20 @@ def _store_clustering(
     new_members = {
         int(label): set(ids[clustering.labels == label].tolist()) for label in clustering.theme_ids
     }
-    matches = _match_clusters(new_members, clustering, old_members, embedding_model)
-    themes = {
-        label: _theme_for_cluster(matches.get(label), clustering, label, embedding_model)
-        for label in new_members
-    }
+    targets = _match_clusters(new_members, clustering, old_members, embedding_model)
+    unmatched = {label: members for label, members in new_members.items() if label not in targets}
+    targets.update(_match_merged(unmatched, clustering, old_members, embedding_model))
+    themes = _themes_for_clusters(targets, list(new_members), vectors, clustering, embedding_model)
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
     assigned = _reassign(ids, vectors, clustering, themes)
-    refresh_theme_stats([theme.pk for theme in themes.values()])
+    # Every live theme: those no cluster continued keep only the items people put there.
+    refresh_theme_stats(list(live_themes(embedding_model).values_list("pk", flat=True)))
+    kept = len(set(targets.values()))
+    distinct = len({theme.pk for theme in themes.values()})
     return ReclusterResult(
-        themes=len(themes),
-        kept=len(matches),
-        created=len(themes) - len(matches),
+        themes=distinct,
+        kept=kept,
+        created=distinct - kept,
         retired=retired,
         items_assigned=assigned,
     )
@@ -135,26 +141,89 @@ def _jaccard(a: set[int], b: set[int]) -> float:
     return len(a & b) / union if union else 0.0
 
 
-def _theme_for_cluster(
-    theme_id: int | None, clustering: ClusterResult, label: int, embedding_model: str
-) -> Theme:
-    """Return the stored theme continued by this cluster, with its new centre, or a new one."""
-    index = int(np.searchsorted(clustering.theme_ids, label))
-    centroid = clustering.centroids[index].astype("<f4").tobytes()
-    if theme_id is None:
-        return Theme.objects.create(
-            name=f"Theme {label + 1}", centroid=centroid, embedding_model=embedding_model
+def _match_merged(
+    unmatched: dict[int, set[int]],
+    clustering: ClusterResult,
+    old_members: dict[int, set[int]],
+    embedding_model: str,
+) -> dict[int, int]:
+    """Return {cluster label: live theme id} for clusters that belong to a theme people
+    merged others into: the cluster's centre is a merged-away theme's (MATCH_MIN_COSINE),
+    or most of its members are in the theme that absorbed it already (MERGED_MIN_SHARE).
+    The merged-away theme itself is never continued: its items stay where people put them."""
+    merged = list(
+        Theme.objects.filter(merged_into__in=live_themes(embedding_model)).only(
+            "id", "centroid", "merged_into_id"
         )
-    theme = Theme.objects.get(pk=theme_id)
-    theme.centroid = centroid
-    theme.save(update_fields=["centroid", "updated_at"])
-    return theme
+    )
+    if not merged or not unmatched:
+        return {}
+    centres = np.stack([theme.centroid_array() for theme in merged])
+    roots = {theme.merged_into_id for theme in merged}
+    found = {}
+    for label, members in unmatched.items():
+        cosine = centres @ clustering.centroids[int(np.searchsorted(clustering.theme_ids, label))]
+        nearest = int(np.argmax(cosine))
+        shares = {
+            root: len(members & old_members.get(root, set())) / len(members) for root in roots
+        }
+        root = max(shares, key=lambda theme_id: shares[theme_id])
+        if cosine[nearest] >= MATCH_MIN_COSINE:
+            found[label] = merged[nearest].merged_into_id
+        elif shares[root] >= MERGED_MIN_SHARE:
+            found[label] = root
+    return found
+
+
+def _themes_for_clusters(
+    targets: dict[int, int],
+    labels: list[int],
+    vectors: np.ndarray,
+    clustering: ClusterResult,
+    embedding_model: str,
+) -> dict[int, Theme]:
+    """Return the theme of each cluster label: the stored theme it continues (targets), with
+    its new centre, or a new theme. Several clusters continue one theme only where people
+    merged themes into it; its centre is then that of all their members."""
+    stored = Theme.objects.in_bulk(set(targets.values()))
+    labels_of: dict[int, list[int]] = {}
+    for label, theme_id in targets.items():
+        labels_of.setdefault(theme_id, []).append(label)
+    for theme_id, its_labels in labels_of.items():
+        theme = stored[theme_id]
+        theme.centroid = _centre(its_labels, vectors, clustering).tobytes()
+        theme.save(update_fields=["centroid", "updated_at"])
+    themes = {label: stored[theme_id] for label, theme_id in targets.items()}
+    for label in labels:
+        if label not in themes:
+            themes[label] = Theme.objects.create(
+                name=f"Theme {label + 1}",
+                centroid=_centre([label], vectors, clustering).tobytes(),
+                embedding_model=embedding_model,
+            )
+    return themes
+
+
+def _centre(labels: list[int], vectors: np.ndarray, clustering: ClusterResult) -> np.ndarray:
+    """Return the unit-length centre of the clusters' members as little-endian float32."""
+    if len(labels) == 1:
+        centre = clustering.centroids[int(np.searchsorted(clustering.theme_ids, labels[0]))]
+    else:
+        mean = vectors[np.isin(clustering.labels, labels)].mean(axis=0)
+        centre = mean / (np.linalg.norm(mean) or 1.0)
+    return centre.astype("<f4")
 
 
 def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
-    """Retire the stored themes no cluster continued, unless a person put items in them."""
+    """Retire the active themes no cluster continued, unless a person put items in them; a
+    theme a person marked resolved or ignored keeps that mark (and its history)."""
     by_people = ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values("theme_id")
-    unmatched = live_themes(embedding_model).exclude(pk__in=kept_ids).exclude(pk__in=by_people)
+    unmatched = (
+        live_themes(embedding_model)
+        .filter(status=ThemeStatus.ACTIVE)
+        .exclude(pk__in=kept_ids)
+        .exclude(pk__in=by_people)
+    )
     return unmatched.update(status=ThemeStatus.RETIRED, size=0)
 
 
@@ -187,23 +256,23 @@ def assign_new_items(
     embedding_model: str, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Give each embedded item without a theme the nearest live theme, if close enough;
-    return how many items joined a theme. Centres stay as the last re-cluster left them."""
-    themes = list(live_themes(embedding_model).only("id", "centroid"))
+    return how many items joined a theme. Centres stay as the last re-cluster left them; an
+    item nearest a merged-away theme joins the theme it was merged into."""
+    theme_ids, centres = _assignable_centres(embedding_model)
     unassigned = FeedbackItem.objects.filter(theme_assignment__isnull=True)
     ids, vectors = item_vectors(unassigned, embedding_model)
     if on_progress:
         on_progress(0, len(ids))
-    if not themes or not ids:
+    if not theme_ids or not ids:
         return 0
-    centres = np.stack([theme.centroid_array() for theme in themes])
     known = ClusterResult(
-        labels=np.zeros(0, dtype=int), theme_ids=np.arange(len(themes)), centroids=centres
+        labels=np.zeros(0, dtype=int), theme_ids=np.arange(len(theme_ids)), centroids=centres
     )
     labels = assign_to_themes(vectors, known)
     rows = [
         ThemeAssignment(
             item_id=item_id,
-            theme_id=themes[label].pk,
+            theme_id=theme_ids[label],
             similarity=float(vector @ centres[label]),
             method=AssignmentMethod.NEAREST,
         )
@@ -216,6 +285,19 @@ def assign_new_items(
     if on_progress:
         on_progress(len(ids), len(ids))
     return len(rows)
+
+
+def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
+    """Return the centres new items are compared with, and for each the live theme an item
+    nearest it joins: every live theme's own, and each merged-away theme's for the theme
+    it was merged into."""
+    live = live_themes(embedding_model)
+    themes = list(live.only("id", "centroid"))
+    themes += Theme.objects.filter(merged_into__in=live).only("id", "centroid", "merged_into_id")
+    if not themes:
+        return [], np.zeros((0, 0), dtype="<f4")
+    theme_ids = [theme.merged_into_id or theme.pk for theme in themes]
+    return theme_ids, np.stack([theme.centroid_array() for theme in themes])
 
 
 def refresh_theme_stats(theme_ids: object) -> None:

@@ -4,6 +4,7 @@ Set FEEDLENS_REQUIRE_SERVICES=1 (CI does) to make tests that need Redis, the wor
 shared datasets fail, not skip, when those are missing.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -15,10 +16,12 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 
+from feedlens import roles
 from feedlens.celery import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("FEEDLENS_REQUIRE_SERVICES", "") not in ("", "0", "false")
@@ -54,7 +57,9 @@ def importer(db: None) -> User:
     user.user_permissions.add(
         *Permission.objects.filter(
             content_type__app_label="ingestion", codename__in=["add_importjob", "view_importjob"]
-        )
+        ),
+        # Every page is for people with a role: browsing is what every role can do.
+        Permission.objects.get(content_type__app_label="insights", codename="view_theme"),
     )
     return user
 
@@ -64,6 +69,42 @@ def importer_client(importer: User) -> Client:
     client = Client()
     client.force_login(importer)
     return client
+
+
+@functools.cache
+def _password_hash(username: str) -> str:
+    # Hashing is slow on purpose (about a second here); each persona's is made once a session.
+    return make_password(f"{username}-password-1")
+
+
+def make_person(username: str, role: str | None = None) -> User:
+    """Return a user with the password f"{username}-password-1", in the role's group if given."""
+    user = User.objects.create(username=username, password=_password_hash(username))
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+# The personas of issue 5: one person per role, and one signed in without a role. The admin
+# is not staff, so the dashboards are shown to reach everything by the role alone.
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return make_person("admin", roles.ADMIN)
+
+
+@pytest.fixture
+def pm_user(db: None) -> User:
+    return make_person("pm", roles.PRODUCT_MANAGER)
+
+
+@pytest.fixture
+def support_user(db: None) -> User:
+    return make_person("support", roles.SUPPORT_LEAD)
+
+
+@pytest.fixture
+def no_role_user(db: None) -> User:
+    return make_person("norole")
 
 
 def _database_url() -> str:

@@ -1,0 +1,51 @@
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
+
+from feedlens.access import role_required
+from insights.analysis import STAGES, start_analysis
+from insights.forms import AnalysisForm
+from insights.models import AnalysisRun
+
+
+@role_required()
+def analysis(request: HttpRequest) -> HttpResponse:
+    """Recent analysis runs, and a form to start one."""
+    form = AnalysisForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("insights.add_analysisrun"):
+            raise PermissionDenied
+        if form.is_valid():
+            run = start_analysis(
+                source_id=form.cleaned_data["source"].pk if form.cleaned_data["source"] else None,
+                recluster=form.cleaned_data["recluster"],
+                user=request.user,
+            )
+            return redirect("insights:analysis_run", run_id=run.pk)
+    runs = AnalysisRun.objects.select_related("source", "created_by")[:20]
+    return render(request, "insights/analysis.html", {"form": form, "runs": runs})
+
+
+@role_required()
+def analysis_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(AnalysisRun.objects.select_related("source"), pk=run_id)
+    return render(request, "insights/analysis_run.html", {"run": run, "stages": STAGES})
+
+
+@role_required()
+@require_GET
+def analysis_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = get_object_or_404(AnalysisRun, pk=run_id)
+    return JsonResponse(
+        {
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "finished": run.is_finished,
+            "stage": run.stage,
+            "done": run.done,
+            "total": run.total,
+            "stats": run.stats,
+            "error": run.error,
+        }
+    )

@@ -1,0 +1,130 @@
+"""Generated product copy: pick themes and a kind, watch the draft being written, edit it,
+copy or download it."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from feedlens.access import role_required
+from insights.copywriting import MAX_THEMES, copyable_themes, start_copy_draft
+from insights.models import CopyDraft, CopyKind, RunStatus, Theme
+
+
+# These two belong in insights/forms.py (owned elsewhere); see the report of this stage.
+class ThemeChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Theme) -> str:  # type: ignore[override]
+        return f"{obj.name} ({obj.size} items)"
+
+
+class CopyDraftForm(forms.Form):
+    themes = ThemeChoiceField(
+        queryset=Theme.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"One to {MAX_THEMES}; each gets its own part of the draft.",
+    )
+    kind = forms.ChoiceField(
+        choices=CopyKind.choices, widget=forms.RadioSelect, label="Kind of copy"
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["themes"].queryset = copyable_themes()  # type: ignore[attr-defined]
+
+    def clean_themes(self) -> list[Theme]:
+        themes = list(self.cleaned_data["themes"])
+        if len(themes) > MAX_THEMES:
+            raise forms.ValidationError(f"Pick at most {MAX_THEMES} themes for one draft.")
+        return themes
+
+
+class CopyEditForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 20}), strip=False, label="Draft")
+
+
+@role_required("insights.view_copydraft")
+def copy_list(request: HttpRequest) -> HttpResponse:
+    """Recent drafts, and a form to start one (?theme=<id> preselects a theme)."""
+    if request.method == "POST":
+        if not request.user.has_perm("insights.add_copydraft"):
+            raise PermissionDenied
+        form = CopyDraftForm(request.POST)
+        if form.is_valid():
+            draft = start_copy_draft(
+                form.cleaned_data["kind"],
+                [theme.pk for theme in form.cleaned_data["themes"]],
+                request.user,
+            )
+            return redirect("insights:copy_detail", draft_id=draft.pk)
+    else:
+        preselected = request.GET.get("theme", "")
+        form = CopyDraftForm(initial={"themes": [preselected] if preselected.isdigit() else []})
+    drafts = CopyDraft.objects.select_related("created_by").prefetch_related("themes")[:50]
+    return render(request, "insights/copy_list.html", {"form": form, "drafts": drafts})
+
+
+@role_required("insights.view_copydraft")
+def copy_detail(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """The draft's progress while it is written, then the editable draft."""
+    draft = get_object_or_404(_drafts(), pk=draft_id)
+    form = CopyEditForm(initial={"text": draft.text})
+    status = 200
+    if request.method == "POST":
+        if not request.user.has_perm("insights.change_copydraft"):
+            raise PermissionDenied
+        form = CopyEditForm(request.POST)
+        if draft.status != RunStatus.DONE:
+            form.add_error(None, "The draft is still being written; edit it once it is done.")
+            status = 409
+        elif form.is_valid():
+            draft.text = form.cleaned_data["text"]
+            draft.edited_by, draft.edited_at = request.user, timezone.now()
+            draft.save(update_fields=["text", "edited_by", "edited_at"])
+            messages.success(request, "Draft saved.")
+            return redirect("insights:copy_detail", draft_id=draft.pk)
+    return render(
+        request, "insights/copy_detail.html", {"draft": draft, "form": form}, status=status
+    )
+
+
+@role_required("insights.view_copydraft")
+@require_GET
+def copy_status(request: HttpRequest, draft_id: int) -> JsonResponse:
+    draft = get_object_or_404(_drafts(), pk=draft_id)
+    return JsonResponse(
+        {
+            "status": draft.status,
+            "status_label": draft.get_status_display(),
+            "finished": draft.is_finished,
+            "done": draft.done,
+            "total": draft.total,
+            "error": draft.error,
+            "text": draft.text,
+            "cited_item_ids": draft.cited_item_ids,
+            "prompt": draft.prompt,
+            "prompt_version": draft.prompt_version,
+            "model": str(draft.llm_model) if draft.llm_model else "",
+            "finished_at": draft.finished_at.isoformat() if draft.finished_at else None,
+        }
+    )
+
+
+@role_required("insights.view_copydraft")
+@require_GET
+def copy_download(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """The draft as a Markdown file."""
+    draft = get_object_or_404(CopyDraft, pk=draft_id)
+    if draft.status != RunStatus.DONE:
+        raise Http404("The draft is not written yet.")
+    response = HttpResponse(draft.text, content_type="text/markdown; charset=utf-8")
+    filename = f"feedlens-{draft.kind.replace('_', '-')}-{draft.pk}.md"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _drafts() -> QuerySet[CopyDraft]:
+    return CopyDraft.objects.select_related("llm_model", "created_by", "edited_by")

@@ -1,0 +1,118 @@
+"""Feedback items: the filtered list, one item's page with what the analysis said about it
+and which model said it, and the corrections people make to an item."""
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from feedlens.access import role_required
+from ingestion.models import FeedbackItem
+from insights import corrections
+from insights.filters import FeedbackFilters
+from insights.forms import MoveItemForm, SentimentCorrectionForm
+from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
+from insights.views.themes import apply_correction, paginated, report_invalid
+
+
+@role_required()
+def item_list(request: HttpRequest) -> HttpResponse:
+    filters = FeedbackFilters(request.GET)
+    items = filters.apply(FeedbackItem.objects.all()).select_related(
+        "source", "sentiment", "theme_assignment__theme"
+    )
+    context = {"filters": filters, **paginated(items, filters, request.GET.get("page"))}
+    return render(request, "insights/item_list.html", context)
+
+
+@role_required()
+def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(
+        FeedbackItem.objects.select_related(
+            "source",
+            "sentiment__llm_model",
+            "sentiment__classifier",
+            "sentiment__corrected_by",
+            "theme_assignment__theme__name_model",
+            "theme_assignment__theme__summary_model",
+            "theme_assignment__assigned_by",
+        ),
+        pk=item_id,
+    )
+    sentiment: ItemSentiment | None = _related(item, "sentiment")
+    assignment: ThemeAssignment | None = _related(item, "theme_assignment")
+    context = {
+        "item": item,
+        "sentiment": sentiment,
+        "probabilities": _probabilities(sentiment),
+        "assignment": assignment,
+        "theme": assignment.theme if assignment else None,
+        "history": Correction.objects.filter(item=item).select_related(
+            "made_by", "theme", "target_theme"
+        ),
+        **_correction_forms(request, sentiment, assignment),
+    }
+    return render(request, "insights/item_detail.html", context)
+
+
+def _related(item: FeedbackItem, name: str) -> Any:
+    """Return the item's one-to-one row by that name, or None where it has none."""
+    try:
+        row: Model = getattr(item, name)
+    except ObjectDoesNotExist:
+        return None
+    return row
+
+
+def _probabilities(sentiment: ItemSentiment | None) -> list[tuple[str, float]]:
+    """Return (label, probability) in the fixed label order, for the labels predicted."""
+    if sentiment is None:
+        return []
+    return [
+        (label, sentiment.probabilities[label])
+        for label in Sentiment.values
+        if label in sentiment.probabilities
+    ]
+
+
+def _correction_forms(
+    request: HttpRequest, sentiment: ItemSentiment | None, assignment: ThemeAssignment | None
+) -> dict[str, Any]:
+    forms: dict[str, Any] = {}
+    if sentiment is not None and request.user.has_perm("insights.change_itemsentiment"):
+        forms["sentiment_form"] = SentimentCorrectionForm(initial={"sentiment": sentiment.label})
+    if request.user.has_perm("insights.change_theme"):
+        forms["move_form"] = MoveItemForm(current=assignment.theme if assignment else None)
+    return forms
+
+
+@role_required("insights.change_itemsentiment")
+@require_POST
+def correct_sentiment(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(FeedbackItem, pk=item_id)
+    form = SentimentCorrectionForm(request.POST)
+    if form.is_valid():
+        label = form.cleaned_data["sentiment"]
+        done = f"Sentiment set to {label}; the classifier learns from it at the next analysis."
+        apply_correction(request, done, corrections.correct_item_sentiment, item, label)
+    else:
+        report_invalid(request, form)
+    return redirect("insights:item_detail", item_id=item.pk)
+
+
+@role_required("insights.change_theme")
+@require_POST
+def move_item(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(FeedbackItem, pk=item_id)
+    # The service refuses a move to the theme the item is in, with a message that says so.
+    form = MoveItemForm(request.POST, current=None)
+    if form.is_valid():
+        theme = form.cleaned_data["theme"]
+        done = f"Moved to “{theme.name}”; it stays there when themes are found again."
+        apply_correction(request, done, corrections.move_item_to_theme, item, theme)
+    else:
+        report_invalid(request, form)
+    return redirect("insights:item_detail", item_id=item.pk)

@@ -1,0 +1,164 @@
+"""The feedback list and the item page: what the analysis said and which model said it."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from feedlens import roles
+from insights.corrections import correct_item_sentiment, move_item_to_theme
+from insights.models import ItemSentiment, SentimentClassifier
+from tests.insights.test_theme_pages import add_item, make_theme, model_version, person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pm() -> Client:
+    return person("priya", roles.PRODUCT_MANAGER)
+
+
+@pytest.fixture
+def lead() -> Client:
+    return person("sam", roles.SUPPORT_LEAD)
+
+
+def test_each_row_shows_snippet_source_kind_date_rating_sentiment_and_theme(lead: Client) -> None:
+    long_text = "Sync fails. " * 60
+    item = add_item(long_text, 5, source="Help desk", kind="ticket", label="negative", rating=2)
+    theme = make_theme("Bank sync", [item])
+    add_item("Not analysed yet", 4)
+
+    html = lead.get(reverse("insights:item_list")).content.decode()
+
+    row = html[html.index(f'id="item-{item.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert "Support ticket · Help desk · 2026-11-05 12:00 · 2★ · " in row
+    assert '<span class="negative" title="predicted, confidence 0.80">negative</span>' in row
+    assert f'href="{reverse("insights:theme_detail", args=[theme.pk])}">Bank sync</a>' in row
+    assert f'href="{reverse("insights:item_detail", args=[item.pk])}"' in row
+    assert long_text not in row and "Sync fails. Sync fails." in row  # a snippet
+    assert "no theme" in html  # the item in no theme says so
+
+
+def test_the_list_filters_and_pages_keeping_the_filters_in_the_links(lead: Client) -> None:
+    for n in range(60):
+        add_item(f"bad {n}", 1 + n % 28, label="negative")
+    add_item("good", 3, label="positive")
+    add_item("ticket", 3, kind="ticket", label="negative")
+    url = reverse("insights:item_list")
+
+    first = lead.get(url, {"sentiment": "negative", "kind": "review"})
+    second = lead.get(url, {"sentiment": "negative", "kind": "review", "page": 2})
+
+    assert first.context["page"].paginator.count == 60
+    assert len(first.context["page"]) == 50 and len(second.context["page"]) == 10
+    assert 'href="?kind=review&amp;sentiment=negative&amp;page=2"' in first.content.decode()
+    texts = {item.text for item in [*first.context["page"], *second.context["page"]]}
+    assert texts == {f"bad {n}" for n in range(60)}
+
+
+def test_the_list_takes_the_same_few_queries_for_a_full_page(
+    lead: Client, django_assert_max_num_queries: object
+) -> None:
+    items = [add_item(f"t {n}", 1 + n % 20, label="negative") for n in range(60)]
+    make_theme("One", items[:30])
+    make_theme("Two", items[30:])
+    with django_assert_max_num_queries(8):  # type: ignore[operator]
+        page = lead.get(reverse("insights:item_list"))
+    assert page.content.decode().count('class="theme-link"') == 50
+
+
+def test_the_item_page_shows_the_item_its_labels_and_the_models_behind_them(lead: Client) -> None:
+    item = add_item("Scanning a receipt crashes the app", 7, label="negative", rating=1)
+    version = model_version()
+    classifier = SentimentClassifier.objects.create(
+        llm_model=version, prompt_version="sentiment-3", embedding_model="all-MiniLM-L6-v2"
+    )
+    ItemSentiment.objects.filter(item=item).update(
+        confidence=0.91,
+        probabilities={"positive": 0.04, "negative": 0.91, "neutral": 0.05},
+        classifier=classifier,
+    )
+    theme = make_theme(
+        "Receipt crashes", [item], name_source="llm", name_model=version, summary_model=version
+    )
+
+    page = lead.get(reverse("insights:item_detail", args=[item.pk]))
+
+    html = page.content.decode()
+    assert "Scanning a receipt crashes the app" in html
+    assert "App Store" in html and "2026-11-07 12:00" in html and "1★" in html
+    assert "confidence 0.91" in html
+    assert page.context["probabilities"] == [
+        ("negative", 0.91),
+        ("neutral", 0.05),
+        ("positive", 0.04),
+    ]
+    assert "qwen.gguf (ab12cd340000)" in html
+    assert "prompt sentiment-3" in html and f"classifier #{classifier.pk}" in html
+    assert f'href="{reverse("insights:theme_detail", args=[theme.pk])}">Receipt crashes</a>' in html
+    assert "Clustering" in html and "similarity 0.90" in html
+    assert "Embedding model: all-MiniLM-L6-v2" in html
+    assert "named by qwen.gguf" in html and "summary by qwen.gguf" in html
+
+
+def test_the_item_page_shows_who_corrected_the_sentiment_and_moved_the_item(lead: Client) -> None:
+    item = add_item("It is fine I guess", label="negative")
+    make_theme("Praise", [item])
+    other = make_theme("Mixed feelings", [add_item("meh")])
+    kim = User.objects.create_user("kim")
+    correct_item_sentiment(item, "neutral", kim)
+    move_item_to_theme(item, other, kim)
+
+    html = lead.get(reverse("insights:item_detail", args=[item.pk])).content.decode()
+
+    today = timezone.localtime().strftime("%Y-%m-%d")
+    assert re.search(rf"Neutral</span>, corrected by kim on {today}", html)
+    assert 'The machine predicted <span class="negative">negative</span>' in html
+    assert "Moved by a person (kim)" in html
+    assert "Corrected an item&#x27;s sentiment: negative → neutral" in html
+    assert "Moved an item to another theme: Praise → Mixed feelings" in html
+
+
+def test_an_item_not_analysed_yet_has_a_page_without_forms_to_correct_sentiment(pm: Client) -> None:
+    item = add_item("Fresh from the webhook")
+    page = pm.get(reverse("insights:item_detail", args=[item.pk]))
+    assert page.status_code == 200
+    assert "Not analysed yet" in page.content.decode()
+    assert "sentiment_form" not in page.context and "In no theme" in page.content.decode()
+
+
+def test_only_people_allowed_to_correct_see_the_forms(pm: Client, lead: Client) -> None:
+    item = add_item("x", label="negative")
+    make_theme("A", [item])
+    make_theme("B", [add_item("y")])
+    url = reverse("insights:item_detail", args=[item.pk])
+
+    for_pm = pm.get(url)
+    for_lead = lead.get(url)
+
+    assert for_pm.context["sentiment_form"].initial == {"sentiment": "negative"}
+    assert [t.name for t in for_pm.context["move_form"].fields["theme"].queryset] == ["B"]
+    html = for_lead.content.decode()
+    assert reverse("insights:correct_sentiment", args=[item.pk]) not in html
+    assert reverse("insights:move_item", args=[item.pk]) not in html
+
+
+def test_the_item_page_takes_a_bounded_number_of_queries(
+    pm: Client, django_assert_max_num_queries: object
+) -> None:
+    item = add_item("x", label="negative")
+    make_theme("A", [item])
+    for n in range(20):
+        make_theme(f"T{n}", [add_item(f"y{n}")])
+    correct_item_sentiment(item, "positive", None)
+    with django_assert_max_num_queries(12):  # type: ignore[operator]
+        assert pm.get(reverse("insights:item_detail", args=[item.pk])).status_code == 200
+
+
+def test_an_unknown_item_is_not_found(lead: Client) -> None:
+    assert lead.get(reverse("insights:item_detail", args=[12345])).status_code == 404
