@@ -2,16 +2,21 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ingestion.forms import MappingForm, UploadForm, initial_mapping
+from feedlens.access import role_required
+from ingestion.forms import SOURCE_FORMS, MappingForm, UploadForm, initial_mapping, source_form
 from ingestion.importers import ImportFileError, preview_file
 from ingestion.jobs import create_import_job, queue_import, save_upload
-from ingestion.models import DataSource, ImportJob, ImportStatus
+from ingestion.models import DataSource, ImportJob, ImportStatus, SourceKind
+from ingestion.sync import queue_sync
 from ingestion.webhook import PayloadError, accept_items
 
 
@@ -54,8 +59,7 @@ def webhook(request: HttpRequest, source_id: int) -> JsonResponse:
     return JsonResponse(result.as_dict(), status=200 if valid else 422)
 
 
-@login_required
-@permission_required("ingestion.add_importjob", raise_exception=True)
+@role_required("ingestion.add_importjob")
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -74,8 +78,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "ingestion/upload.html", {"form": form, "jobs": jobs})
 
 
-@login_required
-@permission_required("ingestion.add_importjob", raise_exception=True)
+@role_required("ingestion.add_importjob")
 def mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=job_id)
     if job.status != ImportStatus.UPLOADED:
@@ -92,15 +95,13 @@ def mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "ingestion/mapping.html", context)
 
 
-@login_required
-@permission_required("ingestion.view_importjob", raise_exception=True)
+@role_required("ingestion.view_importjob")
 def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.select_related("source"), pk=job_id)
     return render(request, "ingestion/import_job.html", {"job": job})
 
 
-@login_required
-@permission_required("ingestion.view_importjob", raise_exception=True)
+@role_required("ingestion.view_importjob")
 @require_GET
 def import_job_status(request: HttpRequest, job_id: int) -> JsonResponse:
     job = get_object_or_404(ImportJob, pk=job_id)
@@ -118,3 +119,79 @@ def import_job_status(request: HttpRequest, job_id: int) -> JsonResponse:
             "error": job.error,
         }
     )
+
+
+# ---- Data sources: the admin area's source pages (Admin role)
+
+SOURCE_PERMISSION = "ingestion.change_datasource"
+
+
+@role_required(SOURCE_PERMISSION)
+@require_GET
+def source_list(request: HttpRequest) -> HttpResponse:
+    sources = DataSource.objects.annotate(item_count=Count("items"))
+    return render(request, "ingestion/source_list.html", {"sources": sources})
+
+
+@role_required(SOURCE_PERMISSION)
+def source_create(request: HttpRequest) -> HttpResponse:
+    """Pick a kind, then fill in that kind's form."""
+    kind = request.GET.get("kind", "")
+    if kind not in SOURCE_FORMS:
+        return render(request, "ingestion/source_kinds.html", {"kinds": SourceKind.choices})
+    form = source_form(kind, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        source = form.save()
+        messages.success(request, f"Created the source {source.name!r}.")
+        return redirect("ingestion:source_edit", source_id=source.pk)
+    context = {"form": form, "kind_label": SourceKind(kind).label}
+    return render(request, "ingestion/source_form.html", context)
+
+
+@role_required(SOURCE_PERMISSION)
+def source_edit(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = get_object_or_404(DataSource, pk=source_id)
+    form = source_form(source.kind, request.POST or None, instance=source)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved the source {source.name!r}.")
+        return redirect("ingestion:source_edit", source_id=source.pk)
+    context = {"form": form, "source": source, "kind_label": source.get_kind_display()}
+    return render(request, "ingestion/source_form.html", context)
+
+
+@role_required(SOURCE_PERMISSION)
+@require_POST
+def source_toggle(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = get_object_or_404(DataSource, pk=source_id)
+    source.enabled = not source.enabled
+    source.save(update_fields=["enabled"])
+    state = "enabled" if source.enabled else "disabled"
+    messages.success(request, f"The source {source.name!r} is {state}.")
+    return redirect("ingestion:source_list")
+
+
+@role_required(SOURCE_PERMISSION)
+@require_POST
+def source_sync(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = get_object_or_404(DataSource, pk=source_id)
+    if not (source.enabled and source.is_polling):
+        messages.error(request, f"{source.name!r} is not an enabled source that Feedlens fetches.")
+    else:
+        queue_sync(source.pk)
+        messages.success(request, f"A sync of {source.name!r} is queued.")
+    return redirect("ingestion:source_list")
+
+
+@role_required(SOURCE_PERMISSION)
+@require_POST
+@never_cache  # the page shows the new token, once
+def source_rotate_token(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = get_object_or_404(DataSource, pk=source_id)
+    if not source.enabled:
+        messages.error(request, f"The source {source.name!r} is disabled; enable it first.")
+        return redirect("ingestion:source_edit", source_id=source.pk)
+    token = source.rotate_webhook_token()  # as `manage.py webhook_token` does
+    url = request.build_absolute_uri(reverse("ingestion:webhook", args=[source.pk]))
+    context = {"source": source, "token": token, "webhook_url": url}
+    return render(request, "ingestion/source_token.html", context)

@@ -1,0 +1,115 @@
+"""What every polling connector is: a config schema, a column mapping and fetch(config, cursor).
+
+A connector yields pages; each page carries its records and the cursor to resume after it.
+ingestion.sync stores a page's items and its cursor in one transaction, so a sync that
+fails half-way resumes after the last page it stored: nothing is read twice or skipped.
+Adding a kind means copying a sibling module (rest.py, rss.py, imap.py) and registering it
+in ingestion/connectors/__init__.py.
+"""
+
+import http.client
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ingestion.importers import RawRecord
+from ingestion.normalise import ColumnMapping, describe_mapping_error
+from ingestion.secrets import decrypt_secret, encrypt_secret
+
+# A server that takes longer than this to answer is treated as down; the sync backs off.
+HTTP_TIMEOUT_S = 30
+# One response larger than this is refused rather than read into memory.
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024
+USER_AGENT = "Feedlens connector (+https://github.com/feedlens)"
+
+Cursor = dict[str, object]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+class ConnectorError(Exception):
+    """A sync cannot go on: the server is unreachable, refuses, or sends what cannot be read."""
+
+
+@dataclass
+class Page:
+    """Records fetched together, and the cursor from which the next page is fetched."""
+
+    records: list[RawRecord]
+    cursor: Cursor
+
+
+class Connector(ABC, Generic[ConfigT]):
+    """One kind of polling source. Subclasses name their schema and which fields are secret."""
+
+    kind: ClassVar[str]
+    config_schema: type[ConfigT]
+    # Config fields stored encrypted (ingestion.secrets) and never shown back.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def load_config(self, stored: dict[str, object]) -> ConfigT:
+        """Return the validated config with its secrets decrypted, for a sync only.
+
+        Raises ConnectorError for a config that does not validate, SecretKeyError for a
+        secret the key cannot decrypt."""
+        plain = dict(stored)
+        for name in self.secret_fields:
+            if plain.get(name):
+                plain[name] = decrypt_secret(plain[name], name.replace("_", " "))
+        try:
+            return self.config_schema.model_validate(plain)
+        except ValidationError as error:
+            message = describe_mapping_error(error)
+            raise ConnectorError(f"the configuration is invalid: {message}") from error
+
+    def config_to_store(self, config: ConfigT, previous: dict[str, object]) -> dict[str, object]:
+        """Return config as saved in DataSource.config: secrets encrypted, and a secret left
+        blank keeping the one stored before."""
+        stored = config.model_dump(mode="json")
+        for name in self.secret_fields:
+            if stored.get(name):
+                stored[name] = encrypt_secret(stored[name])
+            elif previous.get(name):
+                stored[name] = previous[name]
+            else:
+                stored.pop(name, None)
+        return stored
+
+    @abstractmethod
+    def mapping(self, config: ConfigT) -> ColumnMapping:
+        """Return how this connector's records map to items."""
+
+    @abstractmethod
+    def fetch(self, config: ConfigT, cursor: Cursor) -> Iterator[Page]:
+        """Yield pages from the cursor on; raise ConnectorError when the source fails."""
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> bytes:
+    """Return the body of a GET; ConnectorError for an error status, a timeout or no answer."""
+    # The config schemas accept http and https URLs only (http_url), never file: or ftp:.
+    request = urllib.request.Request(  # noqa: S310
+        url, headers={"User-Agent": USER_AGENT, **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+            body = response.read(MAX_RESPONSE_BYTES + 1)
+    except urllib.error.HTTPError as error:
+        raise ConnectorError(f"{url} answered {error.code} {error.reason}") from error
+    # HTTPException: the server closed or garbled the answer part-way (IncompleteRead).
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConnectorError(f"cannot reach {url}: {reason}") from error
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise ConnectorError(f"{url} sent more than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB")
+    return body
+
+
+def http_url(value: str) -> str:
+    """Validate a URL a connector fetches: http or https only (no file:, no ftp:)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value

@@ -1,0 +1,387 @@
+"""The figures of a report, from grouped database queries (never by loading every item):
+volume and sentiment against the previous period, themes that are top, new, rising or more
+negative, each with its pain points and quotes, and the items per source and per day."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ingestion.models import DataSource, FeedbackItem
+from insights.dashboard import NEGATIVE_SHARE_MIN_ITEMS, SentimentSplit, ThemeStats
+from insights.models import Sentiment, SummaryKind, Theme, ThemeAssignment, sentiment_label_is
+from insights.reports.period import Period, zone
+from insights.themes import LIVE_STATUSES
+
+TOP_THEMES = 10
+# New, rising and more negative themes: a report that lists more is not read.
+SECTION_THEMES = 8
+QUOTES_PER_THEME = 3
+# Quotes are picked among this many of the theme's items nearest its centre.
+QUOTE_CANDIDATES = 30
+QUOTE_CHARS = 400
+# A theme's negative share "grew" when it rose by at least 10 points (0.30 → 0.40), with
+# NEGATIVE_SHARE_MIN_ITEMS analysed items in both periods: a share of two items is noise.
+NEGATIVE_SHARE_MIN_RISE = 0.10
+EMPTY = SentimentSplit(0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Quote:
+    item_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ThemeFigures:
+    """A theme's items in the period and the one before, with what the report says of it."""
+
+    id: int
+    name: str
+    current: SentimentSplit
+    previous: SentimentSplit
+    first_seen_at: datetime | None
+    is_new: bool
+    summary: list[str] = field(default_factory=list)
+    summary_kind: str = ""
+    quotes: list[Quote] = field(default_factory=list)
+
+    @property
+    def change(self) -> int:
+        return self.current.total - self.previous.total
+
+    @property
+    def growth_percent(self) -> int | None:
+        """Return the change in percent, or None when the previous period had no items."""
+        return percent_change(self.current.total, self.previous.total)
+
+    @property
+    def is_rising(self) -> bool:
+        """The overview's rule (insights.dashboard.ThemeStats.is_rising), period for week."""
+        return ThemeStats(
+            self.id, self.name, "", self.current, self.current.total, self.previous.total
+        ).is_rising
+
+    @property
+    def negative_share_change(self) -> float | None:
+        """Return how much the negative share rose (0.1 = 10 points), or None when either
+        period has too few analysed items to tell."""
+        now, before = self.current, self.previous
+        if min(now.analysed, before.analysed) < NEGATIVE_SHARE_MIN_ITEMS:
+            return None
+        return (now.negative_share or 0.0) - (before.negative_share or 0.0)
+
+    @property
+    def negative_share_grew(self) -> bool:
+        change = self.negative_share_change
+        return change is not None and change >= NEGATIVE_SHARE_MIN_RISE - 1e-9
+
+    @property
+    def summary_note(self) -> str:
+        """Return what a reader should know about the summary (empty for a generated one)."""
+        if self.summary_kind == SummaryKind.EXTRACTIVE:
+            return str(SummaryKind.EXTRACTIVE.label)
+        return "" if self.summary else "No pain-point summary yet."
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    id: int
+    name: str
+    current: SentimentSplit
+    previous: SentimentSplit
+
+    @property
+    def growth_percent(self) -> int | None:
+        return percent_change(self.current.total, self.previous.total)
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    split: SentimentSplit
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything a report shows; each list is ordered as it is shown."""
+
+    period: Period
+    previous_period: Period
+    source_ids: list[int]
+    source_names: list[str]
+    totals: SentimentSplit
+    previous_totals: SentimentSplit
+    days: list[DayFigures]
+    sources: list[SourceFigures]
+    themes: list[ThemeFigures]
+    top_themes: list[ThemeFigures]
+    new_themes: list[ThemeFigures]
+    rising_themes: list[ThemeFigures]
+    more_negative_themes: list[ThemeFigures]
+    generated_at: datetime
+
+    @property
+    def growth_percent(self) -> int | None:
+        return percent_change(self.totals.total, self.previous_totals.total)
+
+    @property
+    def volume_rows(self) -> list[dict[str, Any]]:
+        """Return the items and each sentiment, this period and the previous, with the change."""
+        rows = [("Items", self.totals.total, self.previous_totals.total)]
+        for label in Sentiment:
+            rows.append(
+                (label.label, getattr(self.totals, label), getattr(self.previous_totals, label))
+            )
+        rows.append(
+            ("Not analysed yet", self.totals.not_analysed, self.previous_totals.not_analysed)
+        )
+        return [
+            {"label": label, "now": now, "before": before, "percent": percent_change(now, before)}
+            for label, now, before in rows
+        ]
+
+    @property
+    def sources_label(self) -> str:
+        return ", ".join(self.source_names) if self.source_names else "All sources"
+
+
+def percent_change(current: int, previous: int) -> int | None:
+    return round(100 * (current - previous) / previous) if previous else None
+
+
+def build_report(period: Period, source_ids: Sequence[int] = ()) -> ReportContent:
+    """Return the report's figures for the items created in period (and the period before)
+    from the given sources (none: every source)."""
+    source_ids = sorted(source_ids)
+    previous = period.previous()
+    sources = source_figures(period, source_ids)
+    themes = theme_figures(period, source_ids)
+    top = sorted(themes, key=lambda t: (-t.current.total, t.id))[:TOP_THEMES]
+    top = [theme for theme in top if theme.current.total]
+    new = [theme for theme in top_by_volume(themes) if theme.is_new][:SECTION_THEMES]
+    rising = [t for t in themes if t.is_rising and not t.is_new]
+    rising.sort(key=lambda t: (-t.change, t.id))
+    negative = [theme for theme in themes if theme.negative_share_grew]
+    negative.sort(key=lambda t: (-(t.negative_share_change or 0), -t.current.total, t.id))
+    rising, negative = rising[:SECTION_THEMES], negative[:SECTION_THEMES]
+    shown = _with_quotes(top + new + rising + negative, period, source_ids)
+    return ReportContent(
+        period=period,
+        previous_period=previous,
+        source_ids=list(source_ids),
+        source_names=list(
+            DataSource.objects.filter(pk__in=source_ids)
+            .order_by("name")
+            .values_list("name", flat=True)
+        ),
+        totals=_sum(source.current for source in sources),
+        previous_totals=_sum(source.previous for source in sources),
+        days=day_figures(period, source_ids),
+        sources=sources,
+        themes=themes,
+        top_themes=[shown[theme.id] for theme in top],
+        new_themes=[shown[theme.id] for theme in new],
+        rising_themes=[shown[theme.id] for theme in rising],
+        more_negative_themes=[shown[theme.id] for theme in negative],
+        generated_at=timezone.now(),
+    )
+
+
+def top_by_volume(themes: list[ThemeFigures]) -> list[ThemeFigures]:
+    return sorted(themes, key=lambda t: (-t.current.total, t.id))
+
+
+def items_in(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
+    """Return the condition "the item was created in period, from one of the sources"."""
+    prefix = f"{path}__" if path else ""
+    condition = Q(
+        **{f"{prefix}created_at__gte": period.starts_at, f"{prefix}created_at__lt": period.ends_at}
+    )
+    if source_ids:
+        condition &= Q(**{f"{prefix}source__in": list(source_ids)})
+    return condition
+
+
+def _split_counts(name: str, condition: Q, sentiment_path: str) -> dict[str, Count]:
+    """Return Count annotations name_total and name_<label> for the rows matching condition."""
+    counts = {f"{name}_total": Count("pk", filter=condition)}
+    for label in Sentiment.values:
+        counts[f"{name}_{label}"] = Count(
+            "pk", filter=condition & sentiment_label_is(label, sentiment_path)
+        )
+    return counts
+
+
+def _split(row: dict[str, Any], name: str) -> SentimentSplit:
+    return SentimentSplit(*(row[f"{name}_{part}"] for part in ("total", *Sentiment.values)))
+
+
+def _two_period_counts(period: Period, path: str) -> dict[str, Count]:
+    """Return the split counts of both periods; the rows are already limited to the sources."""
+    prefix = f"{path}__" if path else ""
+    return {
+        **_split_counts("current", items_in(period, (), path), f"{prefix}sentiment"),
+        **_split_counts("previous", items_in(period.previous(), (), path), f"{prefix}sentiment"),
+    }
+
+
+def _both_periods(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
+    both = Period(period.previous().start, period.end, period.time_zone)
+    return items_in(both, source_ids, path)
+
+
+def source_figures(period: Period, source_ids: Sequence[int]) -> list[SourceFigures]:
+    """Return the items per source in both periods, most items first, in one GROUP BY."""
+    rows = (
+        FeedbackItem.objects.filter(_both_periods(period, source_ids))
+        .values("source", "source__name")
+        .annotate(**_two_period_counts(period, ""))
+        .order_by()
+    )
+    figures = [
+        SourceFigures(
+            row["source"], row["source__name"], _split(row, "current"), _split(row, "previous")
+        )
+        for row in rows
+    ]
+    return sorted(figures, key=lambda s: (-s.current.total, -s.previous.total, s.name))
+
+
+def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigures]:
+    """Return every live theme with items in either period, in one GROUP BY."""
+    rows = (
+        ThemeAssignment.objects.filter(
+            _both_periods(period, source_ids, "item"),
+            theme__status__in=LIVE_STATUSES,
+            theme__merged_into__isnull=True,
+        )
+        .values("theme", "theme__name", "theme__first_seen_at")
+        .annotate(**_two_period_counts(period, "item"))
+        .order_by()
+    )
+    return [_theme(row, period) for row in rows]
+
+
+def _theme(row: dict[str, Any], period: Period) -> ThemeFigures:
+    current, previous = _split(row, "current"), _split(row, "previous")
+    first_seen = row["theme__first_seen_at"]
+    first_seen_in_period = (
+        first_seen is not None and period.starts_at <= first_seen < period.ends_at
+    )
+    return ThemeFigures(
+        id=row["theme"],
+        name=row["theme__name"],
+        current=current,
+        previous=previous,
+        first_seen_at=first_seen,
+        is_new=bool(current.total) and (first_seen_in_period or not previous.total),
+    )
+
+
+def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
+    """Return each day of the period (local days, empty ones included) with its items."""
+    rows = (
+        FeedbackItem.objects.filter(items_in(period, source_ids))
+        .annotate(day=TruncDate("created_at", tzinfo=zone(period.time_zone)))
+        .values("day")
+        .annotate(**_split_counts("current", Q(), "sentiment"))
+        .order_by()
+    )
+    by_day = {row["day"]: _split(row, "current") for row in rows}
+    return [DayFigures(day, by_day.get(day, EMPTY)) for day in period.day_list()]
+
+
+def _with_quotes(
+    themes: list[ThemeFigures], period: Period, source_ids: Sequence[int]
+) -> dict[int, ThemeFigures]:
+    """Return the shown themes by id, each with its pain-point summary and quotes."""
+    stored = Theme.objects.in_bulk({theme.id for theme in themes})
+    return {
+        figures.id: replace(
+            figures,
+            summary=[part["text"] for part in stored[figures.id].pain_summary if part.get("text")],
+            summary_kind=stored[figures.id].summary_kind,
+            quotes=theme_quotes(stored[figures.id], period, source_ids),
+        )
+        for figures in themes
+    }
+
+
+def theme_quotes(theme: Theme, period: Period, source_ids: Sequence[int] = ()) -> list[Quote]:
+    """Return up to QUOTES_PER_THEME distinct items of the theme from the period: the ones
+    its summary cites and its representatives first, then the nearest its centre."""
+    preferred = [i for part in theme.pain_summary for i in part.get("item_ids", [])]
+    preferred += theme.representative_item_ids
+    rank: dict[int, int] = {}
+    for item_id in preferred:
+        rank.setdefault(item_id, len(rank))
+    rows = list(
+        ThemeAssignment.objects.filter(items_in(period, source_ids, "item"), theme=theme)
+        .filter(Q(item__in=preferred) | Q(pk__in=_nearest(theme, period, source_ids)))
+        .values_list("item_id", "item__text", "similarity")
+    )
+    rows.sort(key=lambda row: (rank.get(row[0], len(rank)), -row[2], row[0]))
+    quotes: list[Quote] = []
+    seen: set[str] = set()
+    for item_id, text, _ in rows:
+        key = " ".join(text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            quotes.append(Quote(item_id, _shorten(text)))
+        if len(quotes) == QUOTES_PER_THEME:
+            break
+    return quotes
+
+
+def _nearest(theme: Theme, period: Period, source_ids: Sequence[int]) -> QuerySet:
+    return (
+        ThemeAssignment.objects.filter(items_in(period, source_ids, "item"), theme=theme)
+        .order_by("-similarity")
+        .values("pk")[:QUOTE_CANDIDATES]
+    )
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def _sum(splits: Iterable[SentimentSplit]) -> SentimentSplit:
+    """Add up grouped counts (one per source: a handful, not items)."""
+    parts = [(s.total, s.negative, s.neutral, s.positive) for s in splits]
+    return SentimentSplit(*(sum(column) for column in zip(*parts, strict=True))) if parts else EMPTY
+
+
+ITEM_COLUMNS = {
+    "id": "id",
+    "source": "source__name",
+    "created_at": "created_at",
+    "kind": "kind",
+    "rating": "rating",
+    "corrected": "sentiment__corrected",
+    "predicted": "sentiment__predicted",
+    "theme_id": "theme_assignment__theme_id",
+    "theme": "theme_assignment__theme__name",
+    "title": "title",
+    "text": "text",
+}
+
+
+def period_items(period: Period, source_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
+    """Yield the period's items oldest first, as rows: source, date, rating, sentiment
+    (a person's correction winning), theme; read in chunks, never all at once."""
+    rows = (
+        FeedbackItem.objects.filter(items_in(period, source_ids))
+        .order_by("created_at", "id")
+        .values_list(*ITEM_COLUMNS.values())
+    )
+    for values in rows.iterator(chunk_size=2000):
+        row = dict(zip(ITEM_COLUMNS, values, strict=True))
+        corrected, predicted = row.pop("corrected"), row.pop("predicted")
+        row["sentiment"] = corrected or predicted or ""
+        yield row
