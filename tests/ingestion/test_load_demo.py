@@ -38,3 +38,14 @@ def test_the_demo_login_it_prints_works() -> None:
     username, password = output.split("Demo login: ")[1].strip().split(" / ")
     user = authenticate(username=username, password=password)
     assert user is not None and user.is_superuser
+
+
+def test_the_demo_has_a_login_for_each_role() -> None:
+    load_demo("--weeks=1", "--per-week=10")
+    for username, role in (("pm", "Product manager"), ("support", "Support lead")):
+        user = authenticate(username=username, password="feedlens-demo")
+        assert user is not None and not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [role]
+    assert authenticate(username="support", password="feedlens-demo").has_perm(
+        "insights.view_theme"
+    )

@@ -3,10 +3,11 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
+from feedlens import roles
 from ingestion.demo import DEMO_SOURCES, generate_demo_feedback
 from ingestion.importers import BATCH_SIZE, StoreResult, store_items
 from ingestion.models import DataSource, SourceKind, SyncStatus
@@ -14,6 +15,12 @@ from ingestion.webhook import draft_from_item
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "feedlens-demo"  # noqa: S105 - printed for the local demo on purpose
+# One login per role, to try each; all with the demo password.
+DEMO_PEOPLE = (
+    (DEMO_USERNAME, roles.ADMIN),
+    ("pm", roles.PRODUCT_MANAGER),
+    ("support", roles.SUPPORT_LEAD),
+)
 
 
 def load_demo_feedback(records: Iterable[dict[str, Any]]) -> StoreResult:
@@ -64,10 +71,19 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo feedback: {result.created:,} new items, {result.duplicates:,} already there."
         )
-        user, made = User.objects.get_or_create(
-            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-        )
-        if made:
-            user.set_password(DEMO_PASSWORD)
-            user.save()
+        for username, role in DEMO_PEOPLE:
+            _demo_person(username, role)
+        self.stdout.write("Also: pm (product manager) and support (support lead), same password.")
         self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+
+
+def _demo_person(username: str, role: str) -> None:
+    """Make a demo login with its role, once; the admin is also a superuser."""
+    is_admin = role == roles.ADMIN
+    user, made = User.objects.get_or_create(
+        username=username, defaults={"is_staff": is_admin, "is_superuser": is_admin}
+    )
+    if made:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    user.groups.add(Group.objects.get(name=role))
