@@ -13,7 +13,7 @@ EVAL_ENV := DEBUG=true HF_HUB_OFFLINE=1
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedlens_bench
 BENCH_ENV := HF_HUB_OFFLINE=1 DEBUG=false SECRET_KEY=bench-only DATABASE_URL=$(BENCH_DATABASE_URL)
 
-.PHONY: install demo serve test eval bench bench-large lint format clean
+.PHONY: install demo serve test eval bench bench-large bench-pages lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,17 @@ eval: $(VENV)/.installed-eval
 	$(EVAL_ENV) $(BIN)/python manage.py evaluate $(EVAL_ARGS)
 
 # Speed on PostgreSQL with a real Celery worker: import and full analysis per size, theme
-# discovery beside BERTopic's clustering stage, dashboard page times; writes var/bench/.
+# discovery beside BERTopic's clustering stage, dashboard page times, then the pages at
+# 100,000 items; writes var/bench/.
 bench: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --items 1000 --items 10000 $(BENCH_ARGS)
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark --pages-only --items 100000 $(BENCH_ARGS)
+
+# Dashboard page times alone at 100,000 items (stored with synthetic analysis rows).
+bench-pages: install
+	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark --pages-only --items 100000 $(BENCH_ARGS)
 
 bench-large: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

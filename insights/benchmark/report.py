@@ -27,7 +27,7 @@ class SizeResult:
     """What one size of the benchmark measured."""
 
     items: int
-    pipeline: PipelineTimings
+    pipeline: PipelineTimings | None  # None: pages only, on stored synthetic analysis rows
     worker_peak_bytes: int | None
     clustering: list[ClusteringTiming] = field(default_factory=list)
     pages: dict[str, float] = field(default_factory=dict)  # path -> median seconds
@@ -39,10 +39,12 @@ def _per_second(items: int, seconds: float) -> float | None:
     return items / seconds if seconds > 0 else None
 
 
-def pipeline_section(result: SizeResult) -> Section:
+def pipeline_section(result: SizeResult) -> Section | None:
     """Return one row per stage (items, seconds, items/s, share of the stages' time), then
-    the sum of the stages and the end-to-end wall time."""
+    the sum of the stages and the end-to-end wall time; None when the pipeline did not run."""
     timings = result.pipeline
+    if timings is None:
+        return None
     total = sum(timings.stage_seconds.values())
     rows: list[Row] = [
         {
@@ -114,6 +116,11 @@ def pages_section(result: SizeResult) -> Section | None:
         {"page": path, "median ms": seconds * 1000} for path, seconds in result.pages.items()
     ]
     notes = ["Django test client as a superuser, median of 5 requests; no network, no browser."]
+    if result.pipeline is None:
+        notes.append(
+            "Pages only: items from the public texts stored with synthetic analysis rows "
+            "(random vectors, themes and sentiment; see insights/benchmark/page_data.py)."
+        )
     return Section(
         f"pages_{result.items}",
         f"Dashboard pages at {result.items:,} items",
@@ -170,9 +177,14 @@ def markdown_report(document: dict[str, Any], sections: Sequence[Section]) -> st
 
 
 def write_report(
-    sections: Sequence[Section], run: dict[str, object], out_dir: Path, day: date | None = None
+    sections: Sequence[Section],
+    run: dict[str, object],
+    out_dir: Path,
+    day: date | None = None,
+    name: str = "bench",
 ) -> list[Path]:
-    """Write bench-<date>.json/.md and latest.json/.md under out_dir; return their paths."""
+    """Write <name>-<date>.json/.md and <name>-latest.json/.md (latest.json/.md for the
+    full benchmark) under out_dir; return their paths."""
     document = report_document(sections, run, day)
     out_dir.mkdir(parents=True, exist_ok=True)
     contents = {
@@ -180,7 +192,8 @@ def write_report(
         ".md": markdown_report(document, sections),
     }
     paths = []
-    for stem in (f"bench-{document['date']}", "latest"):
+    latest = "latest" if name == "bench" else f"{name}-latest"
+    for stem in (f"{name}-{document['date']}", latest):
         for suffix, content in contents.items():
             path = out_dir / f"{stem}{suffix}"
             path.write_text(content, encoding="utf-8")

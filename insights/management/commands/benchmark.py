@@ -13,7 +13,7 @@ from insights.benchmark.database import BenchmarkDatabaseError, bench_database_n
 from insights.benchmark.pages import PageError
 from insights.benchmark.pipeline import Observer, PipelineError
 from insights.benchmark.report import sections_for, write_report
-from insights.benchmark.runner import BenchmarkConfig, run_size
+from insights.benchmark.runner import BenchmarkConfig, run_pages_only, run_size
 from insights.benchmark.synthetic import read_source_texts
 from insights.benchmark.worker import WorkerError
 from insights.evaluation.datasets import DatasetError
@@ -42,6 +42,11 @@ class Command(BaseCommand):
             "--keep-db", action="store_true", help="leave the last size's database in place"
         )
         parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+        parser.add_argument(
+            "--pages-only",
+            action="store_true",
+            help="store the items with synthetic analysis rows and time only the pages",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         sizes = options["items"] or [1000]
@@ -53,7 +58,7 @@ class Command(BaseCommand):
         except BenchmarkDatabaseError as error:
             raise CommandError(str(error)) from error
         try:
-            sections = self._run_sizes(sizes, config)
+            sections = self._run_sizes(sizes, config, options["pages_only"])
         except BENCHMARK_ERRORS as error:
             raise CommandError(str(error)) from error
         finally:
@@ -61,19 +66,25 @@ class Command(BaseCommand):
                 drop_database()
         run = {
             "sizes": ", ".join(f"{size:,}" for size in sizes),
-            "worker": "one Celery worker, solo pool, PostgreSQL + Redis",
+            "worker": "none (pages only)"
+            if options["pages_only"]
+            else "one Celery worker, solo pool, PostgreSQL + Redis",
             "SENTIMENT_LLM_ITEMS_PER_RUN": settings.SENTIMENT_LLM_ITEMS_PER_RUN,
             "LLM_N_GPU_LAYERS": settings.LLM_N_GPU_LAYERS,
         }
-        paths = write_report(sections, run, config.out_dir)
+        name = "pages" if options["pages_only"] else "bench"
+        paths = write_report(sections, run, config.out_dir, name=name)
         self.stdout.write(f"\nWritten: {', '.join(map(str, paths))}")
 
-    def _run_sizes(self, sizes: list[int], config: BenchmarkConfig) -> list[Section]:
+    def _run_sizes(
+        self, sizes: list[int], config: BenchmarkConfig, pages_only: bool
+    ) -> list[Section]:
         sources = read_source_texts(Path(settings.FEEDLENS_DATASETS_DIR))
         sections: list[Section] = []
         for size in sizes:
             with tqdm(desc=f"{size:,} items") as bar:
-                result = run_size(size, sources, config, _bar_observer(bar, f"{size:,} items"))
+                run = run_pages_only if pages_only else run_size
+                result = run(size, sources, config, _bar_observer(bar, f"{size:,} items"))
             for section in sections_for(result):
                 self.stdout.write("\n" + text_table(section))
                 sections.append(section)
