@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
+from feedlens import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.accuracy import accuracy_by, sentiment_is_right, wilson_interval
 from insights.models import (
@@ -43,7 +44,7 @@ def analysed_item(
 @pytest.fixture
 def labeller(client: Client) -> Client:
     user = User.objects.create_user("pm")
-    user.user_permissions.add(Permission.objects.get(codename="add_evaluationlabel"))
+    user.groups.add(Group.objects.get(name=roles.PRODUCT_MANAGER))
     client.force_login(user)
     return client
 
@@ -126,6 +127,8 @@ def test_accuracy_by_leaves_out_labels_of_unknown_correctness() -> None:
 
 
 def test_only_people_allowed_to_label_can_label(client: Client) -> None:
-    client.force_login(User.objects.create_user("viewer"))
+    viewer = User.objects.create_user("viewer")
+    viewer.groups.add(Group.objects.get(name=roles.SUPPORT_LEAD))
+    client.force_login(viewer)
     assert client.get(reverse("insights:evaluation")).status_code == 200
     assert client.get(reverse("insights:evaluation_label")).status_code == 403
