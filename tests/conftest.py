@@ -116,9 +116,12 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(queue: str, log_path: Path, **extra_env: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    queue: str, log_path: Path, answer_first: bool = True, **extra_env: str
+) -> subprocess.Popen[bytes]:
     """Start a real Celery worker process on the Redis broker, reading only `queue`, and
-    return it once it answers."""
+    return it once it answers a ping (at once when answer_first is False: a solo worker that
+    picks up a waiting task straight away answers nothing until the task is done)."""
     name = f"{queue}@localhost"
     env = {
         **os.environ,
@@ -135,7 +138,8 @@ def start_worker(queue: str, log_path: Path, **extra_env: str) -> subprocess.Pop
         worker = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR
         )
-    _wait_for_worker(name, worker, log_path)
+    if answer_first:
+        _wait_for_worker(name, worker, log_path)
     return worker
 
 
