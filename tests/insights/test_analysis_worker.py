@@ -81,7 +81,10 @@ def test_a_worker_killed_mid_run_loses_nothing(
         worker.terminate()
         worker.wait(timeout=30)
     # This test's own worker took the task, and it was handed out again after the kill.
-    assert len(re.findall(r"Task insights\.run_analysis\[[\w-]+\] received", log.read_text())) == 2
+    # A third delivery is possible too: with a 5 s visibility timeout Redis may hand the task
+    # out again while the restarted worker still runs it; that copy finds the run done.
+    received = re.findall(r"Task insights\.run_analysis\[[\w-]+\] received", log.read_text())
+    assert len(received) >= 2
     assert AnalysisRun.objects.get(pk=run.pk).started_at > first_start
     assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
     assert ItemSentiment.objects.exclude(predicted="").count() == items
