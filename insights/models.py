@@ -3,6 +3,7 @@
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from ingestion.models import FeedbackItem
@@ -210,9 +211,7 @@ def sentiment_label_is(label: str, path: str = "sentiment") -> models.Q:
     """Return the condition "this sentiment row's label is label" for a query: a person's
     correction if there is one, else the prediction (ItemSentiment.label, in SQL). path
     leads from the queried model to the ItemSentiment row."""
-    corrected = models.Q(**{f"{path}__corrected": label})
-    predicted = models.Q(**{f"{path}__corrected": "", f"{path}__predicted": label})
-    return corrected | predicted
+    return models.Q(**{f"{path}__effective_label": label})
 
 
 class ItemSentiment(models.Model):
@@ -242,11 +241,20 @@ class ItemSentiment(models.Model):
     )
     corrected_at = models.DateTimeField(null=True, blank=True)
     scored_at = models.DateTimeField(default=timezone.now)
+    # The label in effect (the correction, else the prediction), kept by the database so that
+    # dashboards count and filter by one indexed column instead of an OR over two: at 100,000
+    # items that OR was most of the overview's time. Read `label` in Python (this column is
+    # only fresh after a reload); query this.
+    effective_label = models.GeneratedField(
+        expression=Coalesce(NullIf("corrected", models.Value("")), "predicted"),
+        output_field=models.CharField(max_length=10),
+        db_persist=True,
+    )
 
     class Meta:
         indexes = [
-            # Dashboards count items by sentiment.
-            models.Index(fields=["predicted"]),
+            # Dashboards count and filter items by sentiment (sentiment_label_is).
+            models.Index(fields=["effective_label"]),
         ]
 
     def __str__(self) -> str:
