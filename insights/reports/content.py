@@ -2,7 +2,7 @@
 volume and sentiment against the previous period, themes that are top, new, rising or more
 negative, each with its pain points and quotes, and the items per source and per day."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.dashboard import NEGATIVE_SHARE_MIN_ITEMS, SentimentSplit, ThemeStats
+from insights.dashboard import NEGATIVE_SHARE_MIN_ITEMS, NO_ITEMS, SentimentSplit, ThemeStats
 from insights.models import Sentiment, SummaryKind, Theme, ThemeAssignment, sentiment_label_is
 from insights.reports.period import Period, zone
 from insights.themes import LIVE_STATUSES
@@ -27,7 +27,6 @@ QUOTE_CHARS = 400
 # A theme's negative share "grew" when it rose by at least 10 points (0.30 → 0.40), with
 # NEGATIVE_SHARE_MIN_ITEMS analysed items in both periods: a share of two items is noise.
 NEGATIVE_SHARE_MIN_RISE = 0.10
-EMPTY = SentimentSplit(0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -179,8 +178,8 @@ def build_report(period: Period, source_ids: Sequence[int] = ()) -> ReportConten
             .order_by("name")
             .values_list("name", flat=True)
         ),
-        totals=_sum(source.current for source in sources),
-        previous_totals=_sum(source.previous for source in sources),
+        totals=sum((source.current for source in sources), NO_ITEMS),
+        previous_totals=sum((source.previous for source in sources), NO_ITEMS),
         days=day_figures(period, source_ids),
         sources=sources,
         themes=themes,
@@ -293,7 +292,7 @@ def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
         .order_by()
     )
     by_day = {row["day"]: _split(row, "current") for row in rows}
-    return [DayFigures(day, by_day.get(day, EMPTY)) for day in period.day_list()]
+    return [DayFigures(day, by_day.get(day, NO_ITEMS)) for day in period.day_list()]
 
 
 def _with_quotes(
@@ -349,12 +348,6 @@ def _nearest(theme: Theme, period: Period, source_ids: Sequence[int]) -> QuerySe
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
-
-
-def _sum(splits: Iterable[SentimentSplit]) -> SentimentSplit:
-    """Add up grouped counts (one per source: a handful, not items)."""
-    parts = [(s.total, s.negative, s.neutral, s.positive) for s in splits]
-    return SentimentSplit(*(sum(column) for column in zip(*parts, strict=True))) if parts else EMPTY
 
 
 ITEM_COLUMNS = {

@@ -43,13 +43,12 @@ def overview(request: HttpRequest) -> HttpResponse:
 def _sources(view: dashboard.Overview, filters: FeedbackFilters) -> list[dict[str, Any]]:
     """Every source with its items in view (none for sources the filters leave out), and
     the query of its items with the same filters."""
-    empty = dashboard.SentimentSplit(0, 0, 0, 0)
     return [
         {
             "source": source,
             "name": source.name,
             "query": filters.query_string(source=source.pk),
-            **asdict(view.by_source.get(source.pk, empty)),
+            **asdict(view.by_source.get(source.pk, dashboard.NO_ITEMS)),
         }
         for source in DataSource.objects.all()
     ]
