@@ -39,6 +39,14 @@ def reset_database() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def refresh_statistics() -> None:
+    """Give the planner statistics of the rows just stored, as autovacuum does about a minute
+    after a bulk load. Timed before that, the pages ran on estimates of an empty database:
+    nested loops over 95,000 rows and a 1.3 s overview at 100,000 items instead of 0.5 s."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def drop_database() -> None:
     """Drop the benchmark database (after the run, unless it is kept)."""
     name = bench_database_name()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from insights.benchmark.database import reset_database
+from insights.benchmark.database import refresh_statistics, reset_database
 from insights.benchmark.llm_speed import llm_token_rates
 from insights.benchmark.page_data import fill_page_data
 from insights.benchmark.pages import time_dashboard
@@ -43,6 +43,7 @@ def run_size(
     observe("LLM tokens/s", 0, 1)
     rates = llm_token_rates([row.text for row in rows[:100]])
     observe("dashboard pages", 0, 1)
+    refresh_statistics()
     pages = time_dashboard()
     return SizeResult(items, timings, peak, clustering, pages, os.getloadavg(), rates)
 
@@ -61,5 +62,6 @@ def run_pages_only(
         lambda done, total: observe("storing items", done, total),
     )
     observe("dashboard pages", 0, 1)
+    refresh_statistics()
     pages = time_dashboard()
     return SizeResult(items, None, None, pages=pages, load_average=os.getloadavg())
