@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Length
 
 from ingestion.models import FeedbackItem
 from ingestion.normalise import content_hash
@@ -83,7 +84,10 @@ def embed_pending(
     pending = items_needing_embedding(embedder.name)
     if source_id is not None:
         pending = pending.filter(source_id=source_id)
-    ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    # Shortest texts first: the model pads each batch to its longest text, so batches of
+    # texts of one length waste nothing. Measured on the benchmark's mixed texts, 1.5-1.7x
+    # the throughput of id order.
+    ids = list(pending.order_by(Length("text"), "pk").values_list("pk", flat=True))
     for start in range(0, len(ids), EMBED_BATCH_SIZE):
         embed_items(ids[start : start + EMBED_BATCH_SIZE], embedder)
         if on_progress:
