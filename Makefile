@@ -19,12 +19,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# llama.cpp, compiled by llama-cpp-python (the one dependency built from source), is built
+# for the CPU it compiles on by default (-march=native). On a CPU that reports AMX, that build
+# died with "illegal instruction" at its first evaluation here (AMX tile loads in a VM), so
+# build portable code: AVX2, FMA, F16C. A GPU build adds e.g. -DGGML_CUDA=on. pip's wheel
+# cache ignores CMAKE_ARGS: a wheel built earlier with other flags is reused as it is
+# (pip cache remove llama_cpp_python clears it).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
 # Re-install when the dependency list changes.
 # torch goes first: alone it takes the CPU build; pulled in by sentence-transformers, a
 # CUDA build of several gigabytes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
