@@ -242,9 +242,8 @@ class ItemSentiment(models.Model):
     corrected_at = models.DateTimeField(null=True, blank=True)
     scored_at = models.DateTimeField(default=timezone.now)
     # The label in effect (the correction, else the prediction), kept by the database so that
-    # dashboards count and filter by one indexed column instead of an OR over two: at 100,000
-    # items that OR was most of the overview's time. Read `label` in Python (this column is
-    # only fresh after a reload); query this.
+    # dashboards count and filter by one indexed column instead of an OR over two. Read
+    # `label` in Python (this column is only fresh after a reload); query this.
     effective_label = models.GeneratedField(
         expression=Coalesce(NullIf("corrected", models.Value("")), "predicted"),
         output_field=models.CharField(max_length=10),
