@@ -4,11 +4,11 @@ loading items into Python: the pages must stay fast at 100,000 items."""
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from math import sqrt
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, DateField, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -127,7 +127,7 @@ class Overview:
     """Everything the overview page shows, for one set of filters."""
 
     weeks: list[dict[str, Any]]
-    latest_week: datetime | None
+    latest_week: date | None
     totals: SentimentSplit
     by_source: dict[int, SentimentSplit]
     by_kind: dict[str, SentimentSplit]
@@ -140,7 +140,7 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
     groups = overview_counts(filters.apply(FeedbackItem.objects.all()))
     by_week = _sum_by(groups, 0)
     weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(by_week) if week]
-    latest = latest_full_week(weeks, _view_ends_at(filters, now or timezone.now()))
+    latest = latest_full_week(weeks, _view_ends_on(filters, now or timezone.now()))
     return Overview(
         weeks=weeks,
         latest_week=latest,
@@ -151,15 +151,17 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
     )
 
 
-GroupKey = tuple[datetime | None, int, str, int | None]
+GroupKey = tuple[date | None, int, str, int | None]
 
 
 def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSplit]:
     """Return the sentiment split of the items per (week, source id, kind, theme id), in one
     GROUP BY: one pass over the items serves the weekly chart, the sources, the kinds and the
-    themes (week None holds the items without a date, theme None those in no theme)."""
+    themes (week None holds the items without a date, theme None those in no theme). Weeks
+    are dates, each the Monday in the current time zone: datetimes would be made aware row
+    by row, which cost tens of milliseconds over the ~3,000 groups of 100,000 items."""
     rows = (
-        items.annotate(week=TruncWeek("created_at"))
+        items.annotate(week=TruncWeek("created_at", output_field=DateField()))
         .values("week", "source", "kind", "theme_assignment__theme")
         .annotate(total=Count("pk"), **sentiment_counts())
         .order_by()
@@ -170,37 +172,37 @@ def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSp
     }
 
 
-def latest_full_week(weeks: list[dict[str, Any]], ends_at: datetime) -> datetime | None:
-    """Return the start of the latest week with items that ended by ends_at (weekly rows as
-    from weekly_sentiment_counts; the current week is still filling up), or None when there
-    is none or the week before it has no items in view: nothing to compare with."""
+def latest_full_week(weeks: list[dict[str, Any]], ends_on: date) -> date | None:
+    """Return the Monday of the latest week with items that was over when ends_on began
+    (weekly rows {"week": date, "total": n}; the current week is still filling up), or None
+    when there is none or the week before it has no items in view: nothing to compare with."""
     totals = {row["week"]: row["total"] for row in weeks}
-    full = [week for week, total in totals.items() if total and week + WEEK <= ends_at]
+    full = [week for week, total in totals.items() if total and week + WEEK <= ends_on]
     latest = max(full, default=None)
     return latest if latest is not None and totals.get(latest - WEEK) else None
 
 
-def _view_ends_at(filters: FeedbackFilters, now: datetime) -> datetime:
-    """A week cut short by the end date of the filters is not full either."""
+def _view_ends_on(filters: FeedbackFilters, now: datetime) -> date:
+    """Return the day the view ends on (at its start): today, or the day after the filters'
+    end date when that is earlier; a week cut short by the end date is not full either."""
+    today = timezone.localdate(now)
     end = filters.values.get("end")
-    if end is None:
-        return now
-    return min(now, timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min)))
+    return today if end is None else min(today, end + timedelta(days=1))
 
 
 def theme_stats(
-    groups: dict[GroupKey, SentimentSplit], latest_week: datetime | None
+    groups: dict[GroupKey, SentimentSplit], latest_week: date | None
 ) -> list[ThemeStats]:
     """Return every live theme with items among the groups (as from overview_counts),
     biggest first, with its items in latest_week and the week before."""
     live = Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
     names = {pk: (name, status) for pk, name, status in live.values_list("pk", "name", "status")}
     by_theme = _sum_by(groups, 3)
-    weekly: Counter[tuple[int | None, datetime | None]] = Counter()
+    weekly: Counter[tuple[int | None, date | None]] = Counter()
     for (week, _source, _kind, theme_id), split in groups.items():
         weekly[theme_id, week] += split.total
 
-    def items_in(theme_id: int, week: datetime | None) -> int:
+    def items_in(theme_id: int, week: date | None) -> int:
         return weekly[theme_id, week] if week is not None else 0
 
     themes = [

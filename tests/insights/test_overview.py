@@ -219,7 +219,7 @@ def test_a_theme_that_jumps_in_the_last_full_week_is_flagged_rising_and_a_steady
     add_items(feedback["store"], 4, monday(2), sentiment="negative", theme=sync)
     add_items(feedback["store"], 6, monday(1), sentiment="negative", theme=sync)
     page = overview(support_lead)
-    assert page.context["view"].latest_week.date() == monday(1).date()
+    assert page.context["view"].latest_week == monday(1).date()
     themes = {theme.name: theme for theme in page.context["view"].themes}
     crash, budgets = themes["Receipt crash in 5.2"], themes["Budgets"]
     assert (crash.previous_week, crash.latest_week, crash.growth_percent) == (5, 20, 300)
