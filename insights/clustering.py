@@ -9,6 +9,7 @@ embeddings. Plain numpy in and out: no Django here.
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,14 @@ ASSIGN_COSINE = 0.5
 LEFTOVER_NEIGHBOURS = 5
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
+# From UMAP's own exact path (it computes every distance below 4,096 items) up to this many
+# items, the neighbours UMAP starts from are found exactly, by blocks of matrix products:
+# about 1 s at 10,000 items and 3 s at 20,000 here, where pynndescent's approximate search
+# first spends about 25 s compiling (numba) in each new worker process, and finds 93-98 % of
+# the true neighbours. Beyond this size its speed wins.
+UMAP_EXACT_BELOW = 4096
+EXACT_NEIGHBOURS_MAX_ITEMS = 20_000
+NEIGHBOUR_BLOCK_ROWS = 512  # similarities held at a time: 512 by n floats
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,12 @@ def discover_themes(vectors: np.ndarray, seed: int | None = None) -> Clustering:
         init="pca",
         low_memory=False,
         random_state=seed,
+        precomputed_knn=_precomputed_neighbours(vectors, params.n_neighbors),
     )
-    reduced = reducer.fit_transform(vectors)
+    with warnings.catch_warnings():
+        # Without pynndescent's index UMAP cannot transform new data; it is never asked to.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        reduced = reducer.fit_transform(vectors)
     labels = hdbscan.HDBSCAN(
         min_cluster_size=params.min_cluster_size,
         min_samples=params.min_samples,
@@ -79,6 +92,34 @@ def discover_themes(vectors: np.ndarray, seed: int | None = None) -> Clustering:
     labels = _merge_close_clusters(vectors, labels)
     labels = _renumber(_assign_leftovers(vectors, reduced, labels))
     return _clustering(vectors, labels)
+
+
+def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices of each unit vector's k nearest vectors (itself among them) and
+    their cosine distances, nearest first, as UMAP takes them (int32, float32)."""
+    k = min(k, len(vectors))
+    indices = np.empty((len(vectors), k), dtype=np.int32)
+    distances = np.empty((len(vectors), k), dtype=np.float32)
+    for start in range(0, len(vectors), NEIGHBOUR_BLOCK_ROWS):
+        block = slice(start, start + NEIGHBOUR_BLOCK_ROWS)
+        similarity = vectors[block] @ vectors.T
+        nearest = np.argpartition(similarity, -k, axis=1)[:, -k:]
+        nearest_similarity = np.take_along_axis(similarity, nearest, axis=1)
+        order = np.argsort(-nearest_similarity, axis=1)
+        indices[block] = np.take_along_axis(nearest, order, axis=1)
+        distances[block] = 1 - np.take_along_axis(nearest_similarity, order, axis=1)
+    return indices, np.maximum(distances, 0)  # rounding can make a self-distance -1e-7
+
+
+def _precomputed_neighbours(
+    vectors: np.ndarray, k: int
+) -> tuple[np.ndarray | None, np.ndarray | None, None]:
+    """UMAP's precomputed_knn: exact neighbours in the size range above, else none (UMAP
+    finds them itself)."""
+    if not UMAP_EXACT_BELOW <= len(vectors) <= EXACT_NEIGHBOURS_MAX_ITEMS:
+        return None, None, None
+    indices, distances = exact_neighbours(vectors.astype(np.float32, copy=False), k)
+    return indices, distances, None
 
 
 def assign_to_themes(vectors: np.ndarray, clustering: Clustering) -> np.ndarray:

@@ -4,14 +4,17 @@ from datetime import date
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from sklearn.neighbors import NearestNeighbors
 
 from ingestion.demo import generate_demo_feedback
+from insights import clustering as clustering_module
 from insights.clustering import (
     NO_THEME,
     Clustering,
     ClusterParameters,
     assign_to_themes,
     discover_themes,
+    exact_neighbours,
 )
 from llm.embeddings import load_embedder
 
@@ -63,3 +66,48 @@ def test_too_few_items_make_no_themes() -> None:
 @pytest.mark.parametrize(("n", "size"), [(200, 5), (2_000, 13), (10_000, 30), (100_000, 95)])
 def test_theme_sizes_grow_with_the_square_root_of_the_data(n: int, size: int) -> None:
     assert ClusterParameters.for_size(n).min_cluster_size == size
+
+
+def clustered_unit_vectors(n: int, groups: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return n unit vectors in 384 dimensions around `groups` random centres, and the group
+    of each."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, groups, n)
+    vectors = rng.normal(size=(groups, 384))[group] + rng.normal(scale=0.5, size=(n, 384))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32), group
+
+
+def test_exact_neighbours_are_those_a_brute_force_search_finds() -> None:
+    vectors, _ = clustered_unit_vectors(1_100, 5)  # more than two blocks of rows
+    indices, distances = exact_neighbours(vectors, 7)
+    search = NearestNeighbors(n_neighbors=7, metric="cosine", algorithm="brute").fit(vectors)
+    expected_distances, expected_indices = search.kneighbors(vectors)
+    assert (indices.dtype, distances.dtype) == (np.int32, np.float32)
+    assert [set(row) for row in indices] == [set(row) for row in expected_indices]
+    assert np.allclose(distances, expected_distances, atol=1e-5)
+    assert (indices[:, 0] == np.arange(len(vectors))).all()  # each vector is its own nearest
+    assert (np.diff(distances, axis=1) >= 0).all()
+
+
+def test_themes_are_found_from_exact_neighbours_in_their_size_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vectors, groups = clustered_unit_vectors(4_500, 8)
+    searched: list[int] = []
+    search = clustering_module.exact_neighbours
+
+    def counted(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        searched.append(len(vectors))
+        return search(vectors, k)
+
+    monkeypatch.setattr(clustering_module, "exact_neighbours", counted)
+    labels = discover_themes(vectors).labels
+    assert searched == [4_500]
+    assert adjusted_rand_score(groups, labels) > 0.95
+
+
+def test_small_and_large_sets_leave_the_neighbour_search_to_umap() -> None:
+    vectors, _ = clustered_unit_vectors(100, 3)
+    assert clustering_module._precomputed_neighbours(vectors, 15) == (None, None, None)
+    many = np.zeros((clustering_module.EXACT_NEIGHBOURS_MAX_ITEMS + 1, 2), dtype=np.float32)
+    assert clustering_module._precomputed_neighbours(many, 15) == (None, None, None)
