@@ -1,8 +1,9 @@
-"""Model access only: the embedding and generative models behind small interfaces."""
+"""Model access only: the embedding and generative models behind small interfaces.
 
-import os
-
-# llama.cpp's OpenMP threads spin while they wait by default; on a machine with a few
-# cores shared with the web app and the embedder that made evaluation about 3 times slower
-# (docs/research/sentiment.md). It must be set before the OpenMP runtime loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+llama.cpp's OpenMP threads keep OpenMP's default wait policy (spin briefly, then sleep).
+Measured on 2 cores (docs/benchmarks.md, 2026-12-02): sentiment scoring 16 items a second
+and generation 44 tokens a second with it, against 11 and 25 with OMP_WAIT_POLICY=PASSIVE.
+Where the worker shares its cores with other busy processes, spinning threads fight them
+(3 items a second against 9.5 with PASSIVE beside two busy loops): set
+OMP_WAIT_POLICY=PASSIVE in the worker's environment there.
+"""
