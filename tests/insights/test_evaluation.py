@@ -18,7 +18,14 @@ from insights.evaluation.datasets import (
     read_banking77,
     split_tweets,
 )
-from insights.evaluation.pain_points import failure_reasons, largest_themes, nearest_quotes
+from insights.evaluation.pain_points import (
+    CLUSTER_SEEDS,
+    MAX_SUMMARISED_THEMES,
+    evaluate_pain_points,
+    failure_reasons,
+    largest_themes,
+    nearest_quotes,
+)
 from insights.evaluation.report import Section, format_value, text_table, write_report
 from insights.evaluation.sentiment import (
     SentimentData,
@@ -255,6 +262,48 @@ def test_the_largest_themes_come_first() -> None:
     labels = np.array([0, 1, 1, 1, 2, 2, NO_THEME])
     clustering = Clustering(labels, np.array([0, 1, 2]), np.eye(3))
     assert largest_themes(clustering, 2) == [1, 2]
+
+
+LOST_BAGS = [
+    f"@AirNorth my bag never arrived in {city}, nobody can tell me where it is"
+    for city in ("Denver", "Boston", "Dallas", "Miami", "Seattle", "Atlanta", "Chicago", "Austin")
+]
+LATE_FLIGHTS = [
+    f"@AirNorth flight to {city} delayed {hours} hours and still no news at the gate"
+    for city, hours in (
+        ("Denver", 2), ("Boston", 3), ("Dallas", 4), ("Miami", 5),
+        ("Seattle", 6), ("Atlanta", 2), ("Chicago", 3), ("Austin", 4),
+    )
+]  # fmt: skip
+
+
+def test_pain_points_are_measured_over_every_seed_with_the_real_models() -> None:
+    from insights.local_models import configured_embedder, configured_llm
+
+    texts = LOST_BAGS + LATE_FLIGHTS
+    reasons = ["Lost Luggage"] * len(LOST_BAGS) + ["Late Flight"] * len(LATE_FLIGHTS)
+    embedder = configured_embedder()
+    progress: list[tuple[int, int]] = []
+    section = evaluate_pain_points(
+        texts,
+        reasons,
+        embedder.embed(texts),
+        (configured_llm(), embedder),
+        lambda done, total: progress.append((done, total)),
+    )
+    values = {row["measure"]: row["value"] for row in section.rows}
+    fewest, most = (int(n) for n in values["themes (ours), fewest and most"].split("-"))
+    assert 1 <= fewest <= values["themes (ours), mean"] <= most <= MAX_SUMMARISED_THEMES
+    # Every seed's themes are summarised, and progress counts across all of them.
+    assert fewest * len(CLUSTER_SEEDS) <= values["themes summarised"]
+    assert values["themes summarised"] <= most * len(CLUSTER_SEEDS)
+    assert progress[-1] == (values["themes summarised"], values["themes summarised"])
+    assert values["share grounded"] == (
+        values["summaries passing grounding"] / values["themes summarised"]
+    )
+    # Two clearly separate complaints: the themes follow them on every seed.
+    assert values["NMI vs negativereason"] > 0.5
+    assert "seed 0, 1, 2" in section.notes[0]
 
 
 # -- report and command ------------------------------------------------------------------
