@@ -3,8 +3,10 @@ from typing import Any
 from django import forms
 
 from ingestion.models import DataSource
+from insights import people
+from insights.copywriting import MAX_THEMES, copyable_themes
 from insights.corrections import PERSON_STATUSES
-from insights.models import Sentiment, Theme
+from insights.models import CopyKind, Sentiment, Theme
 from insights.themes import LIVE_STATUSES, live_themes
 
 
@@ -68,3 +70,46 @@ class MoveItemForm(forms.Form):
         if current is not None:
             themes = themes.exclude(pk=current.pk)
         self.fields["theme"].queryset = themes.only("id", "name").order_by("name")
+
+
+class ThemeChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Theme) -> str:  # type: ignore[override]
+        return f"{obj.name} ({obj.size} items)"
+
+
+class CopyDraftForm(forms.Form):
+    themes = ThemeChoiceField(
+        queryset=Theme.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"One to {MAX_THEMES}; each gets its own part of the draft.",
+    )
+    kind = forms.ChoiceField(
+        choices=CopyKind.choices, widget=forms.RadioSelect, label="Kind of copy"
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["themes"].queryset = copyable_themes()  # type: ignore[attr-defined]
+
+    def clean_themes(self) -> list[Theme]:
+        themes = list(self.cleaned_data["themes"])
+        if len(themes) > MAX_THEMES:
+            raise forms.ValidationError(f"Pick at most {MAX_THEMES} themes for one draft.")
+        return themes
+
+
+class CopyEditForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 20}), strip=False, label="Draft")
+
+
+ROLE_CHOICES = [(name, name) for name in people.ROLE_NAMES]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=150)
+    name = forms.CharField(max_length=150, required=False, help_text="Optional.")
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[("", "No role"), *ROLE_CHOICES], required=False)

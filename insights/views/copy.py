@@ -1,7 +1,6 @@
 """Generated product copy: pick themes and a kind, watch the draft being written, edit it,
 copy or download it."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -11,39 +10,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from feedlens.access import role_required
-from insights.copywriting import MAX_THEMES, copyable_themes, start_copy_draft
-from insights.models import CopyDraft, CopyKind, RunStatus, Theme
-
-
-# These two belong in insights/forms.py (owned elsewhere); see the report of this stage.
-class ThemeChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Theme) -> str:  # type: ignore[override]
-        return f"{obj.name} ({obj.size} items)"
-
-
-class CopyDraftForm(forms.Form):
-    themes = ThemeChoiceField(
-        queryset=Theme.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        help_text=f"One to {MAX_THEMES}; each gets its own part of the draft.",
-    )
-    kind = forms.ChoiceField(
-        choices=CopyKind.choices, widget=forms.RadioSelect, label="Kind of copy"
-    )
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["themes"].queryset = copyable_themes()  # type: ignore[attr-defined]
-
-    def clean_themes(self) -> list[Theme]:
-        themes = list(self.cleaned_data["themes"])
-        if len(themes) > MAX_THEMES:
-            raise forms.ValidationError(f"Pick at most {MAX_THEMES} themes for one draft.")
-        return themes
-
-
-class CopyEditForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 20}), strip=False, label="Draft")
+from insights.copywriting import start_copy_draft
+from insights.forms import CopyDraftForm, CopyEditForm
+from insights.models import CopyDraft, RunStatus
 
 
 @role_required("insights.view_copydraft")

@@ -3,7 +3,6 @@ where an invited person sets their password."""
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.contrib.auth.views import PasswordResetConfirmView
@@ -16,20 +15,10 @@ from django.views.decorators.http import require_POST
 from feedlens import roles
 from feedlens.access import role_required
 from insights import people
+from insights.forms import InviteForm, RoleForm
 
 # Either is enough to need the admin area: the Admin role has both.
 ADMIN_AREA_PERMISSIONS = ("auth.change_user", "ingestion.change_datasource")
-ROLE_CHOICES = [(name, name) for name in people.ROLE_NAMES]
-
-
-class InviteForm(forms.Form):
-    email = forms.EmailField(max_length=150)
-    name = forms.CharField(max_length=150, required=False, help_text="Optional.")
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
-
-
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=[("", "No role"), *ROLE_CHOICES], required=False)
 
 
 @role_required()
