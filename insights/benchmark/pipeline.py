@@ -1,5 +1,6 @@
 """Import a synthetic file and analyse it through the benchmark's worker, timing each
-stage: the import as an ImportJob, the analysis as one re-clustering AnalysisRun."""
+stage: the import as an ImportJob, the analysis as one AnalysisRun (re-clustering all the
+items, or only assigning new ones to the stored themes)."""
 
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ MAPPING = ColumnMapping(text="text", created_at="date", external_id="id", metada
 POLL_INTERVAL_S = 0.5
 # Generous: 100,000 items take tens of minutes on two cores.
 STAGE_TIMEOUT_S = 4 * 3600
+SOURCE_NAME = "Benchmark feedback"
 
 
 class PipelineError(RuntimeError):
@@ -49,8 +51,11 @@ def _wait_for(
 
 
 def import_file(path: Path, rows: int, worker: BenchWorker, observe: Observer) -> ImportJob:
-    """Import the synthetic CSV into a new source on the worker; return the finished job."""
-    source = DataSource.objects.create(name="Benchmark feedback", item_kind=ItemKind.REVIEW)
+    """Import the synthetic CSV into the benchmark's source on the worker; return the
+    finished job."""
+    source, _ = DataSource.objects.get_or_create(
+        name=SOURCE_NAME, defaults={"item_kind": ItemKind.REVIEW}
+    )
     job = create_import_job(source, path, original_name=path.name, item_kind=ItemKind.REVIEW)
     queue_import(job, MAPPING)
 
@@ -68,9 +73,10 @@ def import_file(path: Path, rows: int, worker: BenchWorker, observe: Observer) -
     return job
 
 
-def analyse(worker: BenchWorker, observe: Observer) -> AnalysisRun:
-    """Run one re-clustering analysis of everything on the worker; return the finished run."""
-    run = start_analysis(recluster=True)
+def analyse(worker: BenchWorker, observe: Observer, recluster: bool) -> AnalysisRun:
+    """Run one analysis on the worker; return the finished run. With recluster, every item
+    is clustered again; without, new items join the nearest stored theme."""
+    run = start_analysis(recluster=recluster)
 
     def fetch() -> tuple[bool, str, int, int]:
         run.refresh_from_db()
@@ -83,11 +89,13 @@ def analyse(worker: BenchWorker, observe: Observer) -> AnalysisRun:
     return run
 
 
-def run_pipeline(path: Path, rows: int, worker: BenchWorker, observe: Observer) -> PipelineTimings:
+def run_pipeline(
+    path: Path, rows: int, worker: BenchWorker, observe: Observer, recluster: bool = True
+) -> PipelineTimings:
     """Import then analyse through the worker; return the time and items of each stage."""
     began = time.monotonic()
     job = import_file(path, rows, worker, observe)
-    run = analyse(worker, observe)
+    run = analyse(worker, observe, recluster)
     timings = PipelineTimings(items=rows, end_to_end_seconds=time.monotonic() - began)
     if job.started_at and job.finished_at:
         timings.stage_seconds["import"] = (job.finished_at - job.started_at).total_seconds()

@@ -33,6 +33,7 @@ class SizeResult:
     pages: dict[str, float] = field(default_factory=dict)  # path -> median seconds
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
     llm_rates: list[TokenRate] = field(default_factory=list)
+    new_items: PipelineTimings | None = None  # the incremental run after the first one
 
 
 def _per_second(items: int, seconds: float) -> float | None:
@@ -40,11 +41,39 @@ def _per_second(items: int, seconds: float) -> float | None:
 
 
 def pipeline_section(result: SizeResult) -> Section | None:
-    """Return one row per stage (items, seconds, items/s, share of the stages' time), then
-    the sum of the stages and the end-to-end wall time; None when the pipeline did not run."""
-    timings = result.pipeline
-    if timings is None:
+    """Return the first run's stages; None when the pipeline did not run."""
+    if result.pipeline is None:
         return None
+    peak = f"{result.worker_peak_bytes / GIB:.2f} GiB" if result.worker_peak_bytes else "unknown"
+    load = " / ".join(f"{value:.2f}" for value in result.load_average)
+    notes = [
+        f"Worker peak memory (VmHWM, the new items' run included): {peak}. Load average "
+        f"after the run: {load} (1, 5, 15 min).",
+        "One analysis run that clusters every item into themes. The embedding stage "
+        "includes loading the models in the fresh worker; the stage 'items' count is what "
+        "each stage reports (e.g. texts embedded, themes described).",
+    ]
+    title = f"Pipeline at {result.items:,} items"
+    return stage_table(result.pipeline, f"pipeline_{result.items}", title, notes)
+
+
+def new_items_section(result: SizeResult) -> Section | None:
+    """Return the stages of the run for new items; None when there was none."""
+    if result.new_items is None:
+        return None
+    notes = [
+        f"{result.new_items.items:,} new items imported into the same source after the first "
+        "run and analysed without re-clustering, as the scheduled runs for new feedback are: "
+        "the themes stage assigns them to the nearest stored theme, describing redoes only "
+        "themes whose size changed by more than a fifth.",
+    ]
+    title = f"New items after {result.items:,}: assigned to the stored themes"
+    return stage_table(result.new_items, f"new_items_{result.items}", title, notes)
+
+
+def stage_table(timings: PipelineTimings, name: str, title: str, notes: list[str]) -> Section:
+    """Return one row per stage (items, seconds, items/s, share of the stages' time), then
+    the sum of the stages and the end-to-end wall time."""
     total = sum(timings.stage_seconds.values())
     rows: list[Row] = [
         {
@@ -73,20 +102,7 @@ def pipeline_section(result: SizeResult) -> Section | None:
             "items/s": _per_second(timings.items, timings.end_to_end_seconds),
         }
     )
-    peak = f"{result.worker_peak_bytes / GIB:.2f} GiB" if result.worker_peak_bytes else "unknown"
-    load = " / ".join(f"{value:.2f}" for value in result.load_average)
-    notes = [
-        f"Worker peak memory (VmHWM): {peak}. Load average after the run: {load} (1, 5, 15 min).",
-        "The embedding stage includes loading the models in the fresh worker; the stage "
-        "'items' count is what each stage reports (e.g. texts embedded, themes described).",
-    ]
-    return Section(
-        f"pipeline_{result.items}",
-        f"Pipeline at {result.items:,} items",
-        ("stage", "items", "seconds", "items/s", "share"),
-        rows,
-        notes,
-    )
+    return Section(name, title, ("stage", "items", "seconds", "items/s", "share"), rows, notes)
 
 
 def clustering_section(result: SizeResult) -> Section | None:
@@ -157,6 +173,7 @@ def sections_for(result: SizeResult) -> list[Section]:
     """Return the sections of one size, those with nothing measured left out."""
     candidates = (
         pipeline_section(result),
+        new_items_section(result),
         clustering_section(result),
         llm_section(result),
         pages_section(result),

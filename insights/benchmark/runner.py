@@ -1,5 +1,6 @@
 """One size of the benchmark, end to end: a fresh database and worker, the synthetic file
-imported and analysed, then theme discovery beside BERTopic and the dashboard pages."""
+imported and analysed, theme discovery beside BERTopic and the dashboard pages, then a tenth
+as many new items imported and analysed as the runs for new feedback do."""
 
 import os
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from insights.benchmark.theme_speed import compare_clustering, stored_vectors
 from insights.benchmark.worker import start_worker
 from insights.local_models import configured_embedder
 
+# New feedback after the first analysis, as a share of the size: what beat's runs for new
+# items then take (embedding, sentiment and assignment to the stored themes).
+NEW_ITEMS_SHARE = 0.1
+
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
@@ -29,23 +34,32 @@ def run_size(
 ) -> SizeResult:
     """Benchmark one size on a freshly reset database with a fresh worker; return what it
     measured. The worker's peak memory is read before it stops."""
-    rows = synthetic_rows(sources, items, datetime.now(UTC), seed=config.seed)
+    now = datetime.now(UTC)
+    rows = synthetic_rows(sources, items, now, seed=config.seed)
     path = write_csv(rows, config.out_dir / "data" / f"feedback-{items}.csv")
+    new_rows = synthetic_rows(
+        sources, round(items * NEW_ITEMS_SHARE), now, seed=config.seed + 1, id_prefix="new"
+    )
+    new_path = write_csv(new_rows, config.out_dir / "data" / f"feedback-{items}-new.csv")
     reset_database()
     worker = start_worker(config.out_dir / f"worker-{items}.log")
     try:
         timings = run_pipeline(path, items, worker, observe)
+        # Measured at this size, before the new items arrive; the worker is idle meanwhile.
+        observe("themes vs BERTopic", 0, 1)
+        clustering = compare_clustering(stored_vectors())
+        observe("dashboard pages", 0, 1)
+        refresh_statistics()
+        pages = time_dashboard()
+        new_items = run_pipeline(new_path, len(new_rows), worker, observe, recluster=False)
         peak = worker.peak_memory_bytes()
     finally:
         worker.stop()
-    observe("themes vs BERTopic", 0, 1)
-    clustering = compare_clustering(stored_vectors())
     observe("LLM tokens/s", 0, 1)
     rates = llm_token_rates([row.text for row in rows[:100]])
-    observe("dashboard pages", 0, 1)
-    refresh_statistics()
-    pages = time_dashboard()
-    return SizeResult(items, timings, peak, clustering, pages, os.getloadavg(), rates)
+    return SizeResult(
+        items, timings, peak, clustering, pages, os.getloadavg(), rates, new_items=new_items
+    )
 
 
 def run_pages_only(

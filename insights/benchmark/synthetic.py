@@ -81,10 +81,10 @@ def perturb(text: str, kind: str, draw: int, rng: np.random.Generator) -> str:
 
 
 def synthetic_rows(
-    sources: Sequence[SourceText], n: int, end: datetime, seed: int = 0
+    sources: Sequence[SourceText], n: int, end: datetime, seed: int = 0, id_prefix: str = "bench"
 ) -> list[SyntheticRow]:
     """Return n rows sampled with replacement from sources and perturbed, with ids
-    bench-000001…, and dates uniform over the eight weeks before end, in date order."""
+    <id_prefix>-000001…, and dates uniform over the eight weeks before end, in date order."""
     if not sources:
         raise DatasetError("There are no source texts to build synthetic feedback from.")
     rng = np.random.default_rng(seed)
@@ -94,7 +94,7 @@ def synthetic_rows(
     start = end - PERIOD
     return [
         SyntheticRow(
-            id=f"bench-{i + 1:06d}",
+            id=f"{id_prefix}-{i + 1:06d}",
             text=perturb(sources[pick].text, PERTURBATIONS[kind], i + 1, rng),
             date=start + timedelta(seconds=float(offset)),
             dataset=sources[pick].dataset,

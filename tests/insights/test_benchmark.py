@@ -56,6 +56,7 @@ def test_it_builds_the_number_of_rows_asked_for_with_unique_ids() -> None:
     assert len(rows) == 500
     assert len({row.id for row in rows}) == 500
     assert rows[0].id == "bench-000001"
+    assert synthetic_rows(SOURCES, 5, END, id_prefix="new")[-1].id == "new-000005"
 
 
 def test_it_dates_every_row_within_the_eight_weeks_before_the_end() -> None:
@@ -166,6 +167,26 @@ def test_it_leaves_out_sections_with_nothing_measured() -> None:
     result.clustering, result.pages, result.llm_rates = [], {}, []
 
     assert [section.name for section in sections_for(result)] == ["pipeline_1000"]
+
+
+def test_the_run_for_new_items_gets_its_own_table_after_the_first_run() -> None:
+    result = _result()
+    result.new_items = PipelineTimings(
+        items=100,
+        stage_seconds={"import": 0.5, "embedding": 1.5, "themes": 2.0},
+        stage_items={"import": 100, "embedding": 100, "themes": 100},
+        end_to_end_seconds=5.0,
+    )
+
+    sections = sections_for(result)
+    assert [section.name for section in sections][:2] == ["pipeline_1000", "new_items_1000"]
+    new_items = sections[1]
+    assert new_items.title == "New items after 1,000: assigned to the stored themes"
+    by_stage = {row["stage"]: row for row in new_items.rows}
+    assert by_stage["themes"]["items/s"] == 50.0
+    assert by_stage["themes"]["share"] == 0.5
+    assert by_stage["end to end (queue to done)"]["items/s"] == 20.0
+    assert "100 new items" in new_items.notes[0]
 
 
 def test_it_writes_the_dated_and_latest_reports(tmp_path: Path) -> None:
