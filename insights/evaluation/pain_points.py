@@ -60,7 +60,7 @@ def summarise_themes(
     """Return the product's pain-point summary of each clustering's largest themes, named
     from their keywords (the name is not shown to a base model)."""
     llm, embedder = models
-    jobs = []  # (clustering, position of the theme in it), in the order they are written
+    jobs = []  # (quotes, name) of each summary to write, every clustering in turn
     for clustering in clusterings:
         chosen = largest_themes(clustering, MAX_SUMMARISED_THEMES)
         members = {i: np.flatnonzero(clustering.labels == clustering.theme_ids[i]) for i in chosen}
