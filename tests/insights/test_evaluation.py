@@ -301,7 +301,7 @@ def test_pain_points_are_measured_over_every_seed_with_the_real_models() -> None
     assert values["share grounded"] == (
         values["summaries passing grounding"] / values["themes summarised"]
     )
-    # Two clearly separate complaints: the themes follow them on every seed.
+    # Two clearly separate complaints: the themes follow them (mean over the seeds).
     assert values["NMI vs negativereason"] > 0.5
     assert "seed 0, 1, 2" in section.notes[0]
 
