@@ -22,7 +22,7 @@ from django.db import connections, transaction
 from django.test.testcases import LiveServerThread
 from django.test.utils import modify_settings
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -152,6 +152,16 @@ def analysed(server: FeedlensServer, analysed_data: Path) -> None:
     call_command("loaddata", str(analysed_data), verbosity=0)
 
 
+# Chromium 156 reports an element of a page being replaced (after a form's redirect, say)
+# not always as stale but as an inspector error with this message.
+DETACHED_NODE = "Node with given id does not belong to the document"
+
+
+def is_replaced_element(error: WebDriverException) -> bool:
+    """Whether the error says the element belonged to a page that is being replaced."""
+    return isinstance(error, StaleElementReferenceException) or DETACHED_NODE in (error.msg or "")
+
+
 class Browser:
     """A Chromium session on the server, saving a screenshot at each named step."""
 
@@ -167,11 +177,16 @@ class Browser:
     def wait(
         self, condition: object, timeout_s: float = PAGE_TIMEOUT_S, message: str = ""
     ) -> object:
-        # A page that is being replaced leaves stale elements: look again, as for a missing one.
-        wait = WebDriverWait(
-            self.driver, timeout_s, ignored_exceptions=[StaleElementReferenceException]
-        )
-        return wait.until(condition, message)  # type: ignore[arg-type]
+        def looked_up_again_if_replaced(driver: webdriver.Chrome) -> object:
+            try:
+                return condition(driver)  # type: ignore[operator]
+            except WebDriverException as error:
+                if is_replaced_element(error):
+                    return False  # look again, as for a missing element
+                raise
+
+        wait = WebDriverWait(self.driver, timeout_s)
+        return wait.until(looked_up_again_if_replaced, message)
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
