@@ -64,6 +64,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 COPY manage.py pyproject.toml README.md ./
 COPY feedlens feedlens
+COPY accounts accounts
 COPY ingestion ingestion
 COPY insights insights
 COPY llm llm

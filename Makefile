@@ -76,9 +76,11 @@ bench-large: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --items 100000 $(BENCH_ARGS)
 
+# mypy loads the settings (django-stubs' plugin), which need a SECRET_KEY outside DEBUG.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(TEST_ENV) $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

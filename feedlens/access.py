@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from feedlens.roles import BROWSE_PERMISSION, has_role
+from accounts.roles import BROWSE_PERMISSION, has_role
 
 View = Callable[..., HttpResponse]
 

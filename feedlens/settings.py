@@ -41,7 +41,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "ingestion",
     "insights",
+    "accounts",
 ]
+# Developer tooling (make bench, make eval) where the source tree has it; the production
+# image does not copy it.
+if find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

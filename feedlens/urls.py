@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from insights.views.people import SetPasswordView
+from accounts.views import SetPasswordView
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -19,7 +19,7 @@ urlpatterns = [
         auth_views.PasswordResetDoneView.as_view(),
         name="password_reset_done",
     ),
-    # The one-time links of invitations and password resets (insights.people).
+    # The one-time links of invitations and password resets (accounts.people).
     path(
         "accounts/reset/<uidb64>/<token>/",
         SetPasswordView.as_view(),
@@ -28,4 +28,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("ingestion.urls")),
     path("", include("insights.urls")),
+    path("", include("accounts.urls")),
 ]

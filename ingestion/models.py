@@ -239,7 +239,7 @@ class FeedbackItem(models.Model):
             # in index order, instead of sorting every item (at 100,000 items the first page
             # of the feedback list took 205 ms without it, 19 ms with it).
             NewestFirstIndex(name="item_newest_first"),
-            # The kind filter (insights.filters.FeedbackFilters.condition) with its date
+            # The kind filter (insights.dashboards.filters.FeedbackFilters.condition) with its date
             # range, and the overview's count per kind (GROUP BY kind, read from the index).
             models.Index(fields=["kind", "created_at"], name="item_kind_created"),
             # The rating filter: a star range (3.5 <= rating < 4.5) or "no rating" (NULL).

@@ -3,11 +3,10 @@ from typing import Any
 from django import forms
 
 from ingestion.models import DataSource
-from insights import people
-from insights.copywriting import MAX_THEMES, copyable_themes
-from insights.corrections import PERSON_STATUSES
+from insights.copy.writing import MAX_THEMES, copyable_themes
+from insights.curation.corrections import PERSON_STATUSES
 from insights.models import CopyKind, Sentiment, Theme
-from insights.themes import LIVE_STATUSES, live_themes
+from insights.pipeline.themes.identity import LIVE_STATUSES, live_themes
 
 
 class AnalysisForm(forms.Form):
@@ -100,16 +99,3 @@ class CopyDraftForm(forms.Form):
 
 class CopyEditForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 20}), strip=False, label="Draft")
-
-
-ROLE_CHOICES = [(name, name) for name in people.ROLE_NAMES]
-
-
-class InviteForm(forms.Form):
-    email = forms.EmailField(max_length=150)
-    name = forms.CharField(max_length=150, required=False, help_text="Optional.")
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
-
-
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=[("", "No role"), *ROLE_CHOICES], required=False)

@@ -6,9 +6,9 @@ They run on the ML queue (settings.CELERY_TASK_ROUTES), whose workers load the m
 from celery import shared_task
 from django.db import OperationalError
 
-from insights.analysis import run_analysis, start_scheduled_run
-from insights.copywriting import write_copy
-from insights.embedding import embed_items
+from insights.copy.writing import write_copy
+from insights.pipeline.embedding import embed_items
+from insights.pipeline.run import run_analysis, start_scheduled_run
 from insights.reports.archive import generate_report
 from insights.reports.emails import EmailDelayed
 from insights.reports.schedules import send_scheduled_report

@@ -21,7 +21,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test import Client
 
-from feedlens import roles
+from accounts import roles
 from feedlens.celery import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("FEEDLENS_REQUIRE_SERVICES", "") not in ("", "0", "false")

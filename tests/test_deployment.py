@@ -443,8 +443,13 @@ def test_dockerfile_bakes_in_no_secret_and_names_no_package_index() -> None:
     assert ("EXPOSE", "8000") in final
 
 
+# Developer tooling (benchmark, evaluation): never in the production image.
+DEV_ONLY_PACKAGES = {"devtools"}
+
+
 def test_dockerfile_copies_every_package_and_asset() -> None:
-    """A new Django app or top-level folder the settings use must reach the image too."""
+    """A new Django app or top-level folder the settings use must reach the image too, and
+    the developer tooling must not."""
     copied: set[str] = set()
     for keyword, arguments in dockerfile_stages()[-1]:
         if keyword == "COPY" and "--from" not in arguments:
@@ -459,7 +464,9 @@ def test_dockerfile_copies_every_package_and_asset() -> None:
     assets = {Path(folder).name for folder in project_static_dirs()}
     assets |= {Path(folder).name for template in settings.TEMPLATES for folder in template["DIRS"]}
     needed = packages | assets | {"manage.py", "pyproject.toml", ENTRYPOINT.parent.name}
-    assert needed - copied == set()
+    assert needed - DEV_ONLY_PACKAGES - copied == set()
+    assert DEV_ONLY_PACKAGES <= packages
+    assert DEV_ONLY_PACKAGES & copied == set()
 
 
 def project_static_dirs() -> list[str]:

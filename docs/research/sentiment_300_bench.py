@@ -41,7 +41,7 @@ from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from insights import sentiment as s  # noqa: E402
+from insights.pipeline.sentiment import stage as s  # noqa: E402
 
 CACHE = Path(os.environ.get("SENTI2_CACHE", "/tmp/senti2"))
 STAGES = set(os.environ.get("SENTI2_STAGES", "gemma,minilm,eval,supcon,curve").split(","))

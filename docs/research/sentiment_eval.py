@@ -28,7 +28,7 @@ django.setup()
 
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
-from insights import sentiment as s  # noqa: E402
+from insights.pipeline.sentiment import stage as s  # noqa: E402
 from insights.local_models import configured_llm  # noqa: E402
 from insights.models import SentimentClassifier  # noqa: E402
 from llm.embeddings import load_embedder  # noqa: E402

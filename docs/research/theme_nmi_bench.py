@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NMI 0.82 attempts on top of insights.clustering.discover_themes (research, not product code).
+"""NMI 0.82 attempts on top of insights.pipeline.themes.clustering.discover_themes (research, not product code).
 
 Each repeat fits the UMAP variants once (unseeded, as in the product) and then runs every
 HDBSCAN / post-processing variant on that reduction, so variants of one repeat differ by what
@@ -35,7 +35,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from insights import clustering as C  # noqa: N812
+from insights.pipeline.themes import clustering as C  # noqa: N812
 
 DATA = os.environ.get("FEEDLENS_DATASETS_DIR", "/work/shared/datasets")
 CACHE = Path("/tmp/b77")
@@ -229,7 +229,7 @@ def main() -> None:
     n = len(vectors)
     params = C.ClusterParameters.for_size(n)
     mcs, ms = params.min_cluster_size, params.min_samples
-    from insights.evaluation.themes import warm_up_umap
+    from devtools.evaluation.themes import warm_up_umap
 
     print(f"warm-up {warm_up_umap(vectors.shape[1]):.0f} s; n={n} mcs={mcs} ms={ms}", flush=True)
 

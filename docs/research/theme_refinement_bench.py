@@ -204,7 +204,7 @@ def consensus(runs: list[np.ndarray]) -> np.ndarray:
 def product_umap(n: int):
     import umap
 
-    from insights.clustering import ClusterParameters
+    from insights.pipeline.themes.clustering import ClusterParameters
 
     p = ClusterParameters.for_size(n)
     return umap.UMAP(
@@ -349,7 +349,7 @@ def main() -> None:
         record("BERTopic stage: UMAP(15, 5-d) + HDBSCAN(10, eom)", labels, t)
         log(f"rep {rep}: BERTopic stage {t:.1f}s")
         if args.product:
-            from insights.clustering import discover_themes
+            from insights.pipeline.themes.clustering import discover_themes
 
             clustering, t = timed(discover_themes, vectors)
             record("discover_themes (insights/clustering.py)", clustering.labels, t)

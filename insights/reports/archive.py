@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ingestion.models import DataSource
-from insights import dashboard
+from insights.dashboards import overview as dashboard
 from insights.models import Report, ReportSchedule, RunStatus
 from insights.reports import content as figures
 from insights.reports.content import ReportContent, build_report

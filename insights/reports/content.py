@@ -12,10 +12,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.dashboard import NEGATIVE_SHARE_MIN_ITEMS, NO_ITEMS, SentimentSplit, ThemeStats
+from insights.dashboards.overview import (
+    NEGATIVE_SHARE_MIN_ITEMS,
+    NO_ITEMS,
+    SentimentSplit,
+    ThemeStats,
+)
 from insights.models import Sentiment, SummaryKind, Theme, ThemeAssignment, sentiment_label_is
+from insights.pipeline.themes.identity import LIVE_STATUSES
 from insights.reports.period import Period, zone
-from insights.themes import LIVE_STATUSES
 
 TOP_THEMES = 10
 # New, rising and more negative themes: a report that lists more is not read.
@@ -60,7 +65,8 @@ class ThemeFigures:
 
     @property
     def is_rising(self) -> bool:
-        """The overview's rule (insights.dashboard.ThemeStats.is_rising), period for week."""
+        """The overview's rule (insights.dashboards.overview.ThemeStats.is_rising), with the
+        period for the week."""
         return ThemeStats(
             self.id, self.name, "", self.current, self.current.total, self.previous.total
         ).is_rising

@@ -4,9 +4,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from feedlens.access import role_required
-from insights.analysis import STAGES, start_analysis
 from insights.forms import AnalysisForm
 from insights.models import AnalysisRun
+from insights.pipeline.run import STAGES, start_analysis
 
 
 @role_required()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from feedlens.access import role_required
-from insights.copywriting import start_copy_draft
+from insights.copy.writing import start_copy_draft
 from insights.forms import CopyDraftForm, CopyEditForm
 from insights.models import CopyDraft, RunStatus
 

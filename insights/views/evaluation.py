@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
-from insights.accuracy import evaluation_tables, next_item_to_label, record_label
+from insights.curation.accuracy import evaluation_tables, next_item_to_label, record_label
 from insights.forms import EvaluationLabelForm
 from insights.models import EvaluationLabel, Theme
 

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
-from insights import corrections
-from insights.filters import FeedbackFilters
+from insights.curation import corrections
+from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
 from insights.views.themes import apply_correction, paginated, report_invalid

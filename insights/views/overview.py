@@ -8,8 +8,9 @@ from django.shortcuts import render
 
 from feedlens.access import role_required
 from ingestion.models import DataSource, FeedbackItem, ItemKind
-from insights import charts, dashboard
-from insights.filters import FeedbackFilters
+from insights.dashboards import charts
+from insights.dashboards import overview as dashboard
+from insights.dashboards.filters import FeedbackFilters
 
 LATEST_ITEMS = 10
 

@@ -6,8 +6,8 @@ from django.shortcuts import render
 
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
-from insights import search as semantic
-from insights.filters import FILTER_NAMES, FeedbackFilters
+from insights.dashboards import search as semantic
+from insights.dashboards.filters import FILTER_NAMES, FeedbackFilters
 
 HITS_PER_PAGE = 20
 # Search ranks every item; past this many pages the hits are no longer about the query.

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
-from insights import corrections
-from insights.charts import page_figure, weekly_sentiment_figure
-from insights.dashboard import sentiment_counts, weekly_sentiment_counts
-from insights.filters import FeedbackFilters
+from insights.curation import corrections
+from insights.dashboards.charts import page_figure, weekly_sentiment_figure
+from insights.dashboards.filters import FeedbackFilters
+from insights.dashboards.overview import sentiment_counts, weekly_sentiment_counts
 from insights.forms import MergeThemeForm, RenameThemeForm, ThemeStatusForm
 from insights.models import (
     Correction,
@@ -24,7 +24,7 @@ from insights.models import (
     Theme,
     ThemeStatus,
 )
-from insights.themes import LIVE_STATUSES
+from insights.pipeline.themes.identity import LIVE_STATUSES
 
 ITEMS_PER_PAGE = 50
 # Shown on the list unless people ask for the themes they closed too.

@@ -28,10 +28,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from ingestion.demo import generate_demo_feedback
+from ingestion.demo.generator import generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
-from insights.analysis import run_analysis
 from insights.models import AnalysisRun
+from insights.pipeline.run import run_analysis
 from tests.conftest import missing_service
 
 # Selenium Manager would fetch a browser or driver it cannot find: it must never try.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo import DEMO_SOURCES, ITEM_KINDS, RISING_THEME, generate_demo_feedback
+from ingestion.demo.generator import DEMO_SOURCES, ITEM_KINDS, RISING_THEME, generate_demo_feedback
 
 END = date(2025, 6, 1)  # a Sunday
 WEEKS = 8
@@ -272,7 +272,7 @@ def test_bad_arguments_are_refused(arguments: dict[str, int]) -> None:
 def test_module_is_pure_python_without_django() -> None:
     """`make demo` data must be producible without Django set up: the module imports none."""
     code = (
-        "import sys, ingestion.demo; "
+        "import sys, ingestion.demo.generator; "
         "sys.exit(any(name.split('.')[0] == 'django' for name in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=False)

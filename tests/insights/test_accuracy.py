@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from feedlens import roles
+from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
-from insights.accuracy import accuracy_by, sentiment_is_right, wilson_interval
+from insights.curation.accuracy import accuracy_by, sentiment_is_right, wilson_interval
 from insights.models import (
     EvaluationLabel,
     ItemSentiment,

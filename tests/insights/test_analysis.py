@@ -4,10 +4,8 @@ from datetime import date
 
 import pytest
 
-from ingestion.demo import generate_demo_feedback
+from ingestion.demo.generator import generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
-from insights import analysis
-from insights.analysis import STAGES, run_analysis
 from insights.models import (
     AnalysisRun,
     ItemEmbedding,
@@ -17,6 +15,8 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
+from insights.pipeline import run as analysis
+from insights.pipeline.run import STAGES, run_analysis
 
 pytestmark = pytest.mark.django_db
 

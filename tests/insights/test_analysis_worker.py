@@ -12,11 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from feedlens.celery import app as celery_app
-from ingestion.demo import generate_demo_feedback
+from ingestion.demo.generator import generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
 from ingestion.models import FeedbackItem
-from insights.analysis import start_analysis
 from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
+from insights.pipeline.run import start_analysis
 from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
 
 pytestmark = pytest.mark.services

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 
-from insights import charts
-from insights.charts import NOT_ANALYSED_COLOUR, SENTIMENT_COLOURS
+from insights.dashboards import charts
+from insights.dashboards.charts import NOT_ANALYSED_COLOUR, SENTIMENT_COLOURS
 
 WEEKS = [datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC)]
 

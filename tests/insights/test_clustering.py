@@ -6,9 +6,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
-from ingestion.demo import generate_demo_feedback
-from insights import clustering as clustering_module
-from insights.clustering import (
+from ingestion.demo.generator import generate_demo_feedback
+from insights.pipeline.themes import clustering as clustering_module
+from insights.pipeline.themes.clustering import (
     NO_THEME,
     Clustering,
     ClusterParameters,

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from feedlens import roles
-from insights.copywriting import MAX_THEMES
+from accounts import roles
+from insights.copy.writing import MAX_THEMES
 from insights.models import CopyDraft, CopyKind, ModelVersion, RunStatus, Theme
 from tests.conftest import wait_until
 from tests.insights.test_copywriting import item_ids_of, make_theme

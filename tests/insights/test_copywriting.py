@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.copywriting import (
+from insights.copy.writing import (
     COPY_KINDS,
     EXAMPLE_MATERIAL,
     PROMPT_VERSION,

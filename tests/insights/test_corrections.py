@@ -11,11 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from feedlens import roles
-from ingestion.demo import generate_demo_feedback
+from accounts import roles
+from ingestion.demo.generator import generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
-from insights.corrections import (
+from insights.curation.corrections import (
     CorrectionError,
     correct_item_sentiment,
     merge_themes,
@@ -23,7 +23,6 @@ from insights.corrections import (
     rename_theme,
     set_theme_status,
 )
-from insights.embedding import embed_pending
 from insights.local_models import configured_embedder
 from insights.models import (
     AssignmentMethod,
@@ -34,12 +33,10 @@ from insights.models import (
     ThemeAssignment,
     ThemeStatus,
 )
-from insights.sentiment import (
-    SENTIMENT_PROMPT_VERSION,
-    _refit_is_due,
-    fit_sentiment_classifier,
-)
-from insights.themes import assign_new_items, recluster
+from insights.pipeline.embedding import embed_pending
+from insights.pipeline.sentiment.prompt import SENTIMENT_PROMPT_VERSION
+from insights.pipeline.sentiment.stage import _refit_is_due, fit_sentiment_classifier
+from insights.pipeline.themes.identity import assign_new_items, recluster
 from tests.insights.test_theme_pages import add_item, make_theme, model_version, person
 
 pytestmark = pytest.mark.django_db

@@ -4,13 +4,6 @@ import numpy as np
 import pytest
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.describe import (
-    DESCRIBE_PROMPT_VERSION,
-    describe_themes,
-    is_due,
-    representative_items,
-)
-from insights.keywords import theme_keywords
 from insights.local_models import configured_llm, model_version
 from insights.models import (
     AssignmentMethod,
@@ -20,8 +13,14 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
-from insights.naming import check_name, keyword_name, name_theme
-from insights.summaries import (
+from insights.pipeline.describing.describe import (
+    DESCRIBE_PROMPT_VERSION,
+    describe_themes,
+    is_due,
+    representative_items,
+)
+from insights.pipeline.describing.naming import check_name, keyword_name, name_theme
+from insights.pipeline.describing.summaries import (
     DraftSentence,
     check_summary,
     extractive_summary,
@@ -29,6 +28,7 @@ from insights.summaries import (
     summarise_pain_points,
     support_similarities,
 )
+from insights.pipeline.themes.keywords import theme_keywords
 from llm.embeddings import Embedder, load_embedder
 from llm.generation import LocalLLM
 

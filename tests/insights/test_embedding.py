@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.embedding import embed_items
 from insights.models import ItemEmbedding, TextEmbedding
+from insights.pipeline.embedding import embed_items
 from insights.tasks import embed_items_task
 from llm.embeddings import load_embedder
 

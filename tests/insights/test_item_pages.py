@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from feedlens import roles
-from insights.corrections import correct_item_sentiment, move_item_to_theme
+from accounts import roles
+from insights.curation.corrections import correct_item_sentiment, move_item_to_theme
 from insights.models import ItemSentiment, SentimentClassifier
 from tests.insights.test_theme_pages import add_item, make_theme, model_version, person
 

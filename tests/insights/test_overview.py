@@ -13,13 +13,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from feedlens import roles
-from ingestion.demo import RISING_THEME, THEME_PARAMS, generate_demo_feedback
+from accounts import roles
+from ingestion.demo.generator import RISING_THEME, THEME_PARAMS, generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
-from insights import dashboard
-from insights.dashboard import SentimentSplit, ThemeStats
-from insights.filters import FeedbackFilters
+from insights.dashboards import overview as dashboard
+from insights.dashboards.filters import FeedbackFilters
+from insights.dashboards.overview import SentimentSplit, ThemeStats
 from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
 
 pytestmark = pytest.mark.django_db

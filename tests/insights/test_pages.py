@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from feedlens import roles
+from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.models import AnalysisRun, ItemSentiment, ModelVersion, Theme, ThemeAssignment
 

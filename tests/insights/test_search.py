@@ -9,11 +9,10 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from feedlens import roles
+from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
-from insights import search as semantic
-from insights.embedding import embed_items
-from insights.filters import FeedbackFilters
+from insights.dashboards import search as semantic
+from insights.dashboards.filters import FeedbackFilters
 from insights.models import (
     ItemEmbedding,
     ItemSentiment,
@@ -21,6 +20,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
+from insights.pipeline.embedding import embed_items
 from insights.views import search as search_view
 from llm.embeddings import load_embedder
 

@@ -7,20 +7,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.embedding import item_vectors
 from insights.local_models import configured_embedder, configured_llm
 from insights.models import ItemSentiment, SentimentClassifier
-from insights.sentiment import (
-    LABELS,
-    SENTIMENT_PROMPT_VERSION,
+from insights.pipeline.embedding import item_vectors
+from insights.pipeline.sentiment.fitting import logistic_probabilities
+from insights.pipeline.sentiment.prompt import LABELS, SENTIMENT_PROMPT_VERSION, sentiment_prompt
+from insights.pipeline.sentiment.stage import (
     SentimentError,
     analyse_sentiment,
     correct_sentiment,
     fit_sentiment_classifier,
-    logistic_probabilities,
     predict_sentiment,
     score_with_llm,
-    sentiment_prompt,
 )
 
 pytestmark = pytest.mark.django_db

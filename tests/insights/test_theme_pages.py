@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from feedlens import roles
+from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
-from insights.corrections import merge_themes, rename_theme
+from insights.curation.corrections import merge_themes, rename_theme
 from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
 
 pytestmark = pytest.mark.django_db

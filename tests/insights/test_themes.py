@@ -6,13 +6,13 @@ from datetime import date
 import pytest
 from django.contrib.auth.models import User
 
-from ingestion.demo import generate_demo_feedback
+from ingestion.demo.generator import generate_demo_feedback
 from ingestion.management.commands.load_demo import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
-from insights.embedding import embed_pending
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
-from insights.themes import assign_new_items, move_item, recluster
+from insights.pipeline.embedding import embed_pending
+from insights.pipeline.themes.identity import assign_new_items, move_item, recluster
 
 pytestmark = pytest.mark.django_db
 

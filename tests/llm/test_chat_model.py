@@ -16,7 +16,7 @@ from django.conf import settings
 from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_llm
 from insights.models import ItemSentiment
-from insights.sentiment import score_with_llm
+from insights.pipeline.sentiment.stage import score_with_llm
 from llm.generation import LocalLLM, ModelSettings, load_llm
 from llm.models_on_disk import generative_model_file
 from tests.llm.test_prompts import GEMMA_TEMPLATE
@@ -42,7 +42,7 @@ def test_the_chat_template_is_read_from_the_file(chat_llm: LocalLLM) -> None:
 
 
 def test_prompts_go_through_the_template_and_labels_are_scored(chat_llm: LocalLLM) -> None:
-    from insights.sentiment import LABELS, sentiment_prompt
+    from insights.pipeline.sentiment.prompt import LABELS, sentiment_prompt
 
     text = chat_llm.render(sentiment_prompt("The app crashes every time I open it."))
     assert text.startswith("<start_of_turn>user\n")

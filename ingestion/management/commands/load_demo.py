@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from feedlens import roles
-from ingestion.demo import DEMO_SOURCES, generate_demo_feedback
+from accounts import roles
+from ingestion.demo.generator import DEMO_SOURCES, generate_demo_feedback
 from ingestion.importers import BATCH_SIZE, StoreResult, store_items
 from ingestion.models import DataSource, SourceKind, SyncStatus
 from ingestion.webhook import draft_from_item

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from ingestion.models import DataSource
-from insights.analysis import run_analysis
 from insights.models import AnalysisRun
+from insights.pipeline.run import run_analysis
 
 
 class Command(BaseCommand):

@@ -1,0 +1,100 @@
+"""On-disk cache of per-text model outputs (language-model scores, embeddings), so that a
+second `make eval` skips the slow part.
+
+Texts are cached in chunks: a file per chunk, named by the model (sha256 or name), the
+prompt version and a hash of the chunk's texts. An interrupted first run keeps the chunks it
+finished. Each file also keeps the seconds the chunk took, so timings survive a re-run.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from insights.pipeline.sentiment.prompt import SENTIMENT_PROMPT_VERSION, score_texts
+from llm.embeddings import Embedder
+from llm.generation import LocalLLM
+
+# Texts a cache file: small enough that an interruption loses little, large enough that the
+# folder stays small (3,000 tweets: 12 files a model).
+CHUNK_SIZE = 250
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CachedOutputs:
+    values: np.ndarray  # one row per text, in order
+    seconds: float  # compute time of every chunk, whether computed now or read back
+    cached_chunks: int
+    chunks: int
+
+    @property
+    def seconds_per_item(self) -> float:
+        return self.seconds / max(1, len(self.values))
+
+
+def chunk_key(model: str, prompt_version: str, texts: Sequence[str]) -> str:
+    """Return the cache file name for these texts under this model and prompt version."""
+    digest = hashlib.sha256()
+    for part in (model, prompt_version, *texts):
+        digest.update(part.encode())
+        digest.update(b"\x00")  # keeps ("ab", "c") apart from ("a", "bc")
+    return digest.hexdigest()[:32]
+
+
+def cached_outputs(
+    texts: Sequence[str],
+    compute: Callable[[Sequence[str]], np.ndarray],
+    cache_dir: Path,
+    key: tuple[str, str],
+    on_progress: Progress | None = None,
+) -> CachedOutputs:
+    """Return compute(texts), reading each chunk from cache_dir when a run before stored it;
+    key is (model, prompt version). on_progress(done, total) follows the texts."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    parts: list[np.ndarray] = []
+    seconds, hits, chunks = 0.0, 0, 0
+    for start in range(0, len(texts), CHUNK_SIZE):
+        chunk = texts[start : start + CHUNK_SIZE]
+        path = cache_dir / f"{chunk_key(*key, chunk)}.npz"
+        if path.exists():
+            stored = np.load(path)
+            values, took = stored["values"], float(stored["seconds"])
+            hits += 1
+        else:
+            began = time.perf_counter()
+            values = np.asarray(compute(chunk))
+            took = time.perf_counter() - began
+            # Written under another name and renamed: an interrupted write leaves no
+            # half file that a later run would read.
+            partial = path.with_suffix(".partial.npz")
+            np.savez(partial, values=values, seconds=took)
+            partial.replace(path)
+        parts.append(values)
+        seconds += took
+        chunks += 1
+        if on_progress:
+            on_progress(start + len(chunk), len(texts))
+    values = np.concatenate(parts) if parts else np.zeros((0, 0))
+    return CachedOutputs(values, seconds, hits, chunks)
+
+
+def llm_scores(
+    texts: Sequence[str], llm: LocalLLM, cache_dir: Path, on_progress: Progress | None = None
+) -> CachedOutputs:
+    """Return the product's raw sentiment scores (insights.pipeline.sentiment.prompt
+    .score_texts) per text, cached by model file sha256 and prompt version."""
+    key = (llm.sha256, SENTIMENT_PROMPT_VERSION)
+    return cached_outputs(texts, lambda chunk: score_texts(chunk, llm), cache_dir, key, on_progress)
+
+
+def embeddings(
+    texts: Sequence[str], embedder: Embedder, cache_dir: Path, on_progress: Progress | None = None
+) -> CachedOutputs:
+    """Return the embedder's unit vectors per text, cached by model name."""
+    key = (embedder.name, "embedding")
+    return cached_outputs(texts, embedder.embed, cache_dir, key, on_progress)

@@ -1,0 +1,151 @@
+"""The evaluation's steps end to end: read a data set, embed and score it (cached), and
+measure; each step returns its report section. The evaluate command calls run_evaluation."""
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from devtools.evaluation.cache import embeddings, llm_scores
+from devtools.evaluation.datasets import read_airline_tweets, read_banking77, split_tweets
+from devtools.evaluation.pain_points import evaluate_pain_points
+from devtools.evaluation.report import Section
+from devtools.evaluation.sentiment import SentimentData, evaluate_sentiment, label_indices
+from devtools.evaluation.themes import evaluate_themes
+from insights.local_models import configured_embedder, configured_llm
+from insights.pipeline.sentiment.prompt import LABELS
+
+# observe(stage, done, total): progress of one named stage.
+Observer = Callable[[str, int, int], None]
+STEP_NAMES = ("themes", "sentiment", "pain_points")
+# Tweets scored by the language model for the prior and the pseudo-labels: the size the
+# product fits on (insights.pipeline.sentiment.stage.FIT_SAMPLE_SIZE) and the research measured.
+POOL_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    datasets_dir: Path
+    cache_dir: Path
+    quick: bool = False
+    sentiment_sample: int = 1000
+
+
+@dataclass(frozen=True)
+class TweetSample:
+    texts: np.ndarray  # every tweet (object array of str)
+    sentiments: np.ndarray  # label index per tweet
+    reasons: np.ndarray  # negativereason per tweet
+    test: np.ndarray
+    pool: np.ndarray
+    x_test: np.ndarray
+    embed_seconds_per_item: float
+
+
+def _stage(observe: Observer | None, name: str) -> Callable[[int, int], None] | None:
+    return partial(observe, name) if observe else None
+
+
+def run_themes(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    data = read_banking77(config.datasets_dir)
+    vectors = embeddings(
+        data.texts, configured_embedder(), config.cache_dir, _stage(observe, "Banking77 embed")
+    )
+    return evaluate_themes(
+        data.texts, data.labels, vectors.values, config.quick, _stage(observe, "themes")
+    )
+
+
+def tweet_sample(config: EvaluationConfig, observe: Observer | None = None) -> TweetSample:
+    """Return the airline tweets, the seeded split and the test sample's embeddings."""
+    tweets = read_airline_tweets(config.datasets_dir)
+    split = split_tweets(len(tweets.texts), config.sentiment_sample, POOL_SIZE)
+    texts = np.array(tweets.texts, dtype=object)
+    embedded = embeddings(
+        list(texts[split.test]),
+        configured_embedder(),
+        config.cache_dir,
+        _stage(observe, "tweets embed"),
+    )
+    return TweetSample(
+        texts=texts,
+        sentiments=label_indices(tweets.sentiments),
+        reasons=np.array(tweets.reasons, dtype=object),
+        test=split.test,
+        pool=split.pool,
+        x_test=embedded.values,
+        embed_seconds_per_item=embedded.seconds_per_item,
+    )
+
+
+def run_sentiment(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    sample = tweet_sample(config, observe)
+    llm, embedder = configured_llm(), configured_embedder()
+    pool_texts = list(sample.texts[sample.pool])
+    x_pool = embeddings(pool_texts, embedder, config.cache_dir, _stage(observe, "pool embed"))
+    scored = [
+        llm_scores(texts, llm, config.cache_dir, _stage(observe, f"LLM score {name}"))
+        for name, texts in (("test", list(sample.texts[sample.test])), ("pool", pool_texts))
+    ]
+    data = SentimentData(
+        raw_test=scored[0].values,
+        x_test=sample.x_test,
+        y_test=sample.sentiments[sample.test],
+        raw_pool=scored[1].values,
+        x_pool=x_pool.values,
+        y_pool=sample.sentiments[sample.pool],
+        llm_seconds_per_item=(scored[0].seconds + scored[1].seconds)
+        / (len(scored[0].values) + len(scored[1].values)),
+        embed_seconds_per_item=sample.embed_seconds_per_item,
+    )
+    return evaluate_sentiment(data, list(sample.texts[sample.test]))
+
+
+def run_pain_points(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    sample = tweet_sample(config, observe)
+    negative = np.flatnonzero(sample.sentiments[sample.test] == LABELS.index("negative"))
+    rows = sample.test[negative]
+    return evaluate_pain_points(
+        list(sample.texts[rows]),
+        list(sample.reasons[rows]),
+        sample.x_test[negative],
+        (configured_llm(), configured_embedder()),
+        _stage(observe, "summaries"),
+    )
+
+
+STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
+    "themes": run_themes,
+    "sentiment": run_sentiment,
+    "pain_points": run_pain_points,
+}
+
+
+def run_evaluation(
+    config: EvaluationConfig, steps: tuple[str, ...] = STEP_NAMES, observe: Observer | None = None
+) -> tuple[list[Section], dict[str, object]]:
+    """Run the named steps in order; return their sections and the run's facts (models,
+    options, seconds per step and in all)."""
+    began = time.perf_counter()
+    load_at_start = [round(value, 2) for value in os.getloadavg()]  # timings depend on it
+    sections, seconds = [], {}
+    for name in steps:
+        step_began = time.perf_counter()
+        sections.append(STEPS[name](config, observe))
+        seconds[name] = round(time.perf_counter() - step_began, 1)
+    llm = configured_llm()
+    run: dict[str, object] = {
+        "steps": ", ".join(steps),
+        "quick": config.quick,
+        "sentiment sample": config.sentiment_sample,
+        "LLM": f"{llm.name} (sha256 {llm.sha256[:12]})",
+        "embedder": configured_embedder().name,
+        "seconds per step": seconds,
+        "wall seconds": round(time.perf_counter() - began, 1),
+        "load average at start": load_at_start,
+    }
+    return sections, run

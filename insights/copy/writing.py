@@ -1,0 +1,485 @@
+"""Product copy drafted by the local language model from themes' summaries and quotes.
+
+A draft is a job row (CopyDraft): the page creates it, a worker writes it theme by theme
+(progress done/total), and people edit the Markdown afterwards. For each theme the model
+completes a few-shot prompt of the chosen kind; its text is checked (not empty, not a loop,
+not in a customer's voice, no promise, no number or name the feedback lacks, nothing borrowed
+from the examples) and replaced by a plain template from the summary and quotes when it
+fails, which the draft says. Every draft ends with the feedback it rests on, linked.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import OperationalError, transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from insights.local_models import configured_llm, model_version
+from insights.models import CopyDraft, CopyKind, RunStatus, SummaryKind, Theme
+from insights.pipeline.describing.describe import nearest_items
+from insights.pipeline.themes.identity import LIVE_STATUSES
+from insights.wording import (
+    Quote,
+    content_words,
+    first_distinct,
+    is_repetitive,
+    one_line,
+    stem,
+    words_of,
+)
+from llm.generation import Completion
+from llm.prompts import FewShotPrompt
+
+# Recorded on every draft: drafts change when the prompts or checks do.
+PROMPT_VERSION = "copy-1"
+# Feedback each theme's copy rests on (and cites): enough to show the problem, few enough
+# to keep the prompt short for a 2,048-token context.
+QUOTES_PER_THEME = 4
+QUOTE_CHARS = 160
+CITED_QUOTE_CHARS = 100
+# Drafting is per theme; more than this in one draft is a report, not copy.
+MAX_THEMES = 5
+COPY_TIMEOUT_S = 20.0
+# A run of this many words seen twice is a generation loop (3 flags natural prose such as
+# "the app. The app" in a paragraph; 4 did not on the examples).
+LOOP_NGRAM = 4
+MIN_WORDS = 4
+
+
+class TextModel(Protocol):
+    """What drafting needs of a language model (llm.generation.LocalLLM has it)."""
+
+    name: str
+    sha256: str
+
+    def render(self, prompt: FewShotPrompt) -> str: ...
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0
+    ) -> Completion: ...
+
+
+class CopyError(Exception):
+    """A draft that cannot be written, with the reason to show."""
+
+
+# Shown to instruction-tuned models only; base models complete the examples.
+COPY_INSTRUCTION = (
+    "Write the {kind_label} for the topic below from what customers said. Use only facts "
+    "from their feedback: no dates, numbers, names or promises they did not give."
+)
+COPY_QUERY = "Topic: {theme_name}\nCustomers say: {pain_points}\nQuotes: {quotes}\n{cue}"
+
+
+@dataclass(frozen=True)
+class Material:
+    """What one theme's copy is written from: its name, pain points and quotes."""
+
+    theme_id: int
+    name: str
+    pain_points: tuple[str, ...]
+    quotes: tuple[Quote, ...]
+
+    def known_text(self) -> str:
+        """Everything the feedback says: what the copy may take names and numbers from."""
+        return " ".join([self.name, *self.pain_points, *(text for _, text in self.quotes)])
+
+
+# Examples from products unlike the customer's, so the model cannot copy one that fits.
+EXAMPLE_MATERIAL = (
+    Material(
+        0,
+        "Late parcel deliveries",
+        ("Users report parcels arriving days after the promised date.",),
+        (
+            (0, "My parcel arrived nine days late."),
+            (0, "Tracking has said out for delivery for days."),
+        ),
+    ),
+    Material(
+        0,
+        "Dark mode requests",
+        ("Users ask for a dark mode because the bright screen hurts at night.",),
+        (
+            (0, "Please add a dark mode, the white screen hurts at night."),
+            (0, "Any plans for a dark theme?"),
+        ),
+    ),
+    Material(
+        0,
+        "Cards declined at checkout",
+        ("Users report cards declined at checkout although they work elsewhere.",),
+        (
+            (0, "My card is declined at checkout every time."),
+            (0, "Payment fails at the last step."),
+        ),
+    ),
+)
+# Topic words of the examples: in a draft they mean the model copied an example, unless the
+# customer's own feedback uses them too.
+EXAMPLE_TOPIC_WORDS = (
+    "parcel",
+    "tracking",
+    "delivery",
+    "dark",
+    "card",
+    "checkout",
+    "payments",
+)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """How one kind of copy is asked for, laid out and replaced by a template."""
+
+    label: str  # in the instruction
+    title: str  # the draft's heading
+    cue: str  # ends the prompt; the model writes after it
+    answers: tuple[str, str, str]  # the examples' answers, one per EXAMPLE_MATERIAL
+    max_tokens: int
+    # Fallback text with {name} and {pain}: plain facts and blanks for a person to fill.
+    template: str
+    # A list item per theme (changelog) instead of a section with the theme's name.
+    as_list: bool = False
+
+
+COPY_KINDS: dict[str, KindSpec] = {
+    CopyKind.RELEASE_NOTE: KindSpec(
+        label="release-note entry announcing a fix",
+        title="Release notes",
+        cue="Release note:",
+        answers=(
+            " Fixed an issue where parcels arrived days after the promised date and tracking "
+            "stopped updating.",
+            " Added a dark mode, so the bright screen no longer hurts the eyes at night.",
+            " Fixed an issue where cards were declined at checkout although they worked elsewhere.",
+        ),
+        max_tokens=60,
+        template="**Fixed: {name}.** {pain}",
+    ),
+    CopyKind.HELP_ARTICLE: KindSpec(
+        label="help-centre article",
+        title="Help centre",
+        cue="Help article:",
+        answers=(
+            " Why do parcels arrive late? Some parcels arrive after the promised date, and "
+            "tracking can stop updating. If tracking has not changed, contact support with "
+            "your order number.",
+            " Is there a dark mode? Many people find the white screen too bright at night. Dark "
+            "mode is not available yet; lowering the screen brightness helps in the meantime.",
+            " Why are cards declined at checkout? Some cards are declined at the last step "
+            "although they work elsewhere. Check that the billing address matches the card, "
+            "then try again.",
+        ),
+        max_tokens=110,
+        template=(
+            "**What customers report:** {pain}\n\n"
+            "**What to do:** _Describe the fix or a workaround here._"
+        ),
+    ),
+    CopyKind.SUPPORT_REPLY: KindSpec(
+        label="support reply template",
+        title="Support replies",
+        cue="Support reply:",
+        answers=(
+            " Hi, thank you for telling us about your late parcel and the tracking that stopped "
+            "updating. We are sorry for the wait and have passed the details to our delivery "
+            "team.",
+            " Hi, thank you for asking about a dark mode. We understand the bright screen is "
+            "hard on the eyes at night, and we have shared your request with the product team.",
+            " Hi, sorry that your card is declined at checkout even though it works elsewhere. "
+            "We have passed this to our payments team; in the meantime, please check that the "
+            "billing address matches the card.",
+        ),
+        max_tokens=90,
+        template=(
+            "Hi, thank you for getting in touch about this. {pain}\n\n"
+            "_Add the fix or a workaround here._"
+        ),
+    ),
+    CopyKind.PRODUCT_PAGE: KindSpec(
+        label="product-page description",
+        title="Product page",
+        cue="Product page:",
+        answers=(
+            " Follow every parcel from dispatch to your door, with an update at each step.",
+            " Dark mode: a darker screen that is easy on the eyes at night.",
+            " Pay with the card you already use, with a clear message if a payment does not go "
+            "through.",
+        ),
+        max_tokens=70,
+        template=(
+            "_Describe how the product handles this now._ What customers asked about: {pain}"
+        ),
+    ),
+    CopyKind.CHANGELOG: KindSpec(
+        label="changelog line",
+        title="Changelog",
+        cue="Changelog:",
+        answers=(
+            " Fixed: late parcel deliveries and tracking that stopped updating.",
+            " Added: dark mode for use at night.",
+            " Fixed: cards declined at checkout.",
+        ),
+        max_tokens=32,
+        template="Fixed: {name}.",
+        as_list=True,
+    ),
+}
+
+SINGULAR_FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself"})
+PROMISE = re.compile(
+    r"\b(?:we|i)(?:'ll|\s+will|\s+shall|\s+promise|\s+guarantee)\b|\bguaranteed?\b"
+    r"|\btomorrow\b|\bnext\s+(?:week|month|release|update|version)\b|\bwithin\s+\d",
+    re.IGNORECASE,
+)
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One theme's part of a draft, the prompt sent for it, and why the model's text was
+    replaced by the template ("" when it was kept)."""
+
+    markdown: str
+    prompt: str
+    problem: str
+
+
+def copyable_themes() -> QuerySet[Theme]:
+    """The themes copy can be drafted for: live ones, biggest first."""
+    return Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True).order_by(
+        "-size", "pk"
+    )
+
+
+def start_copy_draft(
+    kind: str, theme_ids: Sequence[int], user: AbstractBaseUser | None = None
+) -> CopyDraft:
+    """Create a draft of kind for the themes and hand it to a worker once the transaction
+    commits; return it (queued)."""
+    from insights.tasks import write_copy_task
+
+    with transaction.atomic():
+        draft = CopyDraft.objects.create(
+            kind=kind,
+            total=len(theme_ids),
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        draft.themes.set(theme_ids)
+        transaction.on_commit(lambda: write_copy_task.delay(draft.pk))
+    return draft
+
+
+def write_copy(draft_id: int, llm: TextModel | None = None) -> CopyDraft:
+    """Write the draft, theme by theme; return it finished. A finished draft is left as it
+    is; one that was running (its worker died and the task came back) starts again from
+    nothing."""
+    claimed = CopyDraft.objects.filter(
+        pk=draft_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+    ).update(
+        status=RunStatus.RUNNING,
+        done=0,
+        text="",
+        cited_item_ids=[],
+        prompt="",
+        error="",
+        finished_at=None,
+    )
+    draft = CopyDraft.objects.get(pk=draft_id)
+    if not claimed:
+        return draft
+    try:
+        _write(draft, llm or configured_llm())
+    except OperationalError:
+        raise  # the database went away: the task retries, and the draft is claimed again
+    except Exception as error:
+        _finish(draft, RunStatus.FAILED, str(error) or type(error).__name__)
+        raise
+    _finish(draft, RunStatus.DONE)
+    return draft
+
+
+def _write(draft: CopyDraft, llm: TextModel) -> None:
+    themes = list(draft.themes.order_by("-size", "pk"))
+    if not themes:
+        raise CopyError("the draft has no themes left to write about")
+    spec = COPY_KINDS[draft.kind]
+    draft.llm_model, draft.prompt_version = model_version(llm), PROMPT_VERSION  # type: ignore[arg-type]
+    draft.total = len(themes)
+    draft.save(update_fields=["llm_model", "prompt_version", "total"])
+    sections: list[Section] = []
+    quotes: list[Quote] = []
+    for done, theme in enumerate(themes, 1):
+        material = theme_material(theme)
+        sections.append(draft_section(material, spec, llm))
+        quotes.extend(material.quotes)
+        CopyDraft.objects.filter(pk=draft.pk).update(done=done)
+    draft.done = len(themes)
+    draft.text = assemble_draft(spec, sections, quotes)
+    draft.cited_item_ids = list(dict.fromkeys(item_id for item_id, _ in quotes))
+    draft.prompt = "\n\n----- next prompt -----\n\n".join(s.prompt for s in sections)
+    draft.save(update_fields=["done", "text", "cited_item_ids", "prompt"])
+
+
+def _finish(draft: CopyDraft, status: str, error: str = "") -> None:
+    draft.status, draft.error, draft.finished_at = status, error[:2000], timezone.now()
+    draft.save(update_fields=["status", "error", "finished_at"])
+
+
+def theme_material(theme: Theme) -> Material:
+    """Return the theme's name, its generated pain points, and up to QUOTES_PER_THEME
+    quotes: those its summary cites, then its negative items nearest the centre, then
+    its representative items."""
+    cited = [item_id for sentence in theme.pain_summary for item_id in sentence["item_ids"]]
+    by_id = dict(
+        theme.assignments.filter(item_id__in=[*cited, *theme.representative_item_ids]).values_list(
+            "item_id", "item__text"
+        )
+    )
+    candidates = [(item_id, by_id[item_id]) for item_id in cited if item_id in by_id]
+    candidates += nearest_items(theme, QUOTES_PER_THEME, negative_only=True)
+    candidates += [(pk, by_id[pk]) for pk in theme.representative_item_ids if pk in by_id]
+    quotes = first_distinct(candidates, QUOTES_PER_THEME)
+    if len(quotes) < QUOTES_PER_THEME:  # a small theme: any of its items will do
+        quotes = first_distinct(
+            [*quotes, *nearest_items(theme, QUOTES_PER_THEME)], QUOTES_PER_THEME
+        )
+    # An extractive summary is quotes already: only a generated one adds anything.
+    pain = (
+        tuple(str(sentence["text"]) for sentence in theme.pain_summary)
+        if theme.summary_kind == SummaryKind.GENERATED
+        else ()
+    )
+    return Material(theme.pk, theme.name, pain, tuple(quotes))
+
+
+def copy_prompt(material: Material, spec: KindSpec) -> FewShotPrompt:
+    """The few-shot prompt for one theme's copy of one kind."""
+    examples = tuple(
+        (_query(example, spec), answer)
+        for example, answer in zip(EXAMPLE_MATERIAL, spec.answers, strict=True)
+    )
+    return FewShotPrompt(
+        instruction=COPY_INSTRUCTION.format(kind_label=spec.label),
+        examples=examples,
+        query=_query(material, spec),
+    )
+
+
+def _query(material: Material, spec: KindSpec) -> str:
+    quotes = " | ".join(f'"{one_line(text, QUOTE_CHARS)}"' for _, text in material.quotes)
+    return COPY_QUERY.format(
+        theme_name=material.name,
+        pain_points=" ".join(material.pain_points) or one_line(material.quotes[0][1], QUOTE_CHARS),
+        quotes=quotes,
+        cue=spec.cue,
+    )
+
+
+def draft_section(material: Material, spec: KindSpec, llm: TextModel) -> Section:
+    """Return the theme's part of the draft: the model's text if check_copy passes it,
+    else the kind's template, with a note that says why."""
+    if not material.quotes:
+        raise CopyError(f"the theme “{material.name}” has no feedback to write from")
+    prompt = llm.render(copy_prompt(material, spec))
+    completion = llm.complete(
+        prompt, max_tokens=spec.max_tokens, stop=["\n", "Topic:"], timeout_s=COPY_TIMEOUT_S
+    )
+    text = complete_sentences(completion.text)
+    problem = check_copy(text, material)
+    if problem:
+        body = spec.template.format(name=material.name, pain=_pain_text(material))
+        note = f"> Template text: the model's draft was not used ({problem})."
+        return Section(_layout(spec, material, body, note), prompt, problem)
+    return Section(_layout(spec, material, text, ""), prompt, "")
+
+
+def complete_sentences(text: str) -> str:
+    """The text up to its last complete sentence (all of it when none is complete): output
+    that ran out of tokens ends mid-sentence."""
+    text = " ".join(text.split())
+    ends = [match.end() for match in SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends else text
+
+
+def check_copy(text: str, material: Material) -> str:
+    """Return why the drafted copy cannot be used, or "" when it can."""
+    words = words_of(text)
+    if len(words) < MIN_WORDS:
+        return "it is empty or too short"
+    if not SENTENCE_END.search(text):
+        return "it was cut off mid-sentence"
+    if is_repetitive(words, ngram=LOOP_NGRAM):
+        return "it repeats itself"
+    if SINGULAR_FIRST_PERSON & set(words):
+        return "it is written as a customer, in the first person"
+    promise = PROMISE.search(text)
+    if promise:
+        return f"it makes a promise (“{promise.group(0)}”)"
+    invented = unsupported_details(text, material.known_text())
+    if invented:
+        return f"it mentions {', '.join(invented)}, which the feedback does not"
+    known_stems = {stem(word) for word in content_words(material.known_text())}
+    borrowed = [word for word in EXAMPLE_TOPIC_WORDS if stem(word) in _stems(text) - known_stems]
+    if borrowed:
+        return f"it copies an example ({', '.join(borrowed)})"
+    if not _stems(text) & known_stems:
+        return "it is not about the theme"
+    return ""
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(word) for word in content_words(text)}
+
+
+def unsupported_details(text: str, known: str) -> list[str]:
+    """Numbers, and capitalised words inside a sentence (names), that known lacks."""
+    known_numbers = set(NUMBER.findall(known))
+    known_words = set(words_of(known))
+    missing = [number for number in NUMBER.findall(text) if number not in known_numbers]
+    for match in re.finditer(r"\b[A-Z][\w']*", text):
+        before = text[: match.start()].rstrip()
+        starts_sentence = not before or before[-1] in '.!?:"“(*-'
+        if not starts_sentence and match.group(0).lower() not in known_words:
+            missing.append(match.group(0))
+    return list(dict.fromkeys(missing))
+
+
+def _pain_text(material: Material) -> str:
+    if material.pain_points:
+        return " ".join(material.pain_points)
+    return f"Customers wrote: “{one_line(material.quotes[0][1], QUOTE_CHARS)}”"
+
+
+def _layout(spec: KindSpec, material: Material, body: str, note: str) -> str:
+    if spec.as_list:
+        return "\n".join(filter(None, [f"- {body}", f"  {note}" if note else ""]))
+    return "\n\n".join(filter(None, [f"## {material.name}", body, note]))
+
+
+def assemble_draft(spec: KindSpec, sections: Sequence[Section], quotes: Sequence[Quote]) -> str:
+    """The whole draft in Markdown: a title, each theme's section, and the feedback it
+    rests on, each item linked to its page."""
+    joiner = "\n" if spec.as_list else "\n\n"
+    parts = [f"# {spec.title}", joiner.join(s.markdown for s in sections), citations(quotes)]
+    return "\n\n".join(parts) + "\n"
+
+
+def citations(quotes: Sequence[Quote]) -> str:
+    """The "Based on feedback" section: one linked line per distinct item."""
+    lines = ["## Based on feedback", ""]
+    seen: set[int] = set()
+    for item_id, text in quotes:
+        if item_id in seen:
+            continue
+        seen.add(item_id)
+        url = reverse("insights:item_detail", args=[item_id])
+        lines.append(f"- [Item {item_id}]({url}): “{one_line(text, CITED_QUOTE_CHARS)}”")
+    return "\n".join(lines)

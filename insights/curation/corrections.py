@@ -1,0 +1,162 @@
+"""People correcting the machine: rename a theme, merge two, mark one resolved or ignored,
+move an item to another theme, correct an item's sentiment.
+
+Each function makes its change in one transaction and records a Correction (who, when,
+before, after), the history shown on theme and item pages. The change itself lives on the
+corrected rows, which re-clustering and re-scoring respect (see
+insights.pipeline.themes.identity and insights.pipeline.sentiment.stage).
+"""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+
+from ingestion.models import FeedbackItem
+from insights.models import (
+    Correction,
+    CorrectionKind,
+    ItemSentiment,
+    NameSource,
+    Theme,
+    ThemeAssignment,
+    ThemeStatus,
+)
+from insights.pipeline.sentiment.stage import SentimentError, correct_sentiment
+from insights.pipeline.themes.identity import LIVE_STATUSES, move_item, refresh_theme_stats
+
+# The statuses a person may give a theme ("retired" is the machine's).
+PERSON_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+class CorrectionError(Exception):
+    """A correction that cannot be made; the message tells the person why."""
+
+
+def rename_theme(theme: Theme, name: str, user: User) -> Theme:
+    """Give the theme a person's name, which describing and re-clustering keep; return it."""
+    name = name.strip()
+    if not name:
+        raise CorrectionError("A theme needs a name.")
+    with transaction.atomic():
+        theme = _locked_theme(theme.pk)
+        before = theme.name
+        if name == before:
+            raise CorrectionError("The theme already has this name.")
+        theme.name, theme.name_source = name, NameSource.PERSON
+        theme.save(update_fields=["name", "name_source", "updated_at"])
+        _record(CorrectionKind.RENAME, user, theme=theme, before=before, after=name)
+    return theme
+
+
+def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
+    """Merge source into target: its items join target and it points there from now on
+    (re-clustering never revives it); return target."""
+    if source.pk == target.pk:
+        raise CorrectionError("A theme cannot be merged into itself.")
+    with transaction.atomic():
+        # Locked in id order, so two merges of the same pair cannot deadlock.
+        locked = {t.pk: t for t in _locked_themes([source.pk, target.pk])}
+        source, target = locked[source.pk], locked[target.pk]
+        _check_mergeable(source, target)
+        ThemeAssignment.objects.filter(theme=source).update(theme=target)
+        # Themes merged into source before now point to target: one hop to the live theme.
+        Theme.objects.filter(merged_into=source).update(merged_into=target)
+        source.merged_into = target
+        source.save(update_fields=["merged_into", "updated_at"])
+        refresh_theme_stats([source.pk, target.pk])
+        _record(
+            CorrectionKind.MERGE,
+            user,
+            theme=source,
+            target_theme=target,
+            before=source.name,
+            after=target.name,
+        )
+    target.refresh_from_db()
+    return target
+
+
+def _check_mergeable(source: Theme, target: Theme) -> None:
+    if source.merged_into_id:
+        raise CorrectionError(f"“{source.name}” was already merged into another theme.")
+    if target.merged_into_id or target.status not in LIVE_STATUSES:
+        raise CorrectionError(f"“{target.name}” is no longer a theme to merge into.")
+    if source.embedding_model != target.embedding_model:
+        raise CorrectionError("These themes come from different embedding models.")
+
+
+def set_theme_status(theme: Theme, status: str, user: User) -> Theme:
+    """Mark the theme active, resolved or ignored; re-clustering keeps the mark; return it."""
+    if status not in PERSON_STATUSES:
+        raise CorrectionError(f"{status!r} is not a status a person can set.")
+    with transaction.atomic():
+        theme = _locked_theme(theme.pk)
+        if theme.merged_into_id:
+            raise CorrectionError("A merged theme has no status of its own.")
+        before = theme.status
+        if status == before:
+            raise CorrectionError(f"The theme is {theme.get_status_display().lower()} already.")
+        theme.status = status
+        theme.save(update_fields=["status", "updated_at"])
+        _record(CorrectionKind.STATUS, user, theme=theme, before=before, after=status)
+    return theme
+
+
+def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAssignment:
+    """Put the item in the theme because a person said so (re-clustering keeps it there);
+    return its assignment."""
+    with transaction.atomic():
+        theme = _locked_theme(theme.pk)
+        if theme.merged_into_id or theme.status not in LIVE_STATUSES:
+            raise CorrectionError(f"“{theme.name}” is no longer a theme to move items to.")
+        previous = Theme.objects.filter(assignments__item=item).only("id", "name").first()
+        if previous and previous.pk == theme.pk:
+            raise CorrectionError(f"The item is in “{theme.name}” already.")
+        assignment = move_item(item, theme, _person(user))
+        _record(
+            CorrectionKind.MOVE,
+            user,
+            item=item,
+            theme=previous,
+            target_theme=theme,
+            before=previous.name if previous else "",
+            after=theme.name,
+        )
+    return assignment
+
+
+def correct_item_sentiment(item: FeedbackItem, label: str, user: User) -> ItemSentiment:
+    """Record a person's sentiment for the item, which wins over predictions and trains
+    the classifier; return the item's sentiment row."""
+    with transaction.atomic():
+        # Locked now, so "before" is what this correction replaced.
+        before = ItemSentiment.objects.select_for_update().filter(item=item).first()
+        try:
+            sentiment = correct_sentiment(item, label, _person(user))
+        except SentimentError as error:
+            raise CorrectionError(str(error)) from error
+        _record(
+            CorrectionKind.SENTIMENT,
+            user,
+            item=item,
+            before=before.label if before else "",
+            after=label,
+        )
+    return sentiment
+
+
+def _locked_theme(theme_id: int) -> Theme:
+    return Theme.objects.select_for_update().get(pk=theme_id)
+
+
+def _locked_themes(theme_ids: list[int]) -> list[Theme]:
+    return list(Theme.objects.select_for_update().filter(pk__in=theme_ids).order_by("pk"))
+
+
+def _person(user: User) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+
+
+def _record(kind: str, user: User, **fields: object) -> Correction:
+    return Correction.objects.create(kind=kind, made_by=_person(user), **fields)

@@ -1,0 +1,48 @@
+"""The insights app's models, one module per part of the data path; imported here so that
+Django finds them and callers write `from insights.models import Theme`."""
+
+from insights.models.analysis import (
+    AnalysisRun,
+    AssignmentMethod,
+    ItemEmbedding,
+    ItemSentiment,
+    ModelVersion,
+    NameSource,
+    RunStatus,
+    Sentiment,
+    SentimentClassifier,
+    SummaryKind,
+    TextEmbedding,
+    Theme,
+    ThemeAssignment,
+    ThemeStatus,
+)
+from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
+from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
+from insights.models.querysets import sentiment_label_is
+
+__all__ = [
+    "AnalysisRun",
+    "AssignmentMethod",
+    "CopyDraft",
+    "CopyKind",
+    "Correction",
+    "CorrectionKind",
+    "EvaluationLabel",
+    "ItemEmbedding",
+    "ItemSentiment",
+    "ModelVersion",
+    "NameSource",
+    "Report",
+    "ReportSchedule",
+    "RunStatus",
+    "Sentiment",
+    "SentimentClassifier",
+    "SummaryKind",
+    "TextEmbedding",
+    "Theme",
+    "ThemeAssignment",
+    "ThemeStatus",
+    "Weekday",
+    "sentiment_label_is",
+]

@@ -1,0 +1,297 @@
+"""What the analysis stores: embeddings, themes, sentiment, the models that made them and
+the runs."""
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+
+from ingestion.models import FeedbackItem
+
+
+class TextEmbedding(models.Model):
+    """The embedding of one distinct text by one model, shared by every item with that text."""
+
+    model_name = models.CharField(max_length=200)
+    # ingestion.normalise.content_hash of the text alone: case and spacing do not count.
+    text_hash = models.CharField(max_length=64)
+    dimensions = models.PositiveIntegerField()
+    # float32, little-endian, unit length.
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_name", "text_hash"], name="one_embedding_per_text"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} embedding {self.text_hash[:12]}"
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype="<f4")
+
+
+class ItemEmbedding(models.Model):
+    """Which embedding an item has; an item gets a new one when the model changes."""
+
+    item = models.OneToOneField(
+        FeedbackItem, primary_key=True, on_delete=models.CASCADE, related_name="embedding"
+    )
+    embedding = models.ForeignKey(TextEmbedding, on_delete=models.CASCADE, related_name="items")
+
+    def __str__(self) -> str:
+        return f"embedding of item {self.item_id}"
+
+
+class ModelVersion(models.Model):
+    """A model file that produced outputs, identified by name and sha256 digest.
+
+    Every stored label, name and summary points here, so figures can be compared per model.
+    """
+
+    name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    first_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "sha256"], name="one_row_per_model_file")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class ThemeStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RESOLVED = "resolved", "Resolved"
+    IGNORED = "ignored", "Ignored"
+    # A re-cluster found nothing like it any more; kept so its history and edits survive.
+    RETIRED = "retired", "No longer found"
+
+
+class NameSource(models.TextChoices):
+    LLM = "llm", "Named by the language model"
+    KEYWORDS = "keywords", "Named from its keywords"
+    PERSON = "person", "Named by a person"
+
+
+class SummaryKind(models.TextChoices):
+    NONE = "", "No summary"
+    GENERATED = "generated", "Written by the language model"
+    EXTRACTIVE = "extractive", "Top quotes (the generated summary was not supported)"
+
+
+class Theme(models.Model):
+    """A group of feedback items about one thing, kept across re-clustering."""
+
+    name = models.CharField(max_length=200)
+    name_source = models.CharField(
+        max_length=20, choices=NameSource.choices, default=NameSource.KEYWORDS
+    )
+    keywords = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ThemeStatus.choices, default=ThemeStatus.ACTIVE
+    )
+    # The unit-length mean of its items' embeddings: float32, little-endian.
+    centroid = models.BinaryField()
+    embedding_model = models.CharField(max_length=200)
+    size = models.PositiveIntegerField(default=0)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The items nearest the centre, nearest first.
+    representative_item_ids = models.JSONField(default=list, blank=True)
+    # [{"text": sentence, "item_ids": [id, ...]}, ...]: each sentence with the items it cites.
+    pain_summary = models.JSONField(default=list, blank=True)
+    summary_kind = models.CharField(
+        max_length=20, choices=SummaryKind.choices, default=SummaryKind.NONE, blank=True
+    )
+    summary_note = models.CharField(max_length=300, blank=True)
+    name_model = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    summary_model = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prompt_version = models.CharField(max_length=40, blank=True)
+    # The size when the name and summary were last written; describing again is due
+    # when the theme has changed since.
+    described_size = models.PositiveIntegerField(default=0)
+    described_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_themes"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-size", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def centroid_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.centroid), dtype="<f4")
+
+
+class AssignmentMethod(models.TextChoices):
+    CLUSTER = "cluster", "Clustering"
+    NEAREST = "nearest", "Nearest theme"
+    PERSON = "person", "Moved by a person"
+
+
+class ThemeAssignment(models.Model):
+    """Which theme an item belongs to; items without a theme have no row."""
+
+    item = models.OneToOneField(
+        FeedbackItem, primary_key=True, on_delete=models.CASCADE, related_name="theme_assignment"
+    )
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="assignments")
+    # Cosine between the item's embedding and the theme's centre when it was assigned.
+    similarity = models.FloatField(default=0.0)
+    method = models.CharField(max_length=20, choices=AssignmentMethod.choices)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Theme pages list a theme's items nearest first.
+            models.Index(fields=["theme", "-similarity"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in theme {self.theme_id}"
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
+
+
+class SentimentClassifier(models.Model):
+    """What turns the language model's label scores into sentiment for one body of feedback:
+    the calibration prior and a classifier on the embeddings, fitted on the customer's own
+    items (the model's confident labels and people's corrections)."""
+
+    llm_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    prompt_version = models.CharField(max_length=40)
+    embedding_model = models.CharField(max_length=200)
+    # Mean label distribution over unlabeled items, {label: p}; scores are divided by it.
+    prior = models.JSONField(default=dict)
+    # Logistic regression on the embeddings: {"classes", "coef", "intercept"}, with
+    # "llm_weight" (the language model's weight when the two are summed) or "stack" (a
+    # regression learned from corrections that combines them); empty when too few labels
+    # were at hand. See insights.pipeline.sentiment.stage.
+    classifier = models.JSONField(default=dict, blank=True)
+    # Items scored by the language model when it was fitted: it is refitted as they grow.
+    scored_items = models.PositiveIntegerField(default=0)
+    pseudo_labels = models.PositiveIntegerField(default=0)
+    corrections = models.PositiveIntegerField(default=0)
+    # Accuracy on people's corrections held out from fitting (cross-validated); null when
+    # there were too few corrections to tell.
+    llm_accuracy = models.FloatField(null=True, blank=True)
+    combined_accuracy = models.FloatField(null=True, blank=True)
+    uses_classifier = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"sentiment classifier {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ItemSentiment(models.Model):
+    """An item's sentiment: the language model's raw label scores, the prediction made from
+    them, and a person's correction, which always wins."""
+
+    item = models.OneToOneField(
+        FeedbackItem, primary_key=True, on_delete=models.CASCADE, related_name="sentiment"
+    )
+    # The model's label probabilities before calibration, {label: p}; empty (and no model)
+    # while the item is predicted from its embedding alone, until the language model gets
+    # to it (it scores a limited number of items a run: see SENTIMENT_LLM_ITEMS_PER_RUN).
+    llm_scores = models.JSONField(default=dict, blank=True)
+    llm_model = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prompt_version = models.CharField(max_length=40, blank=True)
+    predicted = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(default=dict, blank=True)
+    classifier = models.ForeignKey(
+        SentimentClassifier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    corrected = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(default=timezone.now)
+    # The label in effect (the correction, else the prediction), kept by the database so that
+    # dashboards count and filter by one indexed column instead of an OR over two. Read
+    # `label` in Python (this column is only fresh after a reload); query this.
+    effective_label = models.GeneratedField(
+        expression=Coalesce(NullIf("corrected", models.Value("")), "predicted"),
+        output_field=models.CharField(max_length=10),
+        db_persist=True,
+    )
+
+    class Meta:
+        indexes = [
+            # Dashboards count and filter items by sentiment (sentiment_label_is).
+            models.Index(fields=["effective_label"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        return self.corrected or self.predicted
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class AnalysisRun(models.Model):
+    """One pass of the analysis over stored feedback, with its progress for the UI to poll."""
+
+    source = models.ForeignKey(
+        "ingestion.DataSource", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recluster = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    stage = models.CharField(max_length=40, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # {stage: {"items": n, "seconds": s}} for each finished stage.
+    stats = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"analysis run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (RunStatus.DONE, RunStatus.FAILED)

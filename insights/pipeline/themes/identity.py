@@ -1,0 +1,338 @@
+"""Themes as stored rows: found by clustering, kept across re-clustering, grown as items arrive.
+
+Clustering labels are numbers that mean nothing from one run to the next. A re-cluster
+matches its clusters to the stored themes by shared members (and centre, for a theme whose
+members changed), so a theme keeps its id, name, status and history; items a person moved
+stay where that person put them. A theme a person merged into another is never continued:
+clusters that match it (or mostly hold the other theme's items) join the theme it went into.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Max, Min, QuerySet
+
+from ingestion.models import FeedbackItem
+from insights.models import AssignmentMethod, Theme, ThemeAssignment, ThemeStatus
+from insights.pipeline.embedding import item_vectors
+from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
+from insights.pipeline.themes.clustering import Clustering as ClusterResult
+
+# Share of a new cluster's members that must come from one stored theme (Jaccard of the two
+# member sets) for the cluster to be that theme again.
+MATCH_MIN_JACCARD = 0.2
+# Without shared members (a new embedding model, say), centres this close are the same theme.
+MATCH_MIN_COSINE = 0.9
+# A cluster left unmatched stays in a theme people merged others into when at least this
+# share of its members are in that theme already (people said they are one theme).
+MERGED_MIN_SHARE = 0.5
+# Themes a re-cluster may continue or new items may join.
+LIVE_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
+
+
+@dataclass(frozen=True)
+class ReclusterResult:
+    themes: int
+    kept: int  # stored themes found again
+    created: int
+    retired: int
+    items_assigned: int
+
+
+def live_themes(embedding_model: str) -> QuerySet[Theme]:
+    return Theme.objects.filter(
+        status__in=LIVE_STATUSES, merged_into__isnull=True, embedding_model=embedding_model
+    )
+
+
+def needs_recluster(embedding_model: str) -> bool:
+    """Return whether there are no themes yet for this embedding model."""
+    return not live_themes(embedding_model).exists()
+
+
+def recluster(
+    embedding_model: str,
+    seed: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReclusterResult:
+    """Cluster every embedded item again and store the result, keeping theme identities."""
+    ids, vectors = item_vectors(FeedbackItem.objects.all(), embedding_model)
+    if on_progress:
+        on_progress(0, len(ids))
+    clustering = discover_themes(vectors, seed=seed)
+    with transaction.atomic():
+        result = _store_clustering(embedding_model, np.array(ids), vectors, clustering)
+    if on_progress:
+        on_progress(len(ids), len(ids))
+    return result
+
+
+def _store_clustering(
+    embedding_model: str, ids: np.ndarray, vectors: np.ndarray, clustering: ClusterResult
+) -> ReclusterResult:
+    old_members = _members_by_theme(embedding_model)
+    new_members = {
+        int(label): set(ids[clustering.labels == label].tolist()) for label in clustering.theme_ids
+    }
+    targets = _match_clusters(new_members, clustering, old_members, embedding_model)
+    unmatched = {label: members for label, members in new_members.items() if label not in targets}
+    targets.update(_match_merged(unmatched, clustering, old_members, embedding_model))
+    themes = _themes_for_clusters(targets, list(new_members), vectors, clustering, embedding_model)
+    retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
+    assigned = _reassign(ids, vectors, clustering, themes)
+    # Every live theme: those no cluster continued keep only the items people put there.
+    refresh_theme_stats(list(live_themes(embedding_model).values_list("pk", flat=True)))
+    kept = len(set(targets.values()))
+    distinct = len({theme.pk for theme in themes.values()})
+    return ReclusterResult(
+        themes=distinct,
+        kept=kept,
+        created=distinct - kept,
+        retired=retired,
+        items_assigned=assigned,
+    )
+
+
+def _members_by_theme(embedding_model: str) -> dict[int, set[int]]:
+    members: dict[int, set[int]] = {}
+    rows = ThemeAssignment.objects.filter(theme__in=live_themes(embedding_model)).values_list(
+        "theme_id", "item_id"
+    )
+    for theme_id, item_id in rows.iterator(chunk_size=5000):
+        members.setdefault(theme_id, set()).add(item_id)
+    return members
+
+
+def _match_clusters(
+    new_members: dict[int, set[int]],
+    clustering: ClusterResult,
+    old_members: dict[int, set[int]],
+    embedding_model: str,
+) -> dict[int, int]:
+    """Return {cluster label: stored theme id}, one to one, best overlaps first."""
+    from scipy.optimize import linear_sum_assignment
+
+    old = list(live_themes(embedding_model).only("id", "centroid"))
+    labels = list(new_members)
+    if not old or not labels:
+        return {}
+    jaccard = np.array(
+        [
+            [_jaccard(new_members[label], old_members.get(theme.pk, set())) for theme in old]
+            for label in labels
+        ]
+    )
+    old_centres = np.stack([theme.centroid_array() for theme in old])
+    centres = clustering.centroids[np.searchsorted(clustering.theme_ids, labels)]
+    cosine = centres @ old_centres.T
+    # Members decide; the centre breaks ties and decides alone when no members are shared.
+    rows, cols = linear_sum_assignment(-(jaccard + 0.01 * cosine))
+    return {
+        labels[r]: old[c].pk
+        for r, c in zip(rows, cols, strict=True)
+        if jaccard[r, c] >= MATCH_MIN_JACCARD or cosine[r, c] >= MATCH_MIN_COSINE
+    }
+
+
+def _jaccard(a: set[int], b: set[int]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _match_merged(
+    unmatched: dict[int, set[int]],
+    clustering: ClusterResult,
+    old_members: dict[int, set[int]],
+    embedding_model: str,
+) -> dict[int, int]:
+    """Return {cluster label: live theme id} for clusters that belong to a theme people
+    merged others into: the cluster's centre is a merged-away theme's (MATCH_MIN_COSINE),
+    or most of its members are in the theme that absorbed it already (MERGED_MIN_SHARE).
+    The merged-away theme itself is never continued: its items stay where people put them."""
+    merged = list(
+        Theme.objects.filter(merged_into__in=live_themes(embedding_model)).only(
+            "id", "centroid", "merged_into_id"
+        )
+    )
+    if not merged or not unmatched:
+        return {}
+    centres = np.stack([theme.centroid_array() for theme in merged])
+    roots = {theme.merged_into_id for theme in merged}
+    found = {}
+    for label, members in unmatched.items():
+        cosine = centres @ clustering.centroids[int(np.searchsorted(clustering.theme_ids, label))]
+        nearest = int(np.argmax(cosine))
+        shares = {
+            root: len(members & old_members.get(root, set())) / len(members) for root in roots
+        }
+        root = max(shares, key=lambda theme_id: shares[theme_id])
+        if cosine[nearest] >= MATCH_MIN_COSINE:
+            found[label] = merged[nearest].merged_into_id
+        elif shares[root] >= MERGED_MIN_SHARE:
+            found[label] = root
+    return found
+
+
+def _themes_for_clusters(
+    targets: dict[int, int],
+    labels: list[int],
+    vectors: np.ndarray,
+    clustering: ClusterResult,
+    embedding_model: str,
+) -> dict[int, Theme]:
+    """Return the theme of each cluster label: the stored theme it continues (targets), with
+    its new centre, or a new theme. Several clusters continue one theme only where people
+    merged themes into it; its centre is then that of all their members."""
+    stored = Theme.objects.in_bulk(set(targets.values()))
+    labels_of: dict[int, list[int]] = {}
+    for label, theme_id in targets.items():
+        labels_of.setdefault(theme_id, []).append(label)
+    for theme_id, its_labels in labels_of.items():
+        theme = stored[theme_id]
+        theme.centroid = _centre(its_labels, vectors, clustering).tobytes()
+        theme.save(update_fields=["centroid", "updated_at"])
+    themes = {label: stored[theme_id] for label, theme_id in targets.items()}
+    for label in labels:
+        if label not in themes:
+            themes[label] = Theme.objects.create(
+                name=f"Theme {label + 1}",
+                centroid=_centre([label], vectors, clustering).tobytes(),
+                embedding_model=embedding_model,
+            )
+    return themes
+
+
+def _centre(labels: list[int], vectors: np.ndarray, clustering: ClusterResult) -> np.ndarray:
+    """Return the unit-length centre of the clusters' members as little-endian float32."""
+    if len(labels) == 1:
+        centre = clustering.centroids[int(np.searchsorted(clustering.theme_ids, labels[0]))]
+    else:
+        mean = vectors[np.isin(clustering.labels, labels)].mean(axis=0)
+        centre = mean / (np.linalg.norm(mean) or 1.0)
+    return centre.astype("<f4")
+
+
+def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
+    """Retire the active themes no cluster continued, unless a person put items in them; a
+    theme a person marked resolved or ignored keeps that mark (and its history)."""
+    by_people = ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values("theme_id")
+    unmatched = (
+        live_themes(embedding_model)
+        .filter(status=ThemeStatus.ACTIVE)
+        .exclude(pk__in=kept_ids)
+        .exclude(pk__in=by_people)
+    )
+    return unmatched.update(status=ThemeStatus.RETIRED, size=0)
+
+
+def _reassign(
+    ids: np.ndarray, vectors: np.ndarray, clustering: ClusterResult, themes: dict[int, Theme]
+) -> int:
+    """Replace every machine-made assignment with this clustering's; keep people's."""
+    moved_by_people = set(
+        ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values_list(
+            "item_id", flat=True
+        )
+    )
+    ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON).delete()
+    centres = {label: themes[label].centroid_array() for label in themes}
+    rows = [
+        ThemeAssignment(
+            item_id=int(item_id),
+            theme=themes[int(label)],
+            similarity=float(vector @ centres[int(label)]),
+            method=AssignmentMethod.CLUSTER,
+        )
+        for item_id, vector, label in zip(ids, vectors, clustering.labels, strict=True)
+        if label != NO_THEME and int(item_id) not in moved_by_people
+    ]
+    ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def assign_new_items(
+    embedding_model: str, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Give each embedded item without a theme the nearest live theme, if close enough;
+    return how many items joined a theme. Centres stay as the last re-cluster left them; an
+    item nearest a merged-away theme joins the theme it was merged into."""
+    theme_ids, centres = _assignable_centres(embedding_model)
+    unassigned = FeedbackItem.objects.filter(theme_assignment__isnull=True)
+    ids, vectors = item_vectors(unassigned, embedding_model)
+    if on_progress:
+        on_progress(0, len(ids))
+    if not theme_ids or not ids:
+        return 0
+    known = ClusterResult(
+        labels=np.zeros(0, dtype=int), theme_ids=np.arange(len(theme_ids)), centroids=centres
+    )
+    labels = assign_to_themes(vectors, known)
+    rows = [
+        ThemeAssignment(
+            item_id=item_id,
+            theme_id=theme_ids[label],
+            similarity=float(vector @ centres[label]),
+            method=AssignmentMethod.NEAREST,
+        )
+        for item_id, vector, label in zip(ids, vectors, labels, strict=True)
+        if label != NO_THEME
+    ]
+    # Another run may have assigned some of them meanwhile; its row is as good.
+    ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    refresh_theme_stats({row.theme_id for row in rows})
+    if on_progress:
+        on_progress(len(ids), len(ids))
+    return len(rows)
+
+
+def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
+    """Return the centres new items are compared with, and for each the live theme an item
+    nearest it joins: every live theme's own, and each merged-away theme's for the theme
+    it was merged into."""
+    live = live_themes(embedding_model)
+    themes = list(live.only("id", "centroid"))
+    themes += Theme.objects.filter(merged_into__in=live).only("id", "centroid", "merged_into_id")
+    if not themes:
+        return [], np.zeros((0, 0), dtype="<f4")
+    theme_ids = [theme.merged_into_id or theme.pk for theme in themes]
+    return theme_ids, np.stack([theme.centroid_array() for theme in themes])
+
+
+def refresh_theme_stats(theme_ids: object) -> None:
+    """Store each theme's size and the dates of its first and last items."""
+    stats = (
+        ThemeAssignment.objects.filter(theme_id__in=theme_ids)
+        .values("theme_id")
+        .annotate(
+            size=Count("item_id"),
+            first=Min("item__created_at"),
+            last=Max("item__created_at"),
+        )
+    )
+    found = {row["theme_id"]: row for row in stats}
+    themes = list(Theme.objects.filter(pk__in=theme_ids))
+    for theme in themes:
+        row = found.get(theme.pk, {"size": 0, "first": None, "last": None})
+        theme.size, theme.first_seen_at, theme.last_seen_at = row["size"], row["first"], row["last"]
+    Theme.objects.bulk_update(themes, ["size", "first_seen_at", "last_seen_at"])
+
+
+def move_item(item: FeedbackItem, theme: Theme, user: object) -> ThemeAssignment:
+    """Put an item in a theme because a person said so; re-clustering keeps it there."""
+    previous = ThemeAssignment.objects.filter(item=item).values_list("theme_id", flat=True).first()
+    centroid = theme.centroid_array()
+    _, vectors = item_vectors(FeedbackItem.objects.filter(pk=item.pk), theme.embedding_model)
+    similarity = float(vectors[0] @ centroid) if len(vectors) else 0.0
+    assignment, _ = ThemeAssignment.objects.update_or_create(
+        item=item,
+        defaults={
+            "theme": theme,
+            "similarity": similarity,
+            "method": AssignmentMethod.PERSON,
+            "assigned_by": user,
+        },
+    )
+    refresh_theme_stats([theme.pk] + ([previous] if previous else []))
+    return assignment

@@ -1,0 +1,353 @@
+"""The quality evaluation's pieces (readers, split, metrics, cache, report, command) on tiny
+fixtures; the full run on the public data sets is `make eval`, not a test."""
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from devtools.evaluation import cache
+from devtools.evaluation.datasets import (
+    DatasetError,
+    read_airline_tweets,
+    read_banking77,
+    split_tweets,
+)
+from devtools.evaluation.pain_points import (
+    CLUSTER_SEEDS,
+    MAX_SUMMARISED_THEMES,
+    evaluate_pain_points,
+    failure_reasons,
+    largest_themes,
+    nearest_quotes,
+)
+from devtools.evaluation.report import Section, format_value, text_table, write_report
+from devtools.evaluation.sentiment import (
+    SentimentData,
+    corrections,
+    evaluate_sentiment,
+    label_indices,
+    scores,
+)
+from devtools.evaluation.themes import clustering_scores, kmeans_given_k, theme_methods
+from insights.models import SummaryKind
+from insights.pipeline.describing.summaries import PainSummary
+from insights.pipeline.sentiment.prompt import LABELS
+from insights.pipeline.themes.clustering import NO_THEME
+
+DATASETS = Path(__file__).resolve().parents[1] / "fixtures" / "eval_datasets"
+
+
+# -- readers and split -------------------------------------------------------------------
+
+
+def test_it_reads_each_airline_tweet_once() -> None:
+    tweets = read_airline_tweets(DATASETS)
+    # The fixture has 30 rows, two of them repeated tweet ids.
+    assert len(tweets.texts) == 28
+    assert len(set(tweets.texts)) == 28
+    assert tweets.texts[0].startswith("@AirNorth flight delayed three hours")
+    assert tweets.sentiments[:4] == ["negative", "negative", "negative", "positive"]
+    assert tweets.reasons[1] == "Lost Luggage"
+    assert tweets.reasons[3] == ""
+
+
+def test_it_reads_banking77_texts_with_their_intents() -> None:
+    data = read_banking77(DATASETS)
+    assert len(data.texts) == 6
+    assert data.labels[0] == "card_arrival"
+    assert len(set(data.labels)) == 3
+
+
+def test_it_names_the_missing_file_and_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="FEEDLENS_DATASETS_DIR") as error:
+        read_banking77(tmp_path)
+    assert "banking77" in str(error.value)
+
+
+def test_the_split_is_seeded_and_keeps_the_pool_out_of_the_test_sample() -> None:
+    split = split_tweets(100, 30, 50)
+    again = split_tweets(100, 30, 50)
+    assert np.array_equal(split.test, again.test)
+    assert np.array_equal(split.pool, again.pool)
+    assert len(split.test) == 30
+    assert len(split.pool) == 50
+    assert not set(split.test.tolist()) & set(split.pool.tolist())
+    assert not np.array_equal(split.test, split_tweets(100, 30, 50, seed=1).test)
+
+
+def test_a_sample_that_leaves_no_pool_is_refused() -> None:
+    with pytest.raises(DatasetError, match="smaller --sentiment-sample"):
+        split_tweets(28, 28, 10)
+
+
+# -- themes ------------------------------------------------------------------------------
+
+
+def test_unassigned_items_count_as_one_extra_cluster() -> None:
+    truth = ["a", "a", "b", "b", "c", "c"]
+    nothing = clustering_scores(truth, np.full(6, NO_THEME))
+    assert nothing["ARI"] == pytest.approx(0.0)
+    assert nothing["unassigned"] == 1.0
+    assert nothing["themes"] == 0
+    # The unassigned pair is exactly intent "a": as one cluster, the match is perfect.
+    partial = clustering_scores(truth, np.array([NO_THEME, NO_THEME, 0, 0, 1, 1]))
+    assert partial["ARI"] == pytest.approx(1.0)
+    assert partial["NMI"] == pytest.approx(1.0)
+    assert partial["unassigned"] == pytest.approx(1 / 3)
+    assert partial["themes"] == 2
+
+
+def test_kmeans_given_the_true_k_separates_clear_groups() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(3) * 10
+    vectors = np.vstack([centre + rng.normal(size=(20, 3)) for centre in centres])
+    truth = np.repeat(["x", "y", "z"], 20)
+    labels = kmeans_given_k(3)([], vectors)
+    assert clustering_scores(truth, labels)["ARI"] == pytest.approx(1.0)
+
+
+def test_quick_leaves_out_hdbscan_on_raw_embeddings() -> None:
+    full = [method.name for method in theme_methods(77, quick=False)]
+    quick = [method.name for method in theme_methods(77, quick=True)]
+    assert len(full) == 4
+    assert full[0].startswith("ours")
+    assert [name for name in full if name not in quick] == [full[2]]
+    assert "raw" in full[2]
+
+
+# -- sentiment ---------------------------------------------------------------------------
+
+
+def test_corrections_label_only_the_chosen_pool_rows() -> None:
+    y_pool = np.arange(60) % 3
+    corrected = corrections(y_pool, 20, seed=0)
+    chosen = corrected >= 0
+    assert chosen.sum() == 20
+    assert np.array_equal(corrected[chosen], y_pool[chosen])
+    assert np.array_equal(corrected, corrections(y_pool, 20, seed=0))
+    assert not np.array_equal(corrected, corrections(y_pool, 20, seed=1))
+
+
+def test_scores_are_accuracy_and_macro_f1_over_three_labels() -> None:
+    truth = np.array([0, 0, 1, 2])
+    accuracy, macro_f1 = scores(truth, np.array([0, 0, 1, 1]))
+    assert accuracy == pytest.approx(0.75)
+    # F1: negative 1, neutral 2/3, positive 0.
+    assert macro_f1 == pytest.approx((1 + 2 / 3 + 0) / 3)
+
+
+def synthetic_sentiment(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Labels, LLM scores that lean to the right label, and vectors that carry it."""
+    y = rng.integers(0, 3, n)
+    raw = rng.dirichlet(np.ones(3), n) + 0.8 * np.eye(3)[y]
+    raw /= raw.sum(axis=1, keepdims=True)
+    vectors = rng.normal(size=(n, 8)) + 2 * np.eye(3, 8)[y]
+    return y, raw, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_the_sentiment_section_compares_ours_with_the_peers() -> None:
+    pytest.importorskip("vaderSentiment", reason="the eval extra is not installed")
+    rng = np.random.default_rng(0)
+    y_test, raw_test, x_test = synthetic_sentiment(rng, 60)
+    y_pool, raw_pool, x_pool = synthetic_sentiment(rng, 150)
+    data = SentimentData(raw_test, x_test, y_test, raw_pool, x_pool, y_pool, 0.02, 0.005)
+    texts = ["I love it, wonderful!", "Terrible, the worst.", "It leaves at noon."] * 20
+    section = evaluate_sentiment(data, texts, label_counts=(30,))
+    rows = {(row["method"].split(":")[0].split(" ")[0], row["labels"]): row for row in section.rows}
+    assert set(rows) == {
+        ("ours", 0),
+        ("ours", 30),
+        ("logistic", 30),
+        ("VADER", "0 (learns none)"),
+        ("raw", "0 (learns none)"),
+    }
+    raw_row = rows[("raw", "0 (learns none)")]
+    assert raw_row["accuracy"] == pytest.approx((raw_test.argmax(axis=1) == y_test).mean())
+    assert raw_row["s/item"] == 0.02
+    # The LLM's scores lean clearly to the truth: the pipeline must learn from them.
+    assert rows[("ours", 0)]["accuracy"] > 0.8
+    assert rows[("ours", 0)]["s/item"] >= 0.025
+    assert all(0 <= row["macro-F1"] <= 1 for row in section.rows)
+
+
+def test_vader_reads_clear_cases() -> None:
+    pytest.importorskip("vaderSentiment", reason="the eval extra is not installed")
+    from devtools.evaluation.sentiment import vader_labels
+
+    labels = vader_labels(
+        [
+            "Great crew, I love this airline!",
+            "Worst service ever, awful.",
+            "Flight 210 leaves at 5.",
+        ]
+    )
+    assert [LABELS[i] for i in labels] == ["positive", "negative", "neutral"]
+
+
+def test_label_names_become_indices_in_product_order() -> None:
+    assert label_indices(["positive", "negative", "neutral"]).tolist() == [
+        LABELS.index("positive"),
+        LABELS.index("negative"),
+        LABELS.index("neutral"),
+    ]
+
+
+# -- cache -------------------------------------------------------------------------------
+
+
+def test_a_second_run_reads_outputs_and_timings_from_the_cache(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def compute(texts: Sequence[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return np.array([[len(text), 1.0] for text in texts])
+
+    texts = [f"text {i}" * (i % 5 + 1) for i in range(cache.CHUNK_SIZE + 10)]
+    first = cache.cached_outputs(texts, compute, tmp_path, ("model-sha", "prompt-v1"))
+    again = cache.cached_outputs(texts, compute, tmp_path, ("model-sha", "prompt-v1"))
+    assert calls == [cache.CHUNK_SIZE, 10]
+    assert np.array_equal(first.values, again.values)
+    assert again.cached_chunks == 2
+    assert again.seconds == pytest.approx(first.seconds)
+    cache.cached_outputs(texts[:5], compute, tmp_path, ("model-sha", "prompt-v2"))
+    assert calls == [cache.CHUNK_SIZE, 10, 5]
+
+
+def test_cache_keys_differ_by_model_prompt_and_text_boundaries() -> None:
+    key = cache.chunk_key("sha", "v1", ["ab", "c"])
+    assert key != cache.chunk_key("sha", "v1", ["a", "bc"])
+    assert key != cache.chunk_key("sha", "v2", ["ab", "c"])
+    assert key != cache.chunk_key("other", "v1", ["ab", "c"])
+    assert key == cache.chunk_key("sha", "v1", ["ab", "c"])
+
+
+# -- pain points -------------------------------------------------------------------------
+
+
+def test_quotes_are_the_nearest_distinct_texts() -> None:
+    texts = ["bag lost", "Bag lost!", "bag late", "seat broken"]
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    quotes = nearest_quotes(texts, vectors, np.array([3, 2, 1, 0]), np.array([1.0, 0.0]), 2)
+    assert quotes == [(0, "bag lost"), (2, "bag late")]
+
+
+def test_failure_reasons_are_counted_without_their_figures() -> None:
+    def failed(note: str) -> PainSummary:
+        return PainSummary(
+            [], SummaryKind.EXTRACTIVE, f"The generated summary was not used: {note}."
+        )
+
+    summaries = [
+        failed("sentence 1 does not match the quotes it cites (similarity 0.41 < 0.5)"),
+        failed("sentence 2 does not match the quotes it cites (similarity 0.32 < 0.5)"),
+        failed("sentence 1 mentions Denver, which its quotes do not"),
+        failed("it repeats a sentence"),
+        PainSummary([{"text": "Users report lost bags.", "item_ids": [1]}], SummaryKind.GENERATED),
+    ]
+    assert failure_reasons(summaries) == {
+        "a sentence does not match the quotes it cites": 2,
+        "a sentence mentions Denver": 1,
+        "it repeats a sentence": 1,
+    }
+
+
+def test_the_largest_themes_come_first() -> None:
+    from insights.pipeline.themes.clustering import Clustering
+
+    labels = np.array([0, 1, 1, 1, 2, 2, NO_THEME])
+    clustering = Clustering(labels, np.array([0, 1, 2]), np.eye(3))
+    assert largest_themes(clustering, 2) == [1, 2]
+
+
+LOST_BAGS = [
+    f"@AirNorth my bag never arrived in {city}, nobody can tell me where it is"
+    for city in ("Denver", "Boston", "Dallas", "Miami", "Seattle", "Atlanta", "Chicago", "Austin")
+]
+LATE_FLIGHTS = [
+    f"@AirNorth flight to {city} delayed {hours} hours and still no news at the gate"
+    for city, hours in (
+        ("Denver", 2), ("Boston", 3), ("Dallas", 4), ("Miami", 5),
+        ("Seattle", 6), ("Atlanta", 2), ("Chicago", 3), ("Austin", 4),
+    )
+]  # fmt: skip
+
+
+def test_pain_points_are_measured_over_every_seed_with_the_real_models() -> None:
+    from insights.local_models import configured_embedder, configured_llm
+
+    texts = LOST_BAGS + LATE_FLIGHTS
+    reasons = ["Lost Luggage"] * len(LOST_BAGS) + ["Late Flight"] * len(LATE_FLIGHTS)
+    embedder = configured_embedder()
+    progress: list[tuple[int, int]] = []
+    section = evaluate_pain_points(
+        texts,
+        reasons,
+        embedder.embed(texts),
+        (configured_llm(), embedder),
+        lambda done, total: progress.append((done, total)),
+    )
+    values = {row["measure"]: row["value"] for row in section.rows}
+    fewest, most = (int(n) for n in values["themes (ours), fewest and most"].split("-"))
+    assert 1 <= fewest <= values["themes (ours), mean"] <= most <= MAX_SUMMARISED_THEMES
+    # Every seed's themes are summarised, and progress counts across all of them.
+    assert fewest * len(CLUSTER_SEEDS) <= values["themes summarised"]
+    assert values["themes summarised"] <= most * len(CLUSTER_SEEDS)
+    assert progress[-1] == (values["themes summarised"], values["themes summarised"])
+    assert values["share grounded"] == (
+        values["summaries passing grounding"] / values["themes summarised"]
+    )
+    # Two clearly separate complaints: the themes follow them (mean over the seeds).
+    assert values["NMI vs negativereason"] > 0.5
+    assert "seed 0, 1, 2" in section.notes[0]
+
+
+# -- report and command ------------------------------------------------------------------
+
+
+def example_section() -> Section:
+    return Section(
+        "themes",
+        "Themes on Banking77",
+        ("method", "ARI", "themes", "seconds"),
+        [
+            {"method": "ours", "ARI": 0.5512, "themes": 71, "seconds": 21.04},
+            {"method": "peer", "ARI": None, "themes": 3, "seconds": 1234.5},
+        ],
+        ["a note"],
+    )
+
+
+def test_the_table_shows_three_decimals_and_dashes() -> None:
+    table = text_table(example_section())
+    assert table.splitlines()[0] == "Themes on Banking77"
+    assert "0.551" in table
+    assert "1,234" in table
+    assert "—" in table
+    assert table.rstrip().endswith("* a note")
+    assert format_value(None) == "—"
+
+
+def test_the_report_is_written_dated_and_as_latest(tmp_path: Path) -> None:
+    run = {"wall seconds": 12.5, "quick": True}
+    paths = write_report([example_section()], run, tmp_path, day=date(2026, 11, 23))
+    names = sorted(path.name for path in paths)
+    assert names == ["eval-2026-11-23.json", "eval-2026-11-23.md", "latest.json", "latest.md"]
+    document = json.loads((tmp_path / "latest.json").read_text())
+    assert set(document) == {"date", "machine", "run", "sections"}
+    assert document["date"] == "2026-11-23"
+    assert set(document["machine"]) >= {"cpus", "load_average"}
+    themes = document["sections"]["themes"]
+    assert themes["rows"][0] == {"method": "ours", "ARI": 0.5512, "themes": 71, "seconds": 21.04}
+    markdown = (tmp_path / "eval-2026-11-23.md").read_text()
+    assert "| method | ARI | themes | seconds |" in markdown
+    assert "| ours | 0.551 | 71 | 21.040 |" in markdown
+
+
+def test_the_command_reports_a_missing_datasets_folder(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("evaluate", "--only", "themes", "--datasets", str(tmp_path))
