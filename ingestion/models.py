@@ -29,8 +29,9 @@ class SourceKind(models.TextChoices):
     IMAP = "imap", "IMAP mailbox"
 
 
-# Kinds that Feedlens fetches on a schedule (ingestion.connectors); the others push or upload.
-POLLING_KINDS = (SourceKind.REST, SourceKind.RSS, SourceKind.IMAP)
+# Kinds whose items are pushed or uploaded; Feedlens fetches every other kind on a schedule,
+# through the connector registered for it in ingestion.connectors.
+PUSHED_KINDS = (SourceKind.UPLOAD, SourceKind.WEBHOOK)
 DEFAULT_SYNC_INTERVAL_MINUTES = 15
 # A failing source is tried again after interval x 2^failures, and at most this long after.
 MAX_SYNC_BACKOFF = timedelta(hours=6)
@@ -52,7 +53,7 @@ class DataSourceQuerySet(models.QuerySet["DataSource"]):
         """Enabled polling sources whose next sync time has come (or was never set).
 
         No index: a deployment has tens of sources, and the scan runs once a minute."""
-        return self.filter(enabled=True, kind__in=POLLING_KINDS).filter(
+        return self.filter(enabled=True).exclude(kind__in=PUSHED_KINDS).filter(
             Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
         )
 
@@ -146,7 +147,7 @@ class DataSource(models.Model):
 
     @property
     def is_polling(self) -> bool:
-        return self.kind in POLLING_KINDS
+        return self.kind not in PUSHED_KINDS
 
     def record_sync_success(self, status: str, created: int, error: str = "") -> None:
         """Record a finished sync: reset the failures and schedule the next one an interval on."""

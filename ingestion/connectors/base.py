@@ -3,8 +3,14 @@
 A connector yields pages; each page carries its records and the cursor to resume after it.
 ingestion.sync stores a page's items and its cursor in one transaction, so a sync that
 fails half-way resumes after the last page it stored: nothing is read twice or skipped.
-Adding a kind means copying a sibling module (rest.py, rss.py, imap.py) and registering it
-in ingestion/connectors/__init__.py.
+Adding a kind takes one module and a migration:
+1. ingestion/connectors/<kind>.py, copied from a sibling (rest.py, rss.py, imap.py): the
+   config schema (pydantic), the Connector subclass, and the PollingSourceForm subclass
+   (ingestion.source_forms) whose `connector` is an instance of it;
+2. that form added to POLLING_FORMS in ingestion/connectors/__init__.py, the one registry
+   that the source pages, the sync and the scheduler read;
+3. the kind's value in SourceKind (ingestion/models.py) and the migration that
+   `manage.py makemigrations ingestion` writes for its choices.
 """
 
 import http.client

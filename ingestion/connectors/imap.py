@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal, cast
 
+from django import forms
 from django.utils.html import strip_tags
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +20,7 @@ from ingestion.connectors.base import HTTP_TIMEOUT_S, Connector, ConnectorError,
 from ingestion.importers import RawRecord
 from ingestion.models import SourceKind
 from ingestion.normalise import ColumnMapping
+from ingestion.source_forms import PollingSourceForm, secret_field
 
 IMAP_MAPPING = ColumnMapping(
     text="text",
@@ -142,3 +144,31 @@ def _date(value: str) -> str | None:
 def _quoted(folder: str) -> str:
     """Quote a folder name for IMAP ("Support Inbox" has a space)."""
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- the form that configures a source of this kind ------------------------------------
+
+
+class ImapSourceForm(PollingSourceForm):
+    connector = ImapConnector()
+    required_secrets = ("password",)
+    FIELDS = ("host", "port", "security", "username", "folder")
+
+    host = forms.CharField(max_length=255)
+    port = forms.IntegerField(min_value=1, max_value=65535, initial=993)
+    security = forms.ChoiceField(
+        choices=[
+            ("ssl", "SSL/TLS (port 993)"),
+            ("starttls", "STARTTLS (port 143)"),
+            ("plain", "None: private networks only"),
+        ]
+    )
+    username = forms.CharField(max_length=255)
+    password = secret_field("Password")
+    folder = forms.CharField(max_length=255, initial="INBOX")
+
+    def config_data(self) -> dict[str, object]:
+        return {name: self.cleaned_data[name] for name in (*self.FIELDS, "password")}
+
+    def initial_from_config(self, config: dict[str, object]) -> dict[str, object]:
+        return {name: config[name] for name in self.FIELDS if name in config}

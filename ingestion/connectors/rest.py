@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from django import forms
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -20,6 +21,7 @@ from ingestion.connectors.base import Connector, ConnectorError, Cursor, Page, h
 from ingestion.importers import RawRecord
 from ingestion.models import SourceKind
 from ingestion.normalise import ColumnMapping, RowError, parse_datetime, read_field
+from ingestion.source_forms import PollingSourceForm, secret_field
 
 # A sync stops after this many pages and the next one goes on from its cursor, so one
 # endless or very long listing cannot hold a worker for hours.
@@ -145,3 +147,61 @@ def _parsed(value: object, mapping: ColumnMapping, now: datetime) -> datetime | 
         return parse_datetime(value, mapping, now)
     except RowError:
         return None  # the item itself is reported when it is stored; here it just cannot page
+
+
+# -- the form that configures a source of this kind ------------------------------------
+
+
+class RestSourceForm(PollingSourceForm):
+    connector = RestConnector()
+    PAGING_CHOICES = [
+        ("none", "No paging: one request"),
+        ("cursor", "Cursor: the body names the next page"),
+        ("since", "Since: ask for items newer than the newest seen"),
+    ]
+    # Form field -> ColumnMapping field, for the JSON keys of each item.
+    MAPPING_FIELDS = {
+        "text_field": "text",
+        "id_field": "external_id",
+        "date_field": "created_at",
+        "rating_field": "rating",
+        "title_field": "title",
+        "author_field": "author",
+    }
+
+    url = forms.URLField(label="URL", assume_scheme="https")
+    auth_header_name = forms.CharField(required=False, help_text="e.g. Authorization")
+    auth_header_value = secret_field("Auth header value")
+    items_path = forms.CharField(
+        required=False, help_text="Dotted path to the list of items, e.g. data.reviews"
+    )
+    text_field = forms.CharField(label="Text key", initial="text")
+    id_field = forms.CharField(label="Id key", required=False, initial="id")
+    date_field = forms.CharField(label="Date key", required=False, initial="created_at")
+    rating_field = forms.CharField(label="Rating key", required=False)
+    title_field = forms.CharField(label="Title key", required=False)
+    author_field = forms.CharField(label="Author key", required=False)
+    date_format = forms.CharField(required=False, help_text="strptime format; blank: automatic")
+    timezone = forms.CharField(initial="UTC", help_text="Time zone of dates that carry none")
+    paging = forms.ChoiceField(choices=PAGING_CHOICES)
+    cursor_path = forms.CharField(required=False, help_text="Dotted path to the next cursor")
+    cursor_param = forms.CharField(required=False, help_text="Query parameter the cursor goes in")
+    since_param = forms.CharField(required=False, help_text="Query parameter the date goes in")
+
+    def config_data(self) -> dict[str, object]:
+        data = self.cleaned_data
+        mapping = {key: data[field] or None for field, key in self.MAPPING_FIELDS.items()}
+        mapping.update(date_format=data["date_format"], timezone=data["timezone"])
+        plain = ("url", "auth_header_name", "auth_header_value", "items_path", "paging")
+        paging = ("cursor_path", "cursor_param", "since_param")
+        return {**{name: data[name] for name in (*plain, *paging)}, "mapping": mapping}
+
+    def initial_from_config(self, config: dict[str, object]) -> dict[str, object]:
+        mapping = config.get("mapping")
+        if not isinstance(mapping, dict):
+            mapping = {}
+        initial = {field: mapping.get(key) or "" for field, key in self.MAPPING_FIELDS.items()}
+        initial.update({key: mapping[key] for key in ("date_format", "timezone") if key in mapping})
+        names = ("url", "auth_header_name", "items_path", "paging", "cursor_path")
+        names += ("cursor_param", "since_param")
+        return {**initial, **{name: config[name] for name in names if name in config}}

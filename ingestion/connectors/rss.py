@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import feedparser
+from django import forms
 from django.utils.html import strip_tags
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -16,6 +17,7 @@ from ingestion.connectors.base import Connector, ConnectorError, Cursor, Page, h
 from ingestion.importers import RawRecord
 from ingestion.models import SourceKind
 from ingestion.normalise import ColumnMapping
+from ingestion.source_forms import PollingSourceForm
 
 # Records are built by this module, so their fields have fixed names.
 FEED_MAPPING = ColumnMapping(
@@ -85,3 +87,18 @@ def _iso(parsed: object) -> str | None:
     if not parsed:
         return None
     return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).isoformat()  # type: ignore[arg-type]
+
+
+# -- the form that configures a source of this kind ------------------------------------
+
+
+class FeedSourceForm(PollingSourceForm):
+    connector = FeedConnector()
+
+    url = forms.URLField(label="Feed URL", assume_scheme="https")
+
+    def config_data(self) -> dict[str, object]:
+        return {"url": self.cleaned_data["url"]}
+
+    def initial_from_config(self, config: dict[str, object]) -> dict[str, object]:
+        return {"url": config["url"]} if "url" in config else {}

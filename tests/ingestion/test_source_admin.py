@@ -8,8 +8,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from ingestion.forms import source_form
-from ingestion.models import DataSource, FeedbackItem, SourceKind
+from ingestion.connectors import CONNECTORS, POLLING_FORMS, connector_for
+from ingestion.forms import SOURCE_FORMS, source_form
+from ingestion.models import PUSHED_KINDS, DataSource, FeedbackItem, SourceKind
 from ingestion.secrets import decrypt_secret
 
 pytestmark = pytest.mark.django_db
@@ -249,3 +250,14 @@ def test_an_edit_keeps_the_cursor_a_running_sync_moved_meanwhile(admin: Client) 
     form.save()
     source.refresh_from_db()
     assert (source.name, source.sync_cursor, source.failure_count) == ("Forum 2", moved, 2)
+
+
+def test_every_kind_that_is_not_pushed_has_one_registered_connector_and_form() -> None:
+    polled = set(SourceKind.values) - set(PUSHED_KINDS)
+    assert set(CONNECTORS) == polled
+    assert set(SOURCE_FORMS) == set(SourceKind.values)
+    for form in POLLING_FORMS:
+        assert SOURCE_FORMS[form.connector.kind] is form
+        assert connector_for(form.connector.kind) is form.connector
+    assert [DataSource(kind=kind).is_polling for kind in PUSHED_KINDS] == [False, False]
+    assert all(DataSource(kind=kind).is_polling for kind in polled)
