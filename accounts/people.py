@@ -55,12 +55,6 @@ def people() -> QuerySet[User]:
     ).order_by("-is_active", "username")
 
 
-def role_of(user: User) -> str | None:
-    """Return the name of the person's role, or None when they have none."""
-    group = user.groups.filter(name__in=ROLE_NAMES).order_by("name").first()
-    return group.name if group else None
-
-
 def invite_user(email: str, name: str, role: str, site_url: str) -> Invitation:
     """Create an account for email (its user name) in role, with no password yet, and email
     it a link to set one; return the invitation with the link, which the admin also sees."""

@@ -33,15 +33,17 @@ def people_list(request: HttpRequest) -> HttpResponse:
 
 
 def _people_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
-    rows = [
-        {"person": person, "roles": [g.name for g in person.role_groups]}
-        for person in people.people()
-    ]
-    for row in rows:
-        initial = {"role": (row["roles"] or [""])[0]}
-        row["role_form"] = RoleForm(initial=initial, auto_id=f"person-{row['person'].pk}-%s")
+    rows = [_person_row(person) for person in people.people()]
     context = {"rows": rows, "invite_form": invite_form, "can_invite": _can_invite(request)}
     return render(request, "accounts/people_list.html", context, status=status)
+
+
+def _person_row(person: User) -> dict[str, Any]:
+    # role_groups: prefetched by people.people().
+    roles = [group.name for group in person.role_groups]  # type: ignore[attr-defined]
+    initial = {"role": (roles or [""])[0]}
+    role_form = RoleForm(initial=initial, auto_id=f"person-{person.pk}-%s")
+    return {"person": person, "roles": roles, "role_form": role_form}
 
 
 def _can_invite(request: HttpRequest) -> bool:
@@ -89,7 +91,7 @@ def change_role(request: HttpRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User, pk=user_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["role"]))
+        messages.error(request, " ".join(str(error) for error in form.errors["role"]))
         return redirect("accounts:people")
     role = form.cleaned_data["role"] or None
     done = f"{person.username} is now {_role_phrase(role)}."

@@ -100,10 +100,13 @@ LOGIN_REDIRECT_URL = "insights:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 STATIC_URL = "static/"
+_PLOTLY = find_spec("plotly")
+if _PLOTLY is None or _PLOTLY.origin is None:
+    raise ImproperlyConfigured("plotly is not installed: pip install the project again")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # plotly.js comes from the plotly package itself, so pages never fetch it from a CDN.
-    ("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"),  # type: ignore[arg-type]
+    ("vendor/plotly", Path(_PLOTLY.origin).parent / "package_data"),
 ]
 STATIC_ROOT = envpath("STATIC_ROOT", VAR_DIR / "static")
 STORAGES = {

@@ -71,18 +71,27 @@ class MappingForm(forms.Form):
 
     OPTIONAL_COLUMNS = ("created_at", "rating", "external_id", "title", "author", "language")
 
-    def __init__(self, *args: object, columns: list[str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, columns: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         choices = [(column, column) for column in columns]
-        self.fields["text"].choices = choices
+        self._choose("text", choices)
         for name in self.OPTIONAL_COLUMNS:
-            self.fields[name].choices = [(NOT_IN_FILE, "— not in the file —"), *choices]
-        self.fields["metadata"].choices = choices
-        self.fields["preset"].choices = [("", "— none —")] + [
-            (preset.name, preset.description)
-            for preset in PRESETS.values()
-            if set(preset.mapping.columns()) <= set(columns)
-        ]
+            self._choose(name, [(NOT_IN_FILE, "— not in the file —"), *choices])
+        self._choose("metadata", choices)
+        self._choose(
+            "preset",
+            [("", "— none —")]
+            + [
+                (preset.name, preset.description)
+                for preset in PRESETS.values()
+                if set(preset.mapping.columns()) <= set(columns)
+            ],
+        )
+
+    def _choose(self, name: str, choices: list[tuple[str, str]]) -> None:
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)  # every column field is one
+        field.choices = choices
 
     def mapping(self) -> ColumnMapping:
         """Return the preset's mapping when one is picked, else the columns chosen."""

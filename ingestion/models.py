@@ -53,8 +53,10 @@ class DataSourceQuerySet(models.QuerySet["DataSource"]):
         """Enabled polling sources whose next sync time has come (or was never set).
 
         No index: a deployment has tens of sources, and the scan runs once a minute."""
-        return self.filter(enabled=True).exclude(kind__in=PUSHED_KINDS).filter(
-            Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+        return (
+            self.filter(enabled=True)
+            .exclude(kind__in=PUSHED_KINDS)
+            .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
         )
 
     def claim_for_enqueue(self, source_id: int, now: datetime) -> bool:

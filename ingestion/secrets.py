@@ -7,6 +7,7 @@ last characters of a long secret) lets a person recognise it without the page sh
 
 import base64
 import hashlib
+from typing import TypeGuard
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -45,7 +46,7 @@ def decrypt_secret(stored: object, name: str = "secret") -> str:
     if not is_stored_secret(stored):
         raise SecretKeyError(f"the {name} is not stored encrypted; enter it again")
     try:
-        return _fernet().decrypt(stored["encrypted"].encode()).decode()  # type: ignore[index]
+        return _fernet().decrypt(stored["encrypted"].encode()).decode()
     except InvalidToken as error:
         raise SecretKeyError(
             f"the {name} cannot be decrypted: FEEDLENS_SECRETS_KEY is not the key it was "
@@ -53,7 +54,7 @@ def decrypt_secret(stored: object, name: str = "secret") -> str:
         ) from error
 
 
-def is_stored_secret(value: object) -> bool:
+def is_stored_secret(value: object) -> TypeGuard[dict[str, str]]:
     return isinstance(value, dict) and isinstance(value.get("encrypted"), str)
 
 
@@ -61,4 +62,4 @@ def secret_hint(stored: object) -> str:
     """Return what a page may show of a stored secret: "••••abcd", "••••", or "" if none."""
     if not is_stored_secret(stored):
         return ""
-    return HIDDEN + str(stored.get("hint", ""))  # type: ignore[union-attr]
+    return HIDDEN + str(stored.get("hint", ""))

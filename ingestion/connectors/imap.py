@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Literal, cast
+from typing import ClassVar, Literal
 
 from django import forms
 from django.utils.html import strip_tags
@@ -88,7 +88,7 @@ def _pages(mailbox: imaplib.IMAP4, config: ImapConfig, cursor: Cursor) -> Iterat
 
 
 def _uids_after(mailbox: imaplib.IMAP4, last_uid: int) -> list[int]:
-    status, data = mailbox.uid("SEARCH", None, "UID", f"{last_uid + 1}:*")
+    status, data = mailbox.uid("SEARCH", "UID", f"{last_uid + 1}:*")
     if status != "OK":
         raise ConnectorError(f"UID SEARCH failed: {data!r}")
     # "N:*" always matches the highest UID, even one below N: keep only the new ones.
@@ -110,8 +110,8 @@ def _fetch_messages(mailbox: imaplib.IMAP4, uids: list[int], validity: int) -> l
 
 
 def _message_fields(raw: bytes, uid: int, validity: int) -> dict[str, object]:
-    # policy.default makes an EmailMessage (with get_body), which the stubs do not know.
-    message = cast(EmailMessage, email.message_from_bytes(raw, policy=email.policy.default))
+    # policy.default makes an EmailMessage, which has get_body.
+    message = email.message_from_bytes(raw, policy=email.policy.default)
     return {
         "id": str(message["Message-ID"] or f"imap:{validity}:{uid}").strip(),
         "text": _plain_text(message),
@@ -130,7 +130,8 @@ def _plain_text(message: EmailMessage) -> str:
     try:
         content = body.get_content()
     except (LookupError, UnicodeError):  # an unknown or wrong charset
-        content = (body.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+        payload = body.get_payload(decode=True)
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     return strip_tags(content) if body.get_content_type() == "text/html" else content
 
 

@@ -202,6 +202,6 @@ class RestSourceForm(PollingSourceForm):
             mapping = {}
         initial = {field: mapping.get(key) or "" for field, key in self.MAPPING_FIELDS.items()}
         initial.update({key: mapping[key] for key in ("date_format", "timezone") if key in mapping})
-        names = ("url", "auth_header_name", "items_path", "paging", "cursor_path")
-        names += ("cursor_param", "since_param")
+        names: tuple[str, ...] = ("url", "auth_header_name", "items_path", "paging")
+        names += ("cursor_path", "cursor_param", "since_param")
         return {**initial, **{name: config[name] for name in names if name in config}}
