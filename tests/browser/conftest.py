@@ -29,7 +29,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ingestion.demo.generator import generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from insights.models import AnalysisRun
 from insights.pipeline.run import run_analysis
 from tests.conftest import missing_service

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from ingestion.demo.generator import generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from insights.models import (
     AnalysisRun,
     ItemEmbedding,

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from feedlens.celery import app as celery_app
 from ingestion.demo.generator import generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from ingestion.models import FeedbackItem
 from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
 from insights.pipeline.run import start_analysis

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import roles
 from ingestion.demo.generator import generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
 from insights.curation.corrections import (
     CorrectionError,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts import roles
 from ingestion.demo.generator import RISING_THEME, THEME_PARAMS, generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
 from insights.dashboards import overview as dashboard
 from insights.dashboards.filters import FeedbackFilters

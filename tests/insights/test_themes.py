@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from ingestion.demo.generator import generate_demo_feedback
-from ingestion.management.commands.load_demo import load_demo_feedback
+from ingestion.demo.load import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
