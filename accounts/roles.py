@@ -4,7 +4,7 @@ A person's role is the group they are in; pages check permissions, never group n
 admin can also hand out single permissions.
 """
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db.models import Q
 
 ADMIN = "Admin"
@@ -73,6 +73,6 @@ def ensure_role_groups() -> None:
     admin.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
 
 
-def has_role(user: object) -> bool:
+def has_role(user: User | AnonymousUser) -> bool:
     """Return whether a signed-in person may use the dashboards at all."""
-    return bool(getattr(user, "is_active", False) and user.has_perm(BROWSE_PERMISSION))  # type: ignore[attr-defined]
+    return bool(user.is_active and user.has_perm(BROWSE_PERMISSION))

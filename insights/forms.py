@@ -1,12 +1,19 @@
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from ingestion.models import DataSource
 from insights.copy.writing import MAX_THEMES, copyable_themes
 from insights.curation.corrections import PERSON_STATUSES
 from insights.models import CopyKind, Sentiment, Theme
 from insights.pipeline.themes.identity import LIVE_STATUSES, live_themes
+
+
+def offer_themes(field: forms.Field, themes: QuerySet[Theme]) -> None:
+    """Set the themes a theme field offers (its queryset is set per request)."""
+    assert isinstance(field, forms.ModelChoiceField)  # ModelMultipleChoiceField is one too
+    field.queryset = themes
 
 
 class AnalysisForm(forms.Form):
@@ -47,7 +54,7 @@ class MergeThemeForm(forms.Form):
     def __init__(self, *args: Any, theme: Theme, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         others = live_themes(theme.embedding_model).exclude(pk=theme.pk)
-        self.fields["target"].queryset = others.only("id", "name").order_by("name")
+        offer_themes(self.fields["target"], others.only("id", "name").order_by("name"))
 
 
 class ThemeStatusForm(forms.Form):
@@ -68,11 +75,11 @@ class MoveItemForm(forms.Form):
         themes = Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
         if current is not None:
             themes = themes.exclude(pk=current.pk)
-        self.fields["theme"].queryset = themes.only("id", "name").order_by("name")
+        offer_themes(self.fields["theme"], themes.only("id", "name").order_by("name"))
 
 
 class ThemeChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Theme) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Theme) -> str:
         return f"{obj.name} ({obj.size} items)"
 
 
@@ -86,9 +93,9 @@ class CopyDraftForm(forms.Form):
         choices=CopyKind.choices, widget=forms.RadioSelect, label="Kind of copy"
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["themes"].queryset = copyable_themes()  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_themes(self.fields["themes"], copyable_themes())
 
     def clean_themes(self) -> list[Theme]:
         themes = list(self.cleaned_data["themes"])

@@ -79,7 +79,7 @@ def _pages(mailbox: imaplib.IMAP4, config: ImapConfig, cursor: Cursor) -> Iterat
     if status != "OK":
         raise ConnectorError(f"the folder {config.folder!r} cannot be opened")
     validity = int(mailbox.response("UIDVALIDITY")[1][0] or 0)
-    last_uid = int(cursor.get("last_uid", 0)) if cursor.get("uidvalidity") == validity else 0  # type: ignore[call-overload]
+    last_uid = int(str(cursor.get("last_uid", 0))) if cursor.get("uidvalidity") == validity else 0
     uids = _uids_after(mailbox, last_uid)
     for start in range(0, len(uids), MESSAGES_PER_PAGE):
         chunk = uids[start : start + MESSAGES_PER_PAGE]

@@ -105,7 +105,12 @@ def _page_url(config: RestConfig, cursor: Cursor) -> str:
 
 
 def _records(config: RestConfig, body: object, page: int) -> list[RawRecord]:
-    items = read_field(body, config.items_path) if config.items_path else body  # type: ignore[arg-type]
+    if not config.items_path:
+        items = body
+    elif isinstance(body, dict):
+        items = read_field(body, config.items_path)
+    else:
+        items = None  # a list or a value has no such path: reported below
     if not isinstance(items, list):
         where = f"at {config.items_path!r}" if config.items_path else "in the body"
         raise ConnectorError(f"expected a list of items {where}, found {type(items).__name__}")

@@ -4,6 +4,7 @@ by their id, so none is skipped)."""
 
 import calendar
 import html
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -84,9 +85,9 @@ def _entry_fields(entry: feedparser.FeedParserDict) -> dict[str, object]:
 
 def _iso(parsed: object) -> str | None:
     """feedparser gives dates as UTC struct_time; return ISO 8601 text, None if none."""
-    if not parsed:
+    if not isinstance(parsed, time.struct_time):
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).isoformat()  # type: ignore[arg-type]
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).isoformat()
 
 
 # -- the form that configures a source of this kind ------------------------------------

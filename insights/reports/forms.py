@@ -87,12 +87,14 @@ class RecipientsField(forms.CharField):
     def prepare_value(self, value: Any) -> Any:
         return "\n".join(value) if isinstance(value, list) else value
 
+    # A list of addresses where CharField has one string: the override changes the type on
+    # purpose, and Django's form machinery passes the value along without looking at it.
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         text = super().to_python(value) or ""
         addresses = [part.strip() for part in text.replace(",", "\n").splitlines()]
         return list(dict.fromkeys(address for address in addresses if address))
 
-    def validate(self, value: list[str]) -> None:  # type: ignore[override]
+    def validate(self, value: list[str]) -> None:
         if self.required and not value:
             raise forms.ValidationError("Give at least one email address.")
         bad = []
