@@ -29,6 +29,12 @@ ROLE_NAMES = (roles.ADMIN, roles.PRODUCT_MANAGER, roles.SUPPORT_LEAD)
 INVITATION_SUBJECT = "You are invited to Feedlens"
 
 
+def signed_in_person(user: object) -> User | None:
+    """Return the person behind a request's user, None for an anonymous visitor or no user:
+    what the "made by" columns (created_by, corrected_by...) store."""
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
 class PeopleError(Exception):
     """A change to a person that cannot be made; the message tells the admin why."""
 

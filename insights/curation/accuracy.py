@@ -9,8 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
-
+from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
 from insights.models import EvaluationLabel, ItemSentiment, ThemeAssignment
 from insights.pipeline.sentiment.stage import correct_sentiment
@@ -102,22 +101,23 @@ def next_item_to_label() -> FeedbackItem | None:
 
 
 def record_label(
-    item: FeedbackItem, sentiment: str, theme_is_right: bool | None, user: AbstractBaseUser
+    item: FeedbackItem, sentiment: str, theme_is_right: bool | None, user: object
 ) -> EvaluationLabel:
     """Store a person's label beside what the machine said, and let the label correct the
     item's sentiment (it then trains the classifier like any correction)."""
+    person = signed_in_person(user)
     machine = ItemSentiment.objects.select_related("llm_model", "classifier").get(item=item)
     assignment = ThemeAssignment.objects.filter(item=item).first()
     label = EvaluationLabel.objects.create(
         item=item,
-        labelled_by=user,
+        labelled_by=person,
         sentiment=sentiment,
         predicted_sentiment=machine.predicted,
         model_version=_model_version(machine),
         theme_id=assignment.theme_id if assignment else None,
         theme_is_right=theme_is_right if assignment else None,
     )
-    correct_sentiment(item, sentiment, user)
+    correct_sentiment(item, sentiment, person)
     return label
 
 

@@ -10,6 +10,7 @@ insights.pipeline.themes.identity and insights.pipeline.sentiment.stage).
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
 from insights.models import (
     Correction,
@@ -113,7 +114,7 @@ def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAss
         previous = Theme.objects.filter(assignments__item=item).only("id", "name").first()
         if previous and previous.pk == theme.pk:
             raise CorrectionError(f"The item is in “{theme.name}” already.")
-        assignment = move_item(item, theme, _person(user))
+        assignment = move_item(item, theme, signed_in_person(user))
         _record(
             CorrectionKind.MOVE,
             user,
@@ -133,7 +134,7 @@ def correct_item_sentiment(item: FeedbackItem, label: str, user: User) -> ItemSe
         # Locked now, so "before" is what this correction replaced.
         before = ItemSentiment.objects.select_for_update().filter(item=item).first()
         try:
-            sentiment = correct_sentiment(item, label, _person(user))
+            sentiment = correct_sentiment(item, label, signed_in_person(user))
         except SentimentError as error:
             raise CorrectionError(str(error)) from error
         _record(
@@ -154,9 +155,5 @@ def _locked_themes(theme_ids: list[int]) -> list[Theme]:
     return list(Theme.objects.select_for_update().filter(pk__in=theme_ids).order_by("pk"))
 
 
-def _person(user: User) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
-
-
 def _record(kind: str, user: User, **fields: object) -> Correction:
-    return Correction.objects.create(kind=kind, made_by=_person(user), **fields)
+    return Correction.objects.create(kind=kind, made_by=signed_in_person(user), **fields)

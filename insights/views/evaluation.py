@@ -26,7 +26,7 @@ def evaluation_label(request: HttpRequest) -> HttpResponse:
             item, form.cleaned_data["sentiment"], form.cleaned_data["theme_is_right"], request.user
         )
         return redirect("insights:evaluation_label")
-    item = next_item_to_label()
-    theme = Theme.objects.filter(assignments__item=item).first() if item else None
-    context = {"form": form, "item": item, "theme": theme}
+    next_item = next_item_to_label()
+    theme = Theme.objects.filter(assignments__item=next_item).first() if next_item else None
+    context = {"form": form, "item": next_item, "theme": theme}
     return render(request, "insights/evaluation_label.html", context)
