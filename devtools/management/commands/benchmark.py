@@ -64,7 +64,7 @@ class Command(BaseCommand):
         finally:
             if not options["keep_db"]:
                 drop_database()
-        run = {
+        run: dict[str, object] = {
             "sizes": ", ".join(f"{size:,}" for size in sizes),
             "worker": "none (pages only)"
             if options["pages_only"]
