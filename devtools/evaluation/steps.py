@@ -12,6 +12,7 @@ import numpy as np
 
 from devtools.evaluation.cache import embeddings, llm_scores
 from devtools.evaluation.datasets import read_airline_tweets, read_banking77, split_tweets
+from devtools.evaluation.demo_themes import demo_texts_and_topics, evaluate_demo_themes
 from devtools.evaluation.pain_points import evaluate_pain_points
 from devtools.evaluation.report import Section
 from devtools.evaluation.sentiment import SentimentData, evaluate_sentiment, label_indices
@@ -21,7 +22,7 @@ from insights.pipeline.sentiment.prompt import LABELS
 
 # observe(stage, done, total): progress of one named stage.
 Observer = Callable[[str, int, int], None]
-STEP_NAMES = ("themes", "sentiment", "pain_points")
+STEP_NAMES = ("themes", "demo_themes", "sentiment", "pain_points")
 # Tweets scored by the language model for the prior and the pseudo-labels: the size the
 # product fits on (insights.pipeline.sentiment.stage.FIT_SAMPLE_SIZE) and the research measured.
 POOL_SIZE = 2000
@@ -58,6 +59,14 @@ def run_themes(config: EvaluationConfig, observe: Observer | None = None) -> Sec
     return evaluate_themes(
         data.texts, data.labels, vectors.values, config.quick, _stage(observe, "themes")
     )
+
+
+def run_demo_themes(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    texts, topics = demo_texts_and_topics()
+    vectors = embeddings(
+        texts, configured_embedder(), config.cache_dir, _stage(observe, "demo embed")
+    )
+    return evaluate_demo_themes(texts, topics, vectors.values, _stage(observe, "demo themes"))
 
 
 def tweet_sample(config: EvaluationConfig, observe: Observer | None = None) -> TweetSample:
@@ -120,6 +129,7 @@ def run_pain_points(config: EvaluationConfig, observe: Observer | None = None) -
 
 STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "themes": run_themes,
+    "demo_themes": run_demo_themes,
     "sentiment": run_sentiment,
     "pain_points": run_pain_points,
 }
