@@ -166,6 +166,25 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 
+# Long jobs (feedlens.jobs): the worker on a job extends its lease with every progress step.
+# A job whose lease runs out (its worker died) is handed out again within a minute, instead
+# of after CELERY_VISIBILITY_TIMEOUT; after FEEDLENS_JOB_MAX_ATTEMPTS claims it is failed.
+# The lease must outlast the longest step that reports no progress (re-clustering every item).
+FEEDLENS_JOB_LEASE_SECONDS = envint("FEEDLENS_JOB_LEASE_SECONDS", "600")
+FEEDLENS_JOB_MAX_ATTEMPTS = envint("FEEDLENS_JOB_MAX_ATTEMPTS", "5")
+if FEEDLENS_JOB_LEASE_SECONDS < 1 or FEEDLENS_JOB_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(
+        "FEEDLENS_JOB_LEASE_SECONDS and FEEDLENS_JOB_MAX_ATTEMPTS must be at least 1"
+    )
+CELERY_BEAT_SCHEDULE["requeue-expired-imports"] = {
+    "task": "ingestion.requeue_expired_jobs",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["requeue-expired-insights-jobs"] = {
+    "task": "insights.requeue_expired_jobs",
+    "schedule": 60.0,
+}
+
 # ---- Polling connectors (ingestion.connectors) and the secrets in their configuration
 # The key that encrypts source passwords and tokens at rest (any long random string).
 # Production has no default: without it, saving or syncing a source that has a secret fails
@@ -203,6 +222,8 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
 # Reports need no model: they run on the default queue, not behind the analysis.
 CELERY_TASK_ROUTES["insights.send_scheduled_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
 CELERY_TASK_ROUTES["insights.generate_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
+# Not behind a long analysis on the model queue: it must run every minute.
+CELERY_TASK_ROUTES["insights.requeue_expired_jobs"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
 
 # Local models. An empty path means the packaged default, assembled into MODEL_CACHE_DIR.
 MODEL_CACHE_DIR = envpath("MODEL_CACHE_DIR", VAR_DIR / "models")

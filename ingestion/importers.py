@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from feedlens.jobs import carry_out, claim_job, heartbeat
 from ingestion.models import DataSource, FeedbackItem, ImportJob, ImportStatus, SyncStatus
 from ingestion.normalise import UNDECODABLE, ColumnMapping, ItemDraft, RowError, build_draft
 
@@ -328,27 +330,37 @@ def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord
 ProgressCallback = Callable[[ImportJob], None]
 
 
-def run_import(job: ImportJob, on_progress: ProgressCallback | None = None) -> ImportJob:
+def run_import(
+    job: ImportJob, on_progress: ProgressCallback | None = None, *, task_id: str = ""
+) -> ImportJob:
     """Import the job's file into its source, resuming after the rows already done.
 
     Returns the job with its final counts; a whole-file error marks it failed, with the
-    items read before the error kept.
-    """
-    if job.is_finished:
+    items read before the error kept. A job that is finished, or that another worker holds
+    (feedlens.jobs.claim_job), is returned as it is."""
+    claimed = claim_job(ImportJob, job.pk, task_id=task_id)
+    if claimed is None:
+        job.refresh_from_db()
         return job
+    claimed.source = job.source
+    carry_out(
+        claimed,
+        partial(_import_file, claimed, on_progress),
+        expected=(ImportFileError, OSError),
+    )
+    if claimed.is_finished:
+        claimed.source.record_sync(_sync_status(claimed), claimed.error or _error_summary(claimed))
+    return claimed
+
+
+def _import_file(job: ImportJob, on_progress: ProgressCallback | None) -> dict[str, int]:
     mapping = ColumnMapping.model_validate(job.mapping)
     path = Path(job.file_path)
-    job.status = ImportStatus.RUNNING
-    job.started_at = job.started_at or timezone.now()
-    job.bytes_total = path.stat().st_size
-    job.save(update_fields=["status", "started_at", "bytes_total"])
-    try:
-        with path.open("rb") as binary:
-            records = read_records(binary, job.file_format, job.encoding)
-            _import_records(job, records, mapping, binary, on_progress)
-    except (ImportFileError, OSError) as error:
-        return _finish(job, ImportStatus.FAILED, str(error))
-    return _finish(job, ImportStatus.DONE)
+    heartbeat(job, bytes_total=path.stat().st_size)
+    with path.open("rb") as binary:
+        records = read_records(binary, job.file_format, job.encoding)
+        _import_records(job, records, mapping, binary, on_progress)
+    return {"bytes_done": job.bytes_total}
 
 
 def _import_records(
@@ -376,37 +388,20 @@ def _import_batch(
     job: ImportJob, batch: list[RawRecord], mapping: ColumnMapping, bytes_done: int
 ) -> None:
     outcome = drafts_from_records(batch, mapping, job.item_kind)
+    room = max(0, MAX_REPORTED_ERRORS - len(job.row_errors))
     with transaction.atomic():
         result = store_items(job.source, outcome.drafts, job)
-        job.rows_done += len(batch)
-        job.bytes_done = bytes_done
-        job.items_created += result.created
-        job.duplicates += result.duplicates
-        job.rows_failed += len(outcome.problems)
-        room = MAX_REPORTED_ERRORS - len(job.row_errors)
-        job.row_errors += [problem.as_dict() for problem in outcome.problems[: max(0, room)]]
-        job.save(
-            update_fields=[
-                "rows_done",
-                "bytes_done",
-                "items_created",
-                "duplicates",
-                "rows_failed",
-                "row_errors",
-            ]
+        # The batch's items commit with its counts and the heartbeat, or not at all: a
+        # worker whose job was taken over (LeaseLost) stores nothing more.
+        heartbeat(
+            job,
+            rows_done=job.rows_done + len(batch),
+            bytes_done=bytes_done,
+            items_created=job.items_created + result.created,
+            duplicates=job.duplicates + result.duplicates,
+            rows_failed=job.rows_failed + len(outcome.problems),
+            row_errors=[*job.row_errors, *(p.as_dict() for p in outcome.problems[:room])],
         )
-
-
-def _finish(job: ImportJob, status: str, error: str = "") -> ImportJob:
-    job.status = status
-    job.error = error
-    job.finished_at = timezone.now()
-    if status == ImportStatus.DONE:
-        job.bytes_done = job.bytes_total
-    job.save(update_fields=["status", "error", "finished_at", "bytes_done"])
-    sync_status = _sync_status(job)
-    job.source.record_sync(sync_status, error or _error_summary(job))
-    return job
 
 
 def _sync_status(job: ImportJob) -> str:

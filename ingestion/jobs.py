@@ -1,13 +1,17 @@
-"""Creating and starting file imports: the one path shared by the upload form and the CLI."""
+"""Creating and starting the ingestion app's work: file imports (the one path shared by the
+upload form and the CLI) and syncs of polling sources. The one module of the app that hands
+work to Celery; beat's own tasks (ingestion.tasks) hand out what they find themselves."""
 
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 
+from accounts.people import signed_in_person
+from feedlens.jobs import enqueue_on_commit
+from ingestion import tasks
 from ingestion.importers import detect_format
 from ingestion.models import DataSource, ImportJob, ImportStatus
 from ingestion.normalise import ColumnMapping
@@ -32,7 +36,7 @@ def create_import_job(
     item_kind: str,
     file_format: str = "",
     encoding: str = "auto",
-    created_by: AbstractBaseUser | None = None,
+    created_by: AbstractBaseUser | AnonymousUser | None = None,
 ) -> ImportJob:
     """Return a new job for a file whose column mapping is still to be chosen."""
     return ImportJob.objects.create(
@@ -43,7 +47,7 @@ def create_import_job(
         encoding=encoding,
         item_kind=item_kind,
         bytes_total=path.stat().st_size,
-        created_by=created_by if created_by and created_by.is_authenticated else None,
+        created_by=signed_in_person(created_by),
     )
 
 
@@ -56,7 +60,10 @@ def set_mapping(job: ImportJob, mapping: ColumnMapping) -> None:
 
 def queue_import(job: ImportJob, mapping: ColumnMapping) -> None:
     """Set the mapping and hand the job to a worker once the transaction commits."""
-    from ingestion.tasks import import_file
-
     set_mapping(job, mapping)
-    transaction.on_commit(lambda: import_file.delay(job.pk))
+    enqueue_on_commit(tasks.import_file, job.pk)
+
+
+def queue_sync(source_id: int) -> None:
+    """Hand a sync of the source to a worker once the current transaction commits."""
+    enqueue_on_commit(tasks.sync_source_task, source_id)

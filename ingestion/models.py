@@ -14,6 +14,8 @@ from django.db.backends.ddl_references import Statement
 from django.db.models import F, Q
 from django.utils import timezone
 
+from feedlens.jobs import Job
+
 
 class ItemKind(models.TextChoices):
     REVIEW = "review", "Review"
@@ -261,8 +263,12 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """One file import: the file, how its columns map to items, and its progress."""
+
+    # A job is run once its mapping is set: queued by the upload page, or run at once by the
+    # command line and the tests, which set the mapping themselves.
+    claimable_statuses = (ImportStatus.UPLOADED, ImportStatus.QUEUED)
 
     source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -285,10 +291,6 @@ class ImportJob(models.Model):
     duplicates = models.BigIntegerField(default=0)
     rows_failed = models.BigIntegerField(default=0)
     row_errors = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -296,14 +298,15 @@ class ImportJob(models.Model):
     def __str__(self) -> str:
         return f"Import of {self.original_name} into {self.source}"
 
-    @property
-    def percent_done(self) -> int:
-        if self.status == ImportStatus.DONE:
-            return 100
-        if not self.bytes_total:
-            return 0
-        return min(99, int(100 * self.bytes_done / self.bytes_total))
+    def progress(self) -> tuple[int, int]:
+        return self.bytes_done, self.bytes_total
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+    def status_details(self) -> dict[str, Any]:
+        return {
+            "rows_done": self.rows_done,
+            "items_created": self.items_created,
+            "duplicates": self.duplicates,
+            "rows_failed": self.rows_failed,
+            # At most 50 on the page; the job keeps up to importers.MAX_REPORTED_ERRORS.
+            "row_errors": self.row_errors[:50],
+        }

@@ -6,7 +6,6 @@ them. A failing source is tried again later and later (DataSource.backoff_delay)
 """
 
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -108,20 +107,10 @@ def _describe_failure(result: SyncResult) -> str:
     return f"{result.error} ({stored})"
 
 
-def queue_sync(source_id: int) -> None:
-    """Hand a sync of the source to a worker once the current transaction commits."""
-    from ingestion.tasks import sync_source_task  # the tasks module imports this one
-
-    transaction.on_commit(partial(sync_source_task.delay, source_id))
-
-
-def queue_due_syncs() -> list[int]:
-    """Queue a sync of every source whose next sync time has come; return their ids."""
+def claim_due_syncs() -> list[int]:
+    """Claim a sync of every source whose next sync time has come; return their ids, for
+    the beat task to hand to workers."""
     now = timezone.now()
-    queued = []
-    for source_id in DataSource.objects.due_for_sync(now).values_list("pk", flat=True):
-        # Claimed first, so a sync that is still queued is not queued again next minute.
-        if DataSource.objects.claim_for_enqueue(source_id, now):
-            queue_sync(source_id)
-            queued.append(source_id)
-    return queued
+    # Claimed first, so a sync that is still queued is not queued again next minute.
+    due = DataSource.objects.due_for_sync(now).values_list("pk", flat=True)
+    return [source_id for source_id in due if DataSource.objects.claim_for_enqueue(source_id, now)]

@@ -1,7 +1,5 @@
-import json
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,12 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from feedlens.access import role_required
+from feedlens.jobs import job_status_response
 from ingestion.forms import SOURCE_FORMS, MappingForm, UploadForm, initial_mapping, source_form
 from ingestion.importers import ImportFileError, preview_file
-from ingestion.jobs import create_import_job, queue_import, save_upload
+from ingestion.jobs import create_import_job, queue_import, queue_sync, save_upload
 from ingestion.models import DataSource, ImportJob, ImportStatus, SourceKind
-from ingestion.sync import queue_sync
-from ingestion.webhook import PayloadError, accept_items
+from ingestion.webhook import PayloadError, accept_items, read_payload
 
 
 def _json_error(message: str, status: int) -> JsonResponse:
@@ -38,25 +36,11 @@ def webhook(request: HttpRequest, source_id: int) -> JsonResponse:
         return _json_error("missing or wrong token: send 'Authorization: Bearer TOKEN'", 401)
     if not source.enabled:
         return _json_error(f"the source {source.name!r} is disabled", 403)
-    if request.content_type != "application/json":
-        return _json_error("send the body as application/json", 415)
-    limit = settings.FEEDLENS_WEBHOOK_MAX_BYTES
-    # Read one byte past the limit rather than trust Content-Length, which may be absent.
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return _json_error(f"the body is larger than {limit // 1024} KB", 413)
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return _json_error("the body is not UTF-8", 400)
-    except json.JSONDecodeError as error:
-        return _json_error(f"the body is not valid JSON: {error}", 400)
-    try:
-        result = accept_items(source, payload)
+        result = accept_items(source, read_payload(request.content_type or "", request))
     except PayloadError as error:
-        return _json_error(str(error), 400)
-    valid = result.received - len(result.problems)
-    return JsonResponse(result.as_dict(), status=200 if valid else 422)
+        return _json_error(str(error), error.status)
+    return JsonResponse(result.as_dict(), status=200 if result.valid else 422)
 
 
 @role_required("ingestion.add_importjob")
@@ -104,21 +88,7 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
 @role_required("ingestion.view_importjob")
 @require_GET
 def import_job_status(request: HttpRequest, job_id: int) -> JsonResponse:
-    job = get_object_or_404(ImportJob, pk=job_id)
-    return JsonResponse(
-        {
-            "status": job.status,
-            "status_label": job.get_status_display(),
-            "finished": job.is_finished,
-            "percent": job.percent_done,
-            "rows_done": job.rows_done,
-            "items_created": job.items_created,
-            "duplicates": job.duplicates,
-            "rows_failed": job.rows_failed,
-            "row_errors": job.row_errors[:50],
-            "error": job.error,
-        }
-    )
+    return job_status_response(ImportJob.objects.all(), job_id)
 
 
 # ---- Data sources: the admin area's source pages (Admin role)

@@ -7,7 +7,9 @@
 A body may be one such object, a list of them, or {"items": [...]}.
 """
 
+import json
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,7 +32,18 @@ MAX_ITEMS_PER_REQUEST = 1000
 
 
 class PayloadError(ValueError):
-    """The body as a whole is not an item or a batch of items."""
+    """The body as a whole is not an item or a batch of items; status is the HTTP status
+    that says so (400, or 413 too large, 415 not JSON)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Body(Protocol):
+    """A request body to read from (an HttpRequest is one)."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 @dataclass
@@ -40,6 +53,11 @@ class WebhookResult:
     duplicates: int = 0
     problems: list[RowProblem] = field(default_factory=list)
 
+    @property
+    def valid(self) -> int:
+        """Return how many of the items received were valid (stored, or stored before)."""
+        return self.received - len(self.problems)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "received": self.received,
@@ -47,6 +65,24 @@ class WebhookResult:
             "duplicates": self.duplicates,
             "errors": [problem.as_dict() for problem in self.problems],
         }
+
+
+def read_payload(content_type: str, body: Body) -> object:
+    """Return the JSON value of a body of at most FEEDLENS_WEBHOOK_MAX_BYTES; PayloadError
+    when it is not JSON, not UTF-8 or too large."""
+    if content_type != "application/json":
+        raise PayloadError("send the body as application/json", 415)
+    limit = settings.FEEDLENS_WEBHOOK_MAX_BYTES
+    # Read one byte past the limit rather than trust Content-Length, which may be absent.
+    data = body.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadError(f"the body is larger than {limit // 1024} KB", 413)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PayloadError("the body is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise PayloadError(f"the body is not valid JSON: {error}") from None
 
 
 def items_in_payload(payload: object) -> list[object]:

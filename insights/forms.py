@@ -7,7 +7,6 @@ from ingestion.models import DataSource
 from insights.copy.writing import MAX_THEMES, copyable_themes
 from insights.curation.corrections import PERSON_STATUSES
 from insights.models import CopyKind, Sentiment, Theme
-from insights.pipeline.themes.identity import LIVE_STATUSES, live_themes
 
 
 def offer_themes(field: forms.Field, themes: QuerySet[Theme]) -> None:
@@ -53,7 +52,7 @@ class MergeThemeForm(forms.Form):
 
     def __init__(self, *args: Any, theme: Theme, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        others = live_themes(theme.embedding_model).exclude(pk=theme.pk)
+        others = Theme.objects.live(theme.embedding_model).exclude(pk=theme.pk)
         offer_themes(self.fields["target"], others.only("id", "name").order_by("name"))
 
 
@@ -72,7 +71,7 @@ class MoveItemForm(forms.Form):
 
     def __init__(self, *args: Any, current: Theme | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        themes = Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
+        themes = Theme.objects.live()
         if current is not None:
             themes = themes.exclude(pk=current.pk)
         offer_themes(self.fields["theme"], themes.only("id", "name").order_by("name"))

@@ -1,5 +1,10 @@
 """The local models as configured in settings, and the rows that record which model file
-produced an output."""
+produced an output.
+
+configured_llm() and configured_embedder() are for the edges only (the analysis run, views,
+commands, tasks, devtools): stages take their models as parameters, behind the interfaces
+in llm.interfaces.
+"""
 
 from pathlib import Path
 
@@ -8,6 +13,7 @@ from django.conf import settings
 from insights.models import ModelVersion
 from llm.embeddings import Embedder, load_embedder
 from llm.generation import LocalLLM, ModelSettings, load_llm
+from llm.interfaces import IdentifiedModel
 
 
 def configured_llm() -> LocalLLM:
@@ -28,7 +34,7 @@ def configured_embedder() -> Embedder:
     return load_embedder(settings.EMBEDDING_MODEL)
 
 
-def model_version(llm: LocalLLM) -> ModelVersion:
+def model_version(model: IdentifiedModel) -> ModelVersion:
     """Return the row that records this model file (name and sha256)."""
-    version, _ = ModelVersion.objects.get_or_create(name=llm.name, sha256=llm.sha256)
+    version, _ = ModelVersion.objects.get_or_create(name=model.name, sha256=model.sha256)
     return version

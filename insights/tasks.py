@@ -1,85 +1,94 @@
 """Celery tasks of the insights app: thin wrappers that take ids and call plain functions.
 
-They run on the ML queue (settings.CELERY_TASK_ROUTES), whose workers load the models.
+They run on the ML queue (settings.CELERY_TASK_ROUTES), whose workers load the models. Web
+pages and commands hand work to these through insights.jobs; the beat tasks below hand out
+what they find themselves.
 """
 
-from celery import shared_task
-from django.db import OperationalError
+from celery import Task, shared_task
 
+from feedlens.jobs import TRANSIENT_ERRORS, JobHeld, enqueue_on_commit, requeue_expired
 from insights.copy.writing import write_copy
-from insights.pipeline.embedding import embed_items
-from insights.pipeline.run import run_analysis, start_scheduled_run
+from insights.local_models import configured_llm
+from insights.models import AnalysisRun, CopyDraft, Report
+from insights.pipeline.run import new_scheduled_run, run_analysis
 from insights.reports.archive import generate_report
 from insights.reports.emails import EmailDelayed
 from insights.reports.schedules import send_scheduled_report
 
 
-@shared_task(name="insights.embed_items")
-def embed_items_task(item_ids: list[int]) -> int:
-    """Embed the items that still need it. Safe to run twice: stored texts are reused."""
-    return embed_items(item_ids)
-
-
 # A database that restarts or fails over is worth waiting for; anything else is a bug to see.
+# The job tasks below share this: feedlens.jobs.carry_out puts the job back to queued on
+# exactly these errors (and fails it on any other), and the retry claims it again.
 @shared_task(
+    bind=True,
     name="insights.run_analysis",
-    autoretry_for=(OperationalError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=30,
     retry_backoff_max=600,
     max_retries=5,
 )
-def run_analysis_task(run_id: int) -> str:
+def run_analysis_task(self: Task, run_id: int) -> str:
     """Carry out an analysis run. Safe to run twice: a finished run is left alone, and an
     interrupted one starts its stages again, which skip what is done."""
-    return run_analysis(run_id).status
+    return run_analysis(run_id, task_id=self.request.id or "").status
 
 
 @shared_task(name="insights.analyse_new_items")
 def analyse_new_items_task() -> int | None:
     """Beat: analyse what arrived since the last run (nothing starts while a run is open)."""
-    return start_scheduled_run(recluster=False)
+    return _start_scheduled_run(recluster=False)
 
 
 @shared_task(name="insights.recluster")
 def recluster_task() -> int | None:
     """Beat: cluster everything again, keeping theme identities."""
-    return start_scheduled_run(recluster=True)
+    return _start_scheduled_run(recluster=True)
 
 
-# Retried like run_analysis: write_copy leaves a draft running when the database goes
-# away, and the retry claims it again and starts it from nothing.
+def _start_scheduled_run(*, recluster: bool) -> int | None:
+    run = new_scheduled_run(recluster=recluster)
+    if run is None:
+        return None
+    enqueue_on_commit(run_analysis_task, run.pk)
+    return run.pk
+
+
 @shared_task(
+    bind=True,
     name="insights.write_copy",
-    autoretry_for=(OperationalError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=30,
     retry_backoff_max=600,
     max_retries=5,
 )
-def write_copy_task(draft_id: int) -> str:
+def write_copy_task(self: Task, draft_id: int) -> str:
     """Write a copy draft. Safe to run twice: a finished draft is left alone, and an
     interrupted one is written again from the start."""
-    return write_copy(draft_id).status
+    return write_copy(draft_id, configured_llm(), task_id=self.request.id or "").status
 
 
 # Reports need no model: settings.CELERY_TASK_ROUTES sends these two to the default queue.
 @shared_task(
+    bind=True,
     name="insights.generate_report",
-    autoretry_for=(OperationalError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=30,
     retry_backoff_max=600,
     max_retries=5,
 )
-def generate_report_task(report_id: int) -> str:
+def generate_report_task(self: Task, report_id: int) -> str:
     """Make an archived report's files. Safe to run twice: a finished report is left alone."""
-    return generate_report(report_id).status
+    return generate_report(report_id, task_id=self.request.id or "").status
 
 
 # Only a mail server that may take the message later is retried, from a minute to half an
 # hour apart, six times (about an hour and a half in all); a refusal (a bad address, a
-# wrong password) is recorded on the schedule and waits for a person to fix it.
+# wrong password) is recorded on the schedule and waits for a person to fix it. A report
+# that another worker is still making (JobHeld) is waited for the same way.
 @shared_task(
     name="insights.send_scheduled_report",
-    autoretry_for=(EmailDelayed, OperationalError),
+    autoretry_for=(EmailDelayed, JobHeld, *TRANSIENT_ERRORS),
     retry_backoff=60,
     retry_backoff_max=1800,
     max_retries=6,
@@ -88,3 +97,15 @@ def send_scheduled_report_task(schedule_id: int) -> str:
     """Beat: email a schedule's report of the last full week. Safe to run twice: a week's
     report is made once per schedule and sent once (insights.reports.schedules)."""
     return send_scheduled_report(schedule_id)
+
+
+# On the default queue (settings.CELERY_TASK_ROUTES): a long analysis must not delay it.
+@shared_task(name="insights.requeue_expired_jobs")
+def requeue_expired_jobs_task() -> dict[str, list[int]]:
+    """Beat, every minute: hand out again the runs, drafts and reports whose worker died
+    (feedlens.jobs.requeue_expired); return their ids by kind."""
+    return {
+        "runs": requeue_expired(AnalysisRun, run_analysis_task),
+        "copy_drafts": requeue_expired(CopyDraft, write_copy_task),
+        "reports": requeue_expired(Report, generate_report_task),
+    }

@@ -1,11 +1,10 @@
-"""Checks on wording that names and summaries share: plain words, stems, loops, quotes."""
+"""Wording that names, summaries, copy and reports share: plain words, stems, loops, and
+the one way text is shortened for showing (one_line)."""
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-Quote = tuple[int, str]  # (item id, text)
 
 
 def comparable(text: str) -> str:
@@ -49,17 +48,3 @@ def is_repetitive(words: Sequence[str], ngram: int) -> bool:
     """Whether any run of ngram words occurs twice: the mark of a generation loop."""
     grams = [tuple(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
     return len(grams) != len(set(grams))
-
-
-def first_distinct(quotes: Iterable[Quote], n: int) -> list[Quote]:
-    """Return the first n quotes whose texts differ (compared as comparable() words)."""
-    seen: set[str] = set()
-    kept: list[Quote] = []
-    for item_id, text in quotes:
-        key = comparable(text)
-        if key and key not in seen:
-            seen.add(key)
-            kept.append((item_id, text))
-        if len(kept) == n:
-            break
-    return kept

@@ -5,29 +5,28 @@ all-MiniLM-L6-v2. This module does not import Django; callers pass settings in.
 """
 
 import functools
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from llm.models_on_disk import embedding_model_dir
 
-# The models come from installed packages: never let the hub client go looking online.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 # Measured here: 32-64 texts a batch keeps both cores busy; larger batches gain nothing.
 BATCH_SIZE = 64
 
 
 class Embedder:
-    """A loaded sentence-transformers model."""
+    """A loaded sentence-transformers model: a llm.interfaces.TextEmbedder."""
 
     def __init__(self, configured_model: str, device: str = "cpu") -> None:
         from sentence_transformers import SentenceTransformer  # slow import: only when used
 
         model = embedding_model_dir(configured_model)
         self.name = model.name
-        self._model = SentenceTransformer(str(model.path), device=device)
+        # The models come from installed packages or a configured folder: the loader is told
+        # never to look online (HF_HUB_OFFLINE=1 in the image and the Makefile covers the
+        # hub client as a whole).
+        self._model = SentenceTransformer(str(model.path), device=device, local_files_only=True)
         self.dimensions = int(self._model.get_embedding_dimension() or 0)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -13,11 +13,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from llm.interfaces import Completion
 from llm.models_on_disk import generative_model_file
 from llm.prompts import FewShotPrompt
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateCompletionResponse
+
+__all__ = ["Completion", "CompletionCounters", "LocalLLM", "ModelSettings", "load_llm"]
 
 MAX_TOKENS_CAP = 512
 
@@ -32,14 +39,19 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class Completion:
-    text: str
-    finish_reason: str  # "stop", "length" or "time"
-    tokens: int
+class CompletionCounters:
+    """llama.cpp's own counters for one completion: prompt tokens evaluated and tokens
+    generated, with the seconds each took."""
+
+    prompt_tokens: int
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
 
 
 class LocalLLM:
-    """A GGUF model loaded with llama.cpp; one per process (see load_llm)."""
+    """A GGUF model loaded with llama.cpp; one per process (see load_llm). It is a
+    llm.interfaces.TextGenerator and a llm.interfaces.LabelScorer."""
 
     def __init__(self, config: ModelSettings) -> None:
         from llama_cpp import Llama  # slow import: only when a model is used
@@ -50,6 +62,8 @@ class LocalLLM:
         threads = config.n_threads or len(os.sched_getaffinity(0))
         self.name = model.name
         self.path = model.path
+        # Tokens evaluated so far: what a prompt sharing a prefix with the last one saves.
+        self.evaluated_tokens = 0
         self._llama = Llama(
             model_path=str(model.path),
             n_ctx=config.context_size,
@@ -85,6 +99,15 @@ class LocalLLM:
                 digest.update(block)
         return digest.hexdigest()
 
+    @property
+    def threads(self) -> tuple[int, int]:
+        """Return the threads llama.cpp uses: (for generation, for prompt evaluation)."""
+        return self._llama.n_threads, self._llama.n_threads_batch
+
+    def tokenize(self, text: str) -> list[int]:
+        """Return the tokens of text as a prompt (with the begin-of-text token)."""
+        return self._llama.tokenize(text.encode(), add_bos=True)
+
     def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
         """Return how likely each label is to come next after prompt, normalised over labels.
 
@@ -93,7 +116,7 @@ class LocalLLM:
         """
         import llama_cpp
 
-        self._evaluate(self._llama.tokenize(prompt.encode(), add_bos=True))
+        self._evaluate(self.tokenize(prompt))
         last_logits = llama_cpp.llama_get_logits(self._llama.ctx)  # the last token's only
         logits = np.ctypeslib.as_array(last_logits, shape=(self._llama.n_vocab(),)).copy()
         label_logits = np.array([logits[self._first_token(label)] for label in labels])
@@ -114,17 +137,39 @@ class LocalLLM:
             timed_out = time.monotonic() > deadline
             return timed_out
 
-        result = self._llama.create_completion(
-            prompt,
-            max_tokens=min(max_tokens, MAX_TOKENS_CAP),
-            temperature=0.0,
-            stop=list(stop),
-            stopping_criteria=StoppingCriteriaList([out_of_time]),
+        # Not streamed, so one response (the declared type also allows an iterator).
+        result = cast(
+            "CreateCompletionResponse",
+            self._llama.create_completion(
+                prompt,
+                max_tokens=min(max_tokens, MAX_TOKENS_CAP),
+                temperature=0.0,
+                stop=list(stop),
+                stopping_criteria=StoppingCriteriaList([out_of_time]),
+            ),
         )
         choice = result["choices"][0]
         reason = "time" if timed_out else (choice.get("finish_reason") or "stop")
         return Completion(
             text=choice["text"], finish_reason=reason, tokens=result["usage"]["completion_tokens"]
+        )
+
+    def counted_completion(self, prompt: str, max_tokens: int) -> CompletionCounters:
+        """Complete prompt greedily from a cold cache (nothing reused from an earlier
+        prompt) and return llama.cpp's counters for it: the benchmark's token rates."""
+        import llama_cpp
+
+        self._llama.reset()
+        llama_cpp.llama_perf_context_reset(self._llama.ctx)
+        self._llama.create_completion(
+            prompt, max_tokens=min(max_tokens, MAX_TOKENS_CAP), temperature=0.0
+        )
+        perf = llama_cpp.llama_perf_context(self._llama.ctx)
+        return CompletionCounters(
+            prompt_tokens=int(perf.n_p_eval),
+            prompt_seconds=perf.t_p_eval_ms / 1000,
+            generated_tokens=int(perf.n_eval),
+            generation_seconds=perf.t_eval_ms / 1000,
         )
 
     def _evaluate(self, tokens: list[int]) -> None:
@@ -138,6 +183,7 @@ class LocalLLM:
         keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for its logits
         self._llama.n_tokens = keep
         self._llama.eval(tokens[keep:])
+        self.evaluated_tokens += len(tokens) - keep
 
     @functools.cache  # noqa: B019 - one model per process, never freed
     def _first_token(self, label: str) -> int:

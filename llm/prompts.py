@@ -44,3 +44,8 @@ class FewShotPrompt:
         rendered = formatter(messages=[{"role": "user", "content": user_turn}]).prompt
         # The tokenizer adds the begin-of-text token itself.
         return rendered.removeprefix(bos_token) if bos_token else rendered
+
+
+# Between the prompts recorded for one output that took several (a summary's lines, a
+# copy draft's themes).
+PROMPT_SEPARATOR = "\n\n----- next prompt -----\n\n"

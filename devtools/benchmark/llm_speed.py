@@ -5,7 +5,7 @@ model file, threads and GPU layers the worker uses)."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from insights.local_models import configured_llm
+from llm.generation import LocalLLM
 
 # About 400 tokens of feedback: the size of a theme-summary prompt.
 PROMPT_CHARS = 1600
@@ -30,16 +30,10 @@ def speed_prompt(texts: Sequence[str]) -> str:
     return PROMPT_TEMPLATE.format(feedback=feedback)
 
 
-def llm_token_rates(texts: Sequence[str]) -> list[TokenRate]:
+def llm_token_rates(llm: LocalLLM, texts: Sequence[str]) -> list[TokenRate]:
     """Return the prompt and generation rates of one greedy completion, from a cold cache."""
-    import llama_cpp
-
-    llama = configured_llm()._llama  # the counters live in llama.cpp's context
-    llama.reset()  # no reuse of an earlier prompt's evaluated tokens
-    llama_cpp.llama_perf_context_reset(llama.ctx)
-    llama.create_completion(speed_prompt(texts), max_tokens=GENERATED_TOKENS, temperature=0.0)
-    perf = llama_cpp.llama_perf_context(llama.ctx)
+    counters = llm.counted_completion(speed_prompt(texts), max_tokens=GENERATED_TOKENS)
     return [
-        TokenRate("prompt", int(perf.n_p_eval), perf.t_p_eval_ms / 1000),
-        TokenRate("generation", int(perf.n_eval), perf.t_eval_ms / 1000),
+        TokenRate("prompt", counters.prompt_tokens, counters.prompt_seconds),
+        TokenRate("generation", counters.generated_tokens, counters.generation_seconds),
     ]

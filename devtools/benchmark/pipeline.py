@@ -11,8 +11,9 @@ from devtools.benchmark.worker import BenchWorker
 from ingestion.jobs import create_import_job, queue_import
 from ingestion.models import DataSource, ImportJob, ImportStatus, ItemKind
 from ingestion.normalise import ColumnMapping
+from insights.jobs import start_analysis
 from insights.models import AnalysisRun, RunStatus
-from insights.pipeline.run import STAGES, start_analysis
+from insights.pipeline.run import STAGES
 
 # Stage, done, total: what the command's progress bar shows.
 Observer = Callable[[str, int, int], None]

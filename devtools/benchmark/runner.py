@@ -16,7 +16,7 @@ from devtools.benchmark.report import SizeResult
 from devtools.benchmark.synthetic import SourceText, synthetic_rows, write_csv
 from devtools.benchmark.theme_speed import compare_clustering, stored_vectors
 from devtools.benchmark.worker import start_worker
-from insights.local_models import configured_embedder
+from insights.local_models import configured_embedder, configured_llm
 
 # New feedback after the first analysis, as a share of the size: what beat's runs for new
 # items then take (embedding, sentiment and assignment to the stored themes).
@@ -56,7 +56,7 @@ def run_size(
     finally:
         worker.stop()
     observe("LLM tokens/s", 0, 1)
-    rates = llm_token_rates([row.text for row in rows[:100]])
+    rates = llm_token_rates(configured_llm(), [row.text for row in rows[:100]])
     return SizeResult(
         items, timings, peak, clustering, pages, os.getloadavg(), rates, new_items=new_items
     )

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from insights.pipeline.sentiment.prompt import SENTIMENT_PROMPT_VERSION, score_texts
-from llm.embeddings import Embedder
-from llm.generation import LocalLLM
+from llm.interfaces import LabelScorer, TextEmbedder
 
 # Texts a cache file: small enough that an interruption loses little, large enough that the
 # folder stays small (3,000 tweets: 12 files a model).
@@ -84,7 +83,7 @@ def cached_outputs(
 
 
 def llm_scores(
-    texts: Sequence[str], llm: LocalLLM, cache_dir: Path, on_progress: Progress | None = None
+    texts: Sequence[str], llm: LabelScorer, cache_dir: Path, on_progress: Progress | None = None
 ) -> CachedOutputs:
     """Return the product's raw sentiment scores (insights.pipeline.sentiment.prompt
     .score_texts) per text, cached by model file sha256 and prompt version."""
@@ -93,7 +92,10 @@ def llm_scores(
 
 
 def embeddings(
-    texts: Sequence[str], embedder: Embedder, cache_dir: Path, on_progress: Progress | None = None
+    texts: Sequence[str],
+    embedder: TextEmbedder,
+    cache_dir: Path,
+    on_progress: Progress | None = None,
 ) -> CachedOutputs:
     """Return the embedder's unit vectors per text, cached by model name."""
     key = (embedder.name, "embedding")

@@ -13,6 +13,7 @@ from devtools.evaluation.report import Row, Section
 from devtools.evaluation.themes import clustering_scores
 from insights.models import SummaryKind
 from insights.pipeline.describing.naming import keyword_name
+from insights.pipeline.describing.quotes import Quote, first_distinct
 from insights.pipeline.describing.summaries import (
     SUMMARY_QUOTES,
     PainSummary,
@@ -20,9 +21,7 @@ from insights.pipeline.describing.summaries import (
 )
 from insights.pipeline.themes.clustering import Clustering, discover_themes
 from insights.pipeline.themes.keywords import theme_keywords
-from insights.wording import Quote, first_distinct
-from llm.embeddings import Embedder
-from llm.generation import LocalLLM
+from llm.interfaces import TextEmbedder, TextGenerator
 
 Progress = Callable[[int, int], None]
 # Summaries written: the largest themes, as many as a dashboard shows at a glance.
@@ -58,7 +57,7 @@ def summarise_themes(
     texts: Sequence[str],
     vectors: np.ndarray,
     clusterings: Sequence[Clustering],
-    models: tuple[LocalLLM, Embedder],
+    models: tuple[TextGenerator, TextEmbedder],
     on_progress: Progress | None = None,
 ) -> list[PainSummary]:
     """Return the product's pain-point summary of each clustering's largest themes, named
@@ -68,7 +67,9 @@ def summarise_themes(
     for clustering in clusterings:
         chosen = largest_themes(clustering, MAX_SUMMARISED_THEMES)
         members = {i: np.flatnonzero(clustering.labels == clustering.theme_ids[i]) for i in chosen}
-        keywords = theme_keywords({i: [texts[j] for j in rows] for i, rows in members.items()})
+        keywords = theme_keywords(
+            {i: [texts[j] for j in rows.tolist()] for i, rows in members.items()}
+        )
         for i in chosen:
             centre = clustering.centroids[i]
             quotes = nearest_quotes(texts, vectors, members[i], centre, SUMMARY_QUOTES)
@@ -98,7 +99,7 @@ def evaluate_pain_points(
     texts: Sequence[str],
     reasons: Sequence[str],
     vectors: np.ndarray,
-    models: tuple[LocalLLM, Embedder],
+    models: tuple[TextGenerator, TextEmbedder],
     on_progress: Progress | None = None,
 ) -> Section:
     """Return the pain-points section for the negative tweets given (texts, their
@@ -116,7 +117,7 @@ def evaluate_pain_points(
         return float(np.mean([score[name] for score in scores]))
 
     def sd(name: str) -> float:
-        return float(np.std([score[name] for score in scores]))
+        return float(np.std(np.array([score[name] for score in scores], dtype=float)))
 
     rows: list[Row] = [
         {"measure": "negative tweets", "value": len(texts)},
@@ -140,8 +141,8 @@ def evaluate_pain_points(
 
 
 def _extremes(scores: Sequence[Row], name: str) -> str:
-    values = [score[name] for score in scores]
-    return f"{min(values)}-{max(values)}"
+    values = np.array([score[name] for score in scores])
+    return f"{values.min()}-{values.max()}"
 
 
 def _notes(summaries: Sequence[PainSummary]) -> list[str]:

@@ -11,32 +11,24 @@ fails, which the draft says. Every draft ends with the feedback it rests on, lin
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import partial
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import OperationalError, transaction
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
 
-from insights.local_models import configured_llm, model_version
-from insights.models import CopyDraft, CopyKind, RunStatus, SummaryKind, Theme
-from insights.pipeline.describing.describe import nearest_items
-from insights.pipeline.themes.identity import LIVE_STATUSES
-from insights.wording import (
-    Quote,
-    content_words,
-    first_distinct,
-    is_repetitive,
-    one_line,
-    stem,
-    words_of,
-)
-from llm.generation import Completion
-from llm.prompts import FewShotPrompt
+from accounts.people import signed_in_person
+from feedlens.jobs import carry_out, claim_job, heartbeat
+from insights.local_models import model_version
+from insights.models import CopyDraft, CopyKind, SummaryKind, Theme
+from insights.pipeline.describing.checks import unsupported_details
+from insights.pipeline.describing.quotes import Quote, cited_item_ids, first_distinct, theme_quotes
+from insights.wording import content_words, is_repetitive, one_line, stem, words_of
+from llm.interfaces import TextGenerator
+from llm.prompts import PROMPT_SEPARATOR, FewShotPrompt
 
-# Recorded on every draft: drafts change when the prompts or checks do.
-PROMPT_VERSION = "copy-1"
 # Feedback each theme's copy rests on (and cites): enough to show the problem, few enough
 # to keep the prompt short for a 2,048-token context.
 QUOTES_PER_THEME = 4
@@ -51,23 +43,13 @@ LOOP_NGRAM = 4
 MIN_WORDS = 4
 
 
-class TextModel(Protocol):
-    """What drafting needs of a language model (llm.generation.LocalLLM has it)."""
-
-    name: str
-    sha256: str
-
-    def render(self, prompt: FewShotPrompt) -> str: ...
-
-    def complete(
-        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0
-    ) -> Completion: ...
-
-
 class CopyError(Exception):
     """A draft that cannot be written, with the reason to show."""
 
 
+# Recorded on every draft: drafts change when the prompts or checks do. Change it whenever
+# the instruction, query, examples (EXAMPLE_MATERIAL, COPY_KINDS) or checks below change.
+PROMPT_VERSION = "copy-1"
 # Shown to instruction-tuned models only; base models complete the examples.
 COPY_INSTRUCTION = (
     "Write the {kind_label} for the topic below from what customers said. Use only facts "
@@ -97,8 +79,8 @@ EXAMPLE_MATERIAL = (
         "Late parcel deliveries",
         ("Users report parcels arriving days after the promised date.",),
         (
-            (0, "My parcel arrived nine days late."),
-            (0, "Tracking has said out for delivery for days."),
+            Quote(0, "My parcel arrived nine days late."),
+            Quote(0, "Tracking has said out for delivery for days."),
         ),
     ),
     Material(
@@ -106,8 +88,8 @@ EXAMPLE_MATERIAL = (
         "Dark mode requests",
         ("Users ask for a dark mode because the bright screen hurts at night.",),
         (
-            (0, "Please add a dark mode, the white screen hurts at night."),
-            (0, "Any plans for a dark theme?"),
+            Quote(0, "Please add a dark mode, the white screen hurts at night."),
+            Quote(0, "Any plans for a dark theme?"),
         ),
     ),
     Material(
@@ -115,8 +97,8 @@ EXAMPLE_MATERIAL = (
         "Cards declined at checkout",
         ("Users report cards declined at checkout although they work elsewhere.",),
         (
-            (0, "My card is declined at checkout every time."),
-            (0, "Payment fails at the last step."),
+            Quote(0, "My card is declined at checkout every time."),
+            Quote(0, "Payment fails at the last step."),
         ),
     ),
 )
@@ -238,7 +220,6 @@ PROMISE = re.compile(
     r"|\btomorrow\b|\bnext\s+(?:week|month|release|update|version)\b|\bwithin\s+\d",
     re.IGNORECASE,
 )
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
@@ -254,64 +235,46 @@ class Section:
 
 def copyable_themes() -> QuerySet[Theme]:
     """The themes copy can be drafted for: live ones, biggest first."""
-    return Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True).order_by(
-        "-size", "pk"
-    )
+    return Theme.objects.live().order_by("-size", "pk")
 
 
-def start_copy_draft(
-    kind: str, theme_ids: Sequence[int], user: AbstractBaseUser | None = None
+def new_copy_draft(
+    kind: str, theme_ids: Sequence[int], user: AbstractBaseUser | AnonymousUser | None = None
 ) -> CopyDraft:
-    """Create a draft of kind for the themes and hand it to a worker once the transaction
-    commits; return it (queued)."""
-    from insights.tasks import write_copy_task
-
+    """Return a new queued draft of kind for the themes (insights.jobs.start_copy_draft hands
+    it to a worker)."""
     with transaction.atomic():
         draft = CopyDraft.objects.create(
             kind=kind,
             total=len(theme_ids),
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=signed_in_person(user),
         )
         draft.themes.set(theme_ids)
-        transaction.on_commit(lambda: write_copy_task.delay(draft.pk))
     return draft
 
 
-def write_copy(draft_id: int, llm: TextModel | None = None) -> CopyDraft:
-    """Write the draft, theme by theme; return it finished. A finished draft is left as it
-    is; one that was running (its worker died and the task came back) starts again from
-    nothing."""
-    claimed = CopyDraft.objects.filter(
-        pk=draft_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-    ).update(
-        status=RunStatus.RUNNING,
-        done=0,
-        text="",
-        cited_item_ids=[],
-        prompt="",
-        error="",
-        finished_at=None,
-    )
-    draft = CopyDraft.objects.get(pk=draft_id)
-    if not claimed:
-        return draft
-    try:
-        _write(draft, llm or configured_llm())
-    except OperationalError:
-        raise  # the database went away: the task retries, and the draft is claimed again
-    except Exception as error:
-        _finish(draft, RunStatus.FAILED, str(error) or type(error).__name__)
-        raise
-    _finish(draft, RunStatus.DONE)
-    return draft
+# What a claim clears: a draft taken again (its worker died, or the database went away and
+# the task came back) is written again from nothing.
+FRESH_DRAFT = {"done": 0, "text": "", "cited_item_ids": [], "prompt": ""}
 
 
-def _write(draft: CopyDraft, llm: TextModel) -> None:
+def write_copy(draft_id: int, llm: TextGenerator, *, task_id: str = "") -> CopyDraft:
+    """Write the draft, theme by theme; return it finished. A finished draft, or one another
+    worker holds (feedlens.jobs.claim_job), is left as it is; one that was running (its
+    worker died and the task came back) starts again from nothing."""
+    draft = claim_job(CopyDraft, draft_id, task_id=task_id, reset=FRESH_DRAFT)
+    if draft is None:
+        return CopyDraft.objects.get(pk=draft_id)
+    return carry_out(draft, partial(_write, draft, llm))
+
+
+def _write(draft: CopyDraft, llm: TextGenerator) -> dict[str, Any]:
+    """Write the draft's sections; return the fields it finishes with."""
     themes = list(draft.themes.order_by("-size", "pk"))
     if not themes:
         raise CopyError("the draft has no themes left to write about")
     spec = COPY_KINDS[draft.kind]
-    draft.llm_model, draft.prompt_version = model_version(llm), PROMPT_VERSION  # type: ignore[arg-type]
+    draft.llm_model, draft.prompt_version = model_version(llm), PROMPT_VERSION
     draft.total = len(themes)
     draft.save(update_fields=["llm_model", "prompt_version", "total"])
     sections: list[Section] = []
@@ -320,37 +283,24 @@ def _write(draft: CopyDraft, llm: TextModel) -> None:
         material = theme_material(theme)
         sections.append(draft_section(material, spec, llm))
         quotes.extend(material.quotes)
-        CopyDraft.objects.filter(pk=draft.pk).update(done=done)
-    draft.done = len(themes)
-    draft.text = assemble_draft(spec, sections, quotes)
-    draft.cited_item_ids = list(dict.fromkeys(item_id for item_id, _ in quotes))
-    draft.prompt = "\n\n----- next prompt -----\n\n".join(s.prompt for s in sections)
-    draft.save(update_fields=["done", "text", "cited_item_ids", "prompt"])
-
-
-def _finish(draft: CopyDraft, status: str, error: str = "") -> None:
-    draft.status, draft.error, draft.finished_at = status, error[:2000], timezone.now()
-    draft.save(update_fields=["status", "error", "finished_at"])
+        heartbeat(draft, done=done)
+    return {
+        "done": len(themes),
+        "text": assemble_draft(spec, sections, quotes),
+        "cited_item_ids": list(dict.fromkeys(item_id for item_id, _ in quotes)),
+        "prompt": PROMPT_SEPARATOR.join(s.prompt for s in sections),
+    }
 
 
 def theme_material(theme: Theme) -> Material:
     """Return the theme's name, its generated pain points, and up to QUOTES_PER_THEME
     quotes: those its summary cites, then its negative items nearest the centre, then
-    its representative items."""
-    cited = [item_id for sentence in theme.pain_summary for item_id in sentence["item_ids"]]
-    by_id = dict(
-        theme.assignments.filter(item_id__in=[*cited, *theme.representative_item_ids]).values_list(
-            "item_id", "item__text"
-        )
-    )
-    candidates = [(item_id, by_id[item_id]) for item_id in cited if item_id in by_id]
-    candidates += nearest_items(theme, QUOTES_PER_THEME, negative_only=True)
-    candidates += [(pk, by_id[pk]) for pk in theme.representative_item_ids if pk in by_id]
-    quotes = first_distinct(candidates, QUOTES_PER_THEME)
-    if len(quotes) < QUOTES_PER_THEME:  # a small theme: any of its items will do
-        quotes = first_distinct(
-            [*quotes, *nearest_items(theme, QUOTES_PER_THEME)], QUOTES_PER_THEME
-        )
+    its representative items and its other items nearest the centre."""
+    n = QUOTES_PER_THEME
+    quotes = theme_quotes(theme, n, preferred=cited_item_ids(theme), negative_only=True)
+    if len(quotes) < n:  # few negative items: its representatives, then any item, will do
+        others = theme_quotes(theme, n, preferred=theme.representative_item_ids)
+        quotes = first_distinct([*quotes, *others], n)
     # An extractive summary is quotes already: only a generated one adds anything.
     pain = (
         tuple(str(sentence["text"]) for sentence in theme.pain_summary)
@@ -383,7 +333,7 @@ def _query(material: Material, spec: KindSpec) -> str:
     )
 
 
-def draft_section(material: Material, spec: KindSpec, llm: TextModel) -> Section:
+def draft_section(material: Material, spec: KindSpec, llm: TextGenerator) -> Section:
     """Return the theme's part of the draft: the model's text if check_copy passes it,
     else the kind's template, with a note that says why."""
     if not material.quotes:
@@ -437,19 +387,6 @@ def check_copy(text: str, material: Material) -> str:
 
 def _stems(text: str) -> set[str]:
     return {stem(word) for word in content_words(text)}
-
-
-def unsupported_details(text: str, known: str) -> list[str]:
-    """Numbers, and capitalised words inside a sentence (names), that known lacks."""
-    known_numbers = set(NUMBER.findall(known))
-    known_words = set(words_of(known))
-    missing = [number for number in NUMBER.findall(text) if number not in known_numbers]
-    for match in re.finditer(r"\b[A-Z][\w']*", text):
-        before = text[: match.start()].rstrip()
-        starts_sentence = not before or before[-1] in '.!?:"“(*-'
-        if not starts_sentence and match.group(0).lower() not in known_words:
-            missing.append(match.group(0))
-    return list(dict.fromkeys(missing))
 
 
 def _pain_text(material: Material) -> str:

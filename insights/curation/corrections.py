@@ -9,6 +9,7 @@ insights.pipeline.themes.identity and insights.pipeline.sentiment.stage).
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
@@ -22,7 +23,7 @@ from insights.models import (
     ThemeStatus,
 )
 from insights.pipeline.sentiment.stage import SentimentError, correct_sentiment
-from insights.pipeline.themes.identity import LIVE_STATUSES, move_item, refresh_theme_stats
+from insights.pipeline.themes.identity import move_item, refresh_theme_stats
 
 # The statuses a person may give a theme ("retired" is the machine's).
 PERSON_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
@@ -81,7 +82,7 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
 def _check_mergeable(source: Theme, target: Theme) -> None:
     if source.merged_into_id:
         raise CorrectionError(f"“{source.name}” was already merged into another theme.")
-    if target.merged_into_id or target.status not in LIVE_STATUSES:
+    if not target.is_live:
         raise CorrectionError(f"“{target.name}” is no longer a theme to merge into.")
     if source.embedding_model != target.embedding_model:
         raise CorrectionError("These themes come from different embedding models.")
@@ -109,7 +110,7 @@ def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAss
     return its assignment."""
     with transaction.atomic():
         theme = _locked_theme(theme.pk)
-        if theme.merged_into_id or theme.status not in LIVE_STATUSES:
+        if not theme.is_live:
             raise CorrectionError(f"“{theme.name}” is no longer a theme to move items to.")
         previous = Theme.objects.filter(assignments__item=item).only("id", "name").first()
         if previous and previous.pk == theme.pk:
@@ -145,6 +146,16 @@ def correct_item_sentiment(item: FeedbackItem, label: str, user: User) -> ItemSe
             after=label,
         )
     return sentiment
+
+
+def theme_history(theme: Theme, limit: int) -> list[Correction]:
+    """Return the latest limit corrections made to the theme or merging another into it,
+    latest first."""
+    return list(
+        Correction.objects.filter(Q(theme=theme) | Q(target_theme=theme)).select_related(
+            "made_by", "theme", "target_theme", "item"
+        )[:limit]
+    )
 
 
 def _locked_theme(theme_id: int) -> Theme:

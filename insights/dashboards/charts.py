@@ -6,10 +6,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-# One colour per sentiment, the same on every chart.
-SENTIMENT_COLOURS = {"negative": "#c2410c", "neutral": "#94a3b8", "positive": "#15803d"}
-NOT_ANALYSED_COLOUR = "#e2e8f0"
-_LAYOUT = {
+from insights.models.sentiment_labels import NOT_ANALYSED, SENTIMENT_LABELS
+
+# One colour per sentiment, the same on every chart and page (see sentiment_labels).
+SENTIMENT_COLOURS = {label.value: label.colour for label in SENTIMENT_LABELS}
+NOT_ANALYSED_COLOUR = NOT_ANALYSED.colour
+_LAYOUT: dict[str, Any] = {
     "margin": {"l": 48, "r": 16, "t": 40, "b": 40},
     "height": 320,
     "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -23,11 +25,6 @@ def page_figure(figure_id: str, figure: go.Figure) -> dict[str, Any]:
     """Return what a page's `figures` list takes: the id its <div data-figure> names, and the
     figure as plain JSON (plotly's own encoder turns numpy and dates into JSON)."""
     return {"id": figure_id, "figure": json.loads(figure.to_json())}
-
-
-def styled(figure: go.Figure, title: str) -> go.Figure:
-    figure.update_layout(title={"text": title, "x": 0, "font": {"size": 14}}, **_LAYOUT)
-    return figure
 
 
 def weekly_sentiment_figure(rows: list[dict[str, Any]], title: str) -> go.Figure:
@@ -80,18 +77,16 @@ def _sentiment_bars(
 ) -> list[go.Bar]:
     """Return bars stacked by sentiment, one per category; items without a sentiment yet
     are a grey "not analysed" part, left out when there are none."""
-    counts = {label: [row[label] for row in rows] for label in SENTIMENT_COLOURS}
-    colours = dict(SENTIMENT_COLOURS)
-    unscored = [row["total"] - sum(row[label] for label in SENTIMENT_COLOURS) for row in rows]
+    counts = {label: [row[label.value] for row in rows] for label in SENTIMENT_LABELS}
+    unscored = [row["total"] - sum(row[label.value] for label in SENTIMENT_LABELS) for row in rows]
     if any(unscored):
-        counts["not analysed"] = unscored
-        colours["not analysed"] = NOT_ANALYSED_COLOUR
+        counts[NOT_ANALYSED] = unscored
     orientation = "h" if horizontal else "v"
     return [
         go.Bar(
             **({"y": categories, "x": values} if horizontal else {"x": categories, "y": values}),
-            name=label,
-            marker_color=colours[label],
+            name=label.legend,
+            marker_color=label.colour,
             orientation=orientation,
         )
         for label, values in counts.items()

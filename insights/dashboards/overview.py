@@ -2,38 +2,47 @@
 loading items into Python: the pages must stay fast at 100,000 items."""
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from math import sqrt
 from typing import Any
 
-from django.db.models import Count, DateField, QuerySet
+from django.db.models import Count, DateField, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.models import Sentiment, Theme, sentiment_label_is
-from insights.pipeline.themes.identity import LIVE_STATUSES
+from insights.models import Theme, sentiment_label_is
+from insights.models.sentiment_labels import NOT_ANALYSED, SENTIMENT_LABELS, SentimentLabel
 
 
-def sentiment_counts(path: str = "sentiment") -> dict[str, Count]:
-    """Return Count annotations negative/neutral/positive (and unscored is the rest), a
-    person's correction winning over the prediction; path leads to the ItemSentiment row."""
-    return {name: Count("pk", filter=sentiment_label_is(name, path)) for name in Sentiment.values}
+def sentiment_counts(
+    path: str = "sentiment", where: Q | None = None, prefix: str = ""
+) -> dict[str, Count]:
+    """Return a Count annotation prefix+label for each sentiment label (the items not analysed
+    are the rest), of the rows matching where, a person's correction winning over the
+    prediction; path leads to the ItemSentiment row."""
+    return {
+        prefix + label.value: Count(
+            "pk", filter=(where or Q()) & sentiment_label_is(label.value, path)
+        )
+        for label in SENTIMENT_LABELS
+    }
 
 
 def weekly_sentiment_counts(items: QuerySet[FeedbackItem]) -> list[dict[str, Any]]:
     """Return one row per week (Monday) with the item count and the count per sentiment,
     oldest first; items without a date are left out."""
-    return list(
+    rows = (
         items.filter(created_at__isnull=False)
         .annotate(week=TruncWeek("created_at"))
         .values("week")
         .annotate(total=Count("pk"), **sentiment_counts())
         .order_by("week")
     )
+    return [dict(row) for row in rows]
 
 
 # A theme is rising when its items in the latest full week grew by at least half over the
@@ -59,6 +68,16 @@ class SentimentSplit:
     negative: int
     neutral: int
     positive: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> "SentimentSplit":
+        """Return the split of a grouped row: prefix+"total" and the counts sentiment_counts
+        annotated with the same prefix."""
+        return cls(*(row[prefix + name] for name in SPLIT_COLUMNS))
+
+    def count_of(self, label: SentimentLabel) -> int:
+        """Return the items with the label (NOT_ANALYSED: those with none yet)."""
+        return self.not_analysed if label == NOT_ANALYSED else getattr(self, label.value)
 
     def __add__(self, other: "SentimentSplit") -> "SentimentSplit":
         return SentimentSplit(
@@ -167,7 +186,9 @@ def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSp
         .order_by()
     )
     return {
-        (row["week"], row["source"], row["kind"], row["theme_assignment__theme"]): _split(row)
+        (row["week"], row["source"], row["kind"], row["theme_assignment__theme"]): (
+            SentimentSplit.from_row(row)
+        )
         for row in rows
     }
 
@@ -195,7 +216,7 @@ def theme_stats(
 ) -> list[ThemeStats]:
     """Return every live theme with items among the groups (as from overview_counts),
     biggest first, with its items in latest_week and the week before."""
-    live = Theme.objects.filter(status__in=LIVE_STATUSES, merged_into__isnull=True)
+    live = Theme.objects.live()
     names = {pk: (name, status) for pk, name, status in live.values_list("pk", "name", "status")}
     by_theme = _sum_by(groups, 3)
     weekly: Counter[tuple[int | None, date | None]] = Counter()
@@ -246,13 +267,8 @@ def top_by_growth(themes: list[ThemeStats], limit: int = TOP_THEMES) -> list[The
     return sorted(growing, key=order)[:limit]
 
 
-# The count columns of a grouped row, in SentimentSplit's order (read once: an enum's
-# values are rebuilt on each access, and the overview reads thousands of rows).
-SPLIT_COLUMNS = ("total", *Sentiment.values)
-
-
-def _split(row: dict[str, Any]) -> SentimentSplit:
-    return SentimentSplit(*(row[name] for name in SPLIT_COLUMNS))
+# The count columns of a grouped row, in SentimentSplit's order (its fields are the labels').
+SPLIT_COLUMNS = ("total", *(label.value for label in SENTIMENT_LABELS))
 
 
 def _sum_splits(splits: Iterable[SentimentSplit]) -> SentimentSplit:

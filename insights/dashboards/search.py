@@ -10,6 +10,7 @@ set holds too few allowed items, on every item (a narrow filter, so few ids come
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -18,9 +19,8 @@ from django.db.models.expressions import RawSQL
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.local_models import configured_embedder
 from insights.models import ItemEmbedding
-from llm.embeddings import Embedder
+from llm.interfaces import TextEmbedder
 
 # Nearest items checked against the filters before falling back to every allowed item:
 # at least this many, or OVERFETCH_FACTOR times what the page needs. Measured at 100,000
@@ -144,7 +144,7 @@ class VectorIndex:
             )
         )
         if _signature_of({**self._known, **newer}) == signature:
-            changed, removed = newer, set()
+            changed, removed = newer, set[int]()
         else:
             changed, removed = self._differences()
         self._drop(changed.keys() | removed)
@@ -239,6 +239,7 @@ def _vectors(model_name: str, item_ids: set[int] | None) -> list[tuple[int, int,
     model_name; items embedded by another model are left out."""
     rows = ItemEmbedding.objects.filter(embedding__model_name=model_name).order_by()
     fields = ("item_id", "embedding_id", "embedding__vector")
+    chunks: list[Iterable[Any]]
     if item_ids is None:
         chunks = [rows.values_list(*fields).iterator(chunk_size=LOAD_CHUNK)]
     else:
@@ -329,11 +330,11 @@ def search(
     limit: int,
     filters: FeedbackFilters | None = None,
     index: VectorIndex | None = None,
-    embedder: Embedder | None = None,
+    *,
+    embedder: TextEmbedder,
 ) -> SearchResult:
     """Return the items nearest to the query's meaning (up to limit, nearest first) among
-    those the filters allow, and how many items the index holds."""
-    embedder = embedder or configured_embedder()
+    those the filters allow, and how many items the index holds: embedder's vectors."""
     snapshot = (index or default_index()).snapshot(embedder.name)
     if not snapshot.size:
         return SearchResult([], 0)

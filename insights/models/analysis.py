@@ -1,13 +1,18 @@
 """What the analysis stores: embeddings, themes, sentiment, the models that made them and
 the runs."""
 
+from typing import Any, ClassVar
+
 import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+import insights.models.sentiment_labels as labels
+from feedlens.jobs import Job
 from ingestion.models import FeedbackItem
+from insights.models.querysets import ThemeQuerySet
 
 
 class TextEmbedding(models.Model):
@@ -89,6 +94,14 @@ class SummaryKind(models.TextChoices):
 class Theme(models.Model):
     """A group of feedback items about one thing, kept across re-clustering."""
 
+    # A live theme has one of these statuses and was not merged into another (is_live,
+    # Theme.objects.live()); the others are kept only for their history.
+    LIVE_STATUSES: ClassVar[tuple[str, ...]] = (
+        ThemeStatus.ACTIVE,
+        ThemeStatus.RESOLVED,
+        ThemeStatus.IGNORED,
+    )
+
     name = models.CharField(max_length=200)
     name_source = models.CharField(
         max_length=20, choices=NameSource.choices, default=NameSource.KEYWORDS
@@ -111,13 +124,18 @@ class Theme(models.Model):
         max_length=20, choices=SummaryKind.choices, default=SummaryKind.NONE, blank=True
     )
     summary_note = models.CharField(max_length=300, blank=True)
+    # The model, prompt version and prompt text each was last written with: a theme is
+    # described again when the model or a prompt version changes (describe.is_due).
     name_model = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    name_prompt_version = models.CharField(max_length=40, blank=True)
+    name_prompt = models.TextField(blank=True)
     summary_model = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    prompt_version = models.CharField(max_length=40, blank=True)
+    summary_prompt_version = models.CharField(max_length=40, blank=True)
+    summary_prompt = models.TextField(blank=True)  # its lines' prompts, PROMPT_SEPARATOR between
     # The size when the name and summary were last written; describing again is due
     # when the theme has changed since.
     described_size = models.PositiveIntegerField(default=0)
@@ -128,11 +146,18 @@ class Theme(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ThemeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-size", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_live(self) -> bool:
+        """Return whether re-clusters may continue the theme and items may join it."""
+        return self.merged_into_id is None and self.status in self.LIVE_STATUSES
 
     def centroid_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.centroid), dtype="<f4")
@@ -170,9 +195,11 @@ class ThemeAssignment(models.Model):
 
 
 class Sentiment(models.TextChoices):
-    NEGATIVE = "negative", "Negative"
-    NEUTRAL = "neutral", "Neutral"
-    POSITIVE = "positive", "Positive"
+    """The stored labels, as the registry in sentiment_labels names them."""
+
+    NEGATIVE = labels.NEGATIVE.value, labels.NEGATIVE.name
+    NEUTRAL = labels.NEUTRAL.value, labels.NEUTRAL.name
+    POSITIVE = labels.POSITIVE.value, labels.POSITIVE.name
 
 
 class SentimentClassifier(models.Model):
@@ -265,26 +292,21 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class AnalysisRun(models.Model):
+class AnalysisRun(Job):
     """One pass of the analysis over stored feedback, with its progress for the UI to poll."""
 
     source = models.ForeignKey(
         "ingestion.DataSource", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     recluster = models.BooleanField(default=False)
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     stage = models.CharField(max_length=40, blank=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     # {stage: {"items": n, "seconds": s}} for each finished stage.
     stats = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -292,6 +314,18 @@ class AnalysisRun(models.Model):
     def __str__(self) -> str:
         return f"analysis run {self.pk} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (RunStatus.DONE, RunStatus.FAILED)
+    def progress(self) -> tuple[int, int]:
+        return self.done, self.total
+
+    def failure_message(self, error: Exception) -> str:
+        return f"{self.stage}: {error}"
+
+    def status_details(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "stats": self.stats,
+            "stage_rows": [
+                {"stage": stage, "items": figures["items"], "seconds": figures["seconds"]}
+                for stage, figures in self.stats.items()
+            ],
+        }

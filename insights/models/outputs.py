@@ -1,10 +1,13 @@
 """What the product writes for people: copy drafts, reports and their schedules."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from insights.models.analysis import ModelVersion, RunStatus, Theme
+from feedlens.jobs import Job
+from insights.models.analysis import ModelVersion, Theme
 
 
 class CopyKind(models.TextChoices):
@@ -15,13 +18,12 @@ class CopyKind(models.TextChoices):
     CHANGELOG = "changelog", "Changelog line"
 
 
-class CopyDraft(models.Model):
+class CopyDraft(Job):
     """Product copy drafted by the local model from themes' summaries and quotes: a job row
     with progress while it is written, then an editable Markdown draft that cites its items."""
 
     kind = models.CharField(max_length=20, choices=CopyKind.choices)
     themes = models.ManyToManyField(Theme, related_name="copy_drafts")
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     # Markdown; people edit it after it is written.
@@ -33,16 +35,13 @@ class CopyDraft(models.Model):
     llm_model = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     edited_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -50,9 +49,17 @@ class CopyDraft(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} draft {self.pk}"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (RunStatus.DONE, RunStatus.FAILED)
+    def progress(self) -> tuple[int, int]:
+        return self.done, self.total
+
+    def status_details(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "cited_item_ids": self.cited_item_ids,
+            "prompt": self.prompt,
+            "prompt_version": self.prompt_version,
+            "model": str(self.llm_model) if self.llm_model else "",
+        }
 
 
 class Weekday(models.IntegerChoices):
@@ -101,7 +108,7 @@ class ReportSchedule(models.Model):
         return self.name
 
 
-class Report(models.Model):
+class Report(Job):
     """A generated report, archived: the period and the settings it was made with, and the
     files themselves, so that opening it later gives the same bytes whatever the data became.
 
@@ -118,10 +125,8 @@ class Report(models.Model):
     # What it was made with: source names, formats, thresholds; see insights.reports.archive.
     parameters = models.JSONField(default=dict)
     # Generated on a worker (tens of seconds for months of 100,000 items): the page polls.
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     done = models.PositiveSmallIntegerField(default=0)
     total = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
     html = models.BinaryField(blank=True, default=b"")
     themes_csv = models.BinaryField(blank=True, default=b"")
     items_csv = models.BinaryField(blank=True, default=b"")
@@ -132,8 +137,6 @@ class Report(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
     # Emailing a scheduled report: claimed by a conditional update, then marked sent, so a
     # task that runs twice sends once (insights.reports.schedules.send_scheduled_report).
     sending_since = models.DateTimeField(null=True, blank=True)
@@ -153,6 +156,8 @@ class Report(models.Model):
     def __str__(self) -> str:
         return f"report {self.pk} ({self.period_start} to {self.period_end})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (RunStatus.DONE, RunStatus.FAILED)
+    def progress(self) -> tuple[int, int]:
+        return self.done, self.total
+
+    def failure_message(self, error: Exception) -> str:
+        return f"{type(error).__name__}: {error}"

@@ -13,9 +13,8 @@ from django.db.models.functions import Length
 
 from ingestion.models import FeedbackItem
 from ingestion.normalise import content_hash
-from insights.local_models import configured_embedder
 from insights.models import ItemEmbedding, TextEmbedding
-from llm.embeddings import Embedder
+from llm.interfaces import TextEmbedder
 
 
 def text_hash(text: str) -> str:
@@ -27,10 +26,9 @@ def items_needing_embedding(model_name: str) -> QuerySet[FeedbackItem]:
     return FeedbackItem.objects.exclude(embedding__embedding__model_name=model_name)
 
 
-def embed_items(item_ids: Iterable[int], embedder: Embedder | None = None) -> int:
-    """Give each item an embedding from the configured model; return how many texts were
-    newly embedded (the rest were found stored)."""
-    embedder = embedder or configured_embedder()
+def embed_items(item_ids: Iterable[int], embedder: TextEmbedder) -> int:
+    """Give each item an embedding from embedder; return how many texts were newly
+    embedded (the rest were found stored)."""
     items = list(
         items_needing_embedding(embedder.name).filter(pk__in=list(item_ids)).only("id", "text")
     )
@@ -54,7 +52,9 @@ def _stored_embeddings(model_name: str, hashes: set[str]) -> dict[str, int]:
     return dict(rows.values_list("text_hash", "id"))
 
 
-def _store_embeddings(embedder: Embedder, hashes: list[str], vectors: np.ndarray) -> dict[str, int]:
+def _store_embeddings(
+    embedder: TextEmbedder, hashes: list[str], vectors: np.ndarray
+) -> dict[str, int]:
     TextEmbedding.objects.bulk_create(
         [
             TextEmbedding(
@@ -76,11 +76,13 @@ EMBED_BATCH_SIZE = 256
 
 
 def embed_pending(
-    source_id: int | None = None, on_progress: Callable[[int, int], None] | None = None
+    embedder: TextEmbedder,
+    source_id: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Embed every item that needs it (of one source, if given), batch by batch; return
-    how many items were given an embedding. on_progress(done, total) follows each batch."""
-    embedder = configured_embedder()
+    """Embed every item that needs it (of one source, if given) with embedder, batch by
+    batch; return how many items were given an embedding. on_progress(done, total) follows
+    each batch."""
     pending = items_needing_embedding(embedder.name)
     if source_id is not None:
         pending = pending.filter(source_id=source_id)

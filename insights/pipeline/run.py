@@ -9,21 +9,21 @@ doing anything twice.
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from accounts.people import signed_in_person
+from feedlens.jobs import carry_out, claim_job, heartbeat
 from ingestion.models import FeedbackItem
-from insights.local_models import configured_embedder
-from insights.models import AnalysisRun, RunStatus
+from insights.local_models import configured_embedder, configured_llm
+from insights.models import AnalysisRun, RunStatus, Theme
 from insights.pipeline.describing.describe import describe_themes
 from insights.pipeline.embedding import embed_pending
 from insights.pipeline.sentiment.stage import analyse_sentiment
 from insights.pipeline.themes.identity import (
     assign_new_items,
-    live_themes,
     needs_recluster,
     recluster,
 )
@@ -38,48 +38,44 @@ Progress = Callable[[int, int], None]
 StageProgress = Callable[[str, int, int], None]
 
 
-def start_analysis(
-    *, source_id: int | None = None, recluster: bool = False, user: AbstractBaseUser | None = None
+def new_run(
+    *,
+    source_id: int | None = None,
+    recluster: bool = False,
+    user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> AnalysisRun:
-    """Create a run and hand it to a worker once the transaction commits."""
-    from insights.tasks import run_analysis_task
-
-    run = AnalysisRun.objects.create(
+    """Return a new queued run (insights.jobs.start_analysis hands it to a worker)."""
+    return AnalysisRun.objects.create(
         source_id=source_id,
         recluster=recluster,
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=signed_in_person(user),
     )
-    transaction.on_commit(lambda: run_analysis_task.delay(run.pk))
-    return run
 
 
-def run_analysis(run_id: int, observer: StageProgress | None = None) -> AnalysisRun:
-    """Carry out a run; return it finished. A finished run is left as it is; a run that
-    was interrupted (its worker killed) starts its stages again, which skip what is done.
-    observer(stage, done, total), if given, hears every progress step (the command's bar)."""
-    claimed = AnalysisRun.objects.filter(
-        pk=run_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-    ).update(status=RunStatus.RUNNING, started_at=timezone.now(), error="")
-    run = AnalysisRun.objects.get(pk=run_id)
-    if not claimed:
-        return run
-    try:
-        for stage in STAGES:
-            _run_stage(run, stage, observer)
-    except Exception as error:
-        _finish(run, RunStatus.FAILED, f"{run.stage}: {error}")
-        raise
-    _finish(run, RunStatus.DONE)
-    return run
+def run_analysis(
+    run_id: int, observer: StageProgress | None = None, *, task_id: str = ""
+) -> AnalysisRun:
+    """Carry out a run; return it finished. A finished run, or one another worker holds
+    (feedlens.jobs.claim_job), is left as it is; a run that was interrupted (its worker
+    killed) starts its stages again, which skip what is done. observer(stage, done, total),
+    if given, hears every progress step (the command's bar)."""
+    run = claim_job(AnalysisRun, run_id, task_id=task_id)
+    if run is None:
+        return AnalysisRun.objects.get(pk=run_id)
+    return carry_out(run, partial(_run_stages, run, observer))
+
+
+def _run_stages(run: AnalysisRun, observer: StageProgress | None) -> None:
+    for stage in STAGES:
+        _run_stage(run, stage, observer)
 
 
 def _run_stage(run: AnalysisRun, stage: str, observer: StageProgress | None) -> None:
-    run.stage, run.done, run.total = stage, 0, 0
-    run.save(update_fields=["stage", "done", "total"])
+    heartbeat(run, stage=stage, done=0, total=0)
     started = time.monotonic()
     items = STAGE_FUNCTIONS[stage](run, _progress_writer(run, stage, observer))
-    run.stats[stage] = {"items": items, "seconds": round(time.monotonic() - started, 2)}
-    run.save(update_fields=["stats", "done", "total"])
+    stats = {**run.stats, stage: {"items": items, "seconds": round(time.monotonic() - started, 2)}}
+    heartbeat(run, stats=stats, done=run.done, total=run.total)
     logger.info("analysis run %s: %s done, %s items", run.pk, stage, items)
 
 
@@ -92,15 +88,10 @@ def _progress_writer(run: AnalysisRun, stage: str, observer: StageProgress | Non
         if observer:
             observer(stage, done, total)
         if time.monotonic() - last_write >= PROGRESS_INTERVAL_S or done >= total:
-            AnalysisRun.objects.filter(pk=run.pk).update(done=done, total=total)
+            heartbeat(run, done=done, total=total)  # progress, and the lease renewed
             last_write = time.monotonic()
 
     return write
-
-
-def _finish(run: AnalysisRun, status: str, error: str = "") -> None:
-    run.status, run.error, run.finished_at = status, error[:2000], timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
 
 
 def _run_items(run: AnalysisRun) -> QuerySet[FeedbackItem]:
@@ -108,12 +99,17 @@ def _run_items(run: AnalysisRun) -> QuerySet[FeedbackItem]:
     return items.filter(source_id=run.source_id) if run.source_id else items
 
 
+# The stages below are where the run resolves its models from the settings (each loaded
+# once per process) and hands them to the pipeline, which takes them as parameters.
+
+
 def _embed(run: AnalysisRun, progress: Progress) -> int:
-    return embed_pending(run.source_id, on_progress=progress)
+    return embed_pending(configured_embedder(), run.source_id, on_progress=progress)
 
 
 def _sentiment(run: AnalysisRun, progress: Progress) -> int:
-    return analyse_sentiment(_run_items(run), on_progress=progress)
+    items = _run_items(run)
+    return analyse_sentiment(items, configured_llm(), configured_embedder(), on_progress=progress)
 
 
 def _themes(run: AnalysisRun, progress: Progress) -> int:
@@ -126,8 +122,9 @@ def _themes(run: AnalysisRun, progress: Progress) -> int:
 
 
 def _describe(run: AnalysisRun, progress: Progress) -> int:
-    theme_ids = list(live_themes(configured_embedder().name).values_list("pk", flat=True))
-    return describe_themes(theme_ids, on_progress=progress)
+    embedder = configured_embedder()
+    theme_ids = list(Theme.objects.live(embedder.name).values_list("pk", flat=True))
+    return describe_themes(theme_ids, configured_llm(), embedder, on_progress=progress)
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], int]] = {
@@ -138,11 +135,10 @@ STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], int]] = {
 }
 
 
-def start_scheduled_run(*, recluster: bool) -> int | None:
-    """Start a run for the schedule unless one is queued or running; return its id."""
+def new_scheduled_run(*, recluster: bool) -> AnalysisRun | None:
+    """Return a new queued run for the schedule, or None while one is queued or running."""
     # Runs are long and beat fires every few minutes: never pile them up. (Two runs at once
     # would be safe, only wasteful: every stage skips what is done.)
     if AnalysisRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists():
         return None
-    with transaction.atomic():
-        return start_analysis(recluster=recluster).pk
+    return new_run(recluster=recluster)

@@ -3,15 +3,17 @@ was made with, and its files, byte for byte, so that opening it later shows what
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.utils import timezone
 
+from accounts.people import signed_in_person
+from feedlens.jobs import carry_out, claim_job, heartbeat
 from ingestion.models import DataSource
 from insights.dashboards import overview as dashboard
-from insights.models import Report, ReportSchedule, RunStatus
+from insights.models import Report, ReportSchedule
 from insights.reports import content as figures
 from insights.reports.content import ReportContent, build_report
 from insights.reports.period import Period
@@ -56,28 +58,11 @@ RENDERERS = {
 Observer = Callable[[str, int, int], None]
 
 
-def request_report(
-    period: Period,
-    source_ids: Sequence[int] = (),
-    formats: Iterable[str] = FORMATS,
-    created_by: AbstractBaseUser | None = None,
-) -> Report:
-    """Create a queued report and hand it to a worker once the transaction commits; return
-    it. Reports are made on a worker: a week of 100,000 items takes seconds, months of them
-    tens of seconds (see the reports section of README.md)."""
-    from insights.tasks import generate_report_task
-
-    with transaction.atomic():
-        report = new_report(period, source_ids, formats, created_by)
-        transaction.on_commit(lambda: generate_report_task.delay(report.pk))
-    return report
-
-
 def create_report(
     period: Period,
     source_ids: Sequence[int] = (),
     formats: Iterable[str] = FORMATS,
-    created_by: AbstractBaseUser | None = None,
+    created_by: AbstractBaseUser | AnonymousUser | None = None,
     schedule: ReportSchedule | None = None,
     observer: Observer | None = None,
 ) -> Report:
@@ -90,7 +75,7 @@ def new_report(
     period: Period,
     source_ids: Sequence[int],
     formats: Iterable[str],
-    created_by: AbstractBaseUser | None = None,
+    created_by: AbstractBaseUser | AnonymousUser | None = None,
     schedule: ReportSchedule | None = None,
 ) -> Report:
     """Return a new queued report for the period, sources and formats (nothing computed)."""
@@ -105,37 +90,29 @@ def new_report(
             parameters={"formats": formats},
             total=1 + sum(len(FORMATS[name]) for name in formats),
             schedule=schedule,
-            created_by=created_by if created_by and created_by.is_authenticated else None,
+            created_by=signed_in_person(created_by),
         )
         report.sources.set(source_ids)
     return report
 
 
-def generate_report(report_id: int, observer: Observer | None = None) -> Report:
+def generate_report(
+    report_id: int, observer: Observer | None = None, *, task_id: str = ""
+) -> Report:
     """Compute and render a queued report and store its files; return it. A finished report
-    is left as it is (its files never change); one left running by a worker that died is
-    made again from the start."""
-    claimed = Report.objects.filter(
-        pk=report_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-    ).update(status=RunStatus.RUNNING, done=0, error="")
-    report = Report.objects.get(pk=report_id)
-    if not claimed:
-        return report
-    try:
-        _generate(report, observer or _no_observer)
-    except Exception as error:
-        # Recorded for the page that polls, then raised again for the worker's log.
-        Report.objects.filter(pk=report_id).update(
-            status=RunStatus.FAILED,
-            error=f"{type(error).__name__}: {error}",
-            finished_at=timezone.now(),
-        )
-        raise
+    is left as it is (its files never change), as is one another worker holds
+    (feedlens.jobs.claim_job); one left running by a worker that died is made again from
+    the start."""
+    report = claim_job(Report, report_id, task_id=task_id, reset={"done": 0})
+    if report is None:
+        return Report.objects.get(pk=report_id)
+    carry_out(report, partial(_generate, report, observer or _no_observer))
     report.refresh_from_db()
     return report
 
 
-def _generate(report: Report, observer: Observer) -> None:
+def _generate(report: Report, observer: Observer) -> dict[str, Any]:
+    """Compute and render the report; return its files and parameters, to finish it with."""
     period = Period(report.period_start, report.period_end, report.time_zone)
     source_ids = list(report.sources.values_list("pk", flat=True))
     formats = report.parameters["formats"]
@@ -146,16 +123,11 @@ def _generate(report: Report, observer: Observer) -> None:
     for kind in [kind for name in formats for kind in FORMATS[name]]:
         files[FILES[kind].field] = RENDERERS[kind](content)
         _progress(report, len(files) + 1, observer, kind)
-    Report.objects.filter(pk=report.pk).update(
-        **files,
-        parameters=report_parameters(content, formats),
-        status=RunStatus.DONE,
-        finished_at=timezone.now(),
-    )
+    return {**files, "parameters": report_parameters(content, formats)}
 
 
 def _progress(report: Report, done: int, observer: Observer, stage: str) -> None:
-    Report.objects.filter(pk=report.pk).update(done=done)
+    heartbeat(report, done=done)
     observer(stage, done, report.total)
 
 

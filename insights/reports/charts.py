@@ -3,18 +3,18 @@ browser, nothing fetched. Pure functions from the figures to the image bytes."""
 
 from io import BytesIO
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from insights.models.sentiment_labels import SHOWN_LABELS
 from insights.reports.content import DayFigures, ThemeFigures
 
-# Colours of the app's sentiment palette (static/css/feedlens.css).
-COLOURS = {
-    "negative": "#c0392b",
-    "neutral": "#95a5a6",
-    "positive": "#27ae60",
-    "unscored": "#d5dbdb",
-}
+# Sentiment is drawn in the app's palette (insights.models.sentiment_labels), the colours of
+# the dashboards' charts and the pages' text. This period is in the pages' ink (--ink in
+# static/css/feedlens.css), the one before pale.
+CURRENT_COLOUR = "#1d2733"
+PREVIOUS_COLOUR = "#cbd5e1"
 WIDTH_IN, HEIGHT_IN, DPI = 7.0, 2.8, 150
 THEME_NAME_CHARS = 40
 # Beyond this many days, only every n-th day is labelled.
@@ -26,12 +26,9 @@ def volume_by_sentiment_chart(days: list[DayFigures]) -> bytes:
     figure, axes = _figure()
     positions = list(range(len(days)))
     bottom = [0] * len(days)
-    for name in ("negative", "neutral", "positive", "unscored"):
-        values = [
-            day.split.not_analysed if name == "unscored" else getattr(day.split, name)
-            for day in days
-        ]
-        axes.bar(positions, values, bottom=bottom, color=COLOURS[name], label=name.capitalize())
+    for label in SHOWN_LABELS:
+        values = [day.split.count_of(label) for day in days]
+        axes.bar(positions, values, bottom=bottom, color=label.colour, label=label.name)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     # Positions with labels, not the labels as categories: "Mon 16" reads as a date to it.
     step = max(1, -(-len(days) // MAX_DAY_LABELS))
@@ -51,9 +48,11 @@ def top_themes_chart(themes: list[ThemeFigures]) -> bytes:
     current = [theme.current.total for theme in reversed(themes)]
     previous = [theme.previous.total for theme in reversed(themes)]
     axes.barh(
-        [p + 0.2 for p in positions], current, height=0.4, color="#2c3e50", label="This period"
+        [p + 0.2 for p in positions], current, height=0.4, color=CURRENT_COLOUR, label="This period"
     )
-    axes.barh([p - 0.2 for p in positions], previous, height=0.4, color="#bdc3c7", label="Previous")
+    axes.barh(
+        [p - 0.2 for p in positions], previous, height=0.4, color=PREVIOUS_COLOUR, label="Previous"
+    )
     axes.set_yticks(list(positions), names, fontsize=7)
     axes.set_xlabel("Items")
     axes.set_title("Top themes", loc="left", fontsize=10)
@@ -61,7 +60,7 @@ def top_themes_chart(themes: list[ThemeFigures]) -> bytes:
     return _png(figure)
 
 
-def _figure(height: float = HEIGHT_IN) -> tuple[Figure, object]:
+def _figure(height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

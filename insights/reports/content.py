@@ -2,12 +2,12 @@
 volume and sentiment against the previous period, themes that are top, new, rising or more
 negative, each with its pain points and quotes, and the items per source and per day."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -17,27 +17,22 @@ from insights.dashboards.overview import (
     NO_ITEMS,
     SentimentSplit,
     ThemeStats,
+    sentiment_counts,
 )
-from insights.models import Sentiment, SummaryKind, Theme, ThemeAssignment, sentiment_label_is
-from insights.pipeline.themes.identity import LIVE_STATUSES
+from insights.models import SummaryKind, Theme, ThemeAssignment
+from insights.models.sentiment_labels import SHOWN_LABELS
+from insights.pipeline.describing.quotes import Quote, cited_item_ids, theme_quotes
 from insights.reports.period import Period, zone
+from insights.wording import one_line
 
 TOP_THEMES = 10
 # New, rising and more negative themes: a report that lists more is not read.
 SECTION_THEMES = 8
 QUOTES_PER_THEME = 3
-# Quotes are picked among this many of the theme's items nearest its centre.
-QUOTE_CANDIDATES = 30
 QUOTE_CHARS = 400
 # A theme's negative share "grew" when it rose by at least 10 points (0.30 → 0.40), with
 # NEGATIVE_SHARE_MIN_ITEMS analysed items in both periods: a share of two items is noise.
 NEGATIVE_SHARE_MIN_RISE = 0.10
-
-
-@dataclass(frozen=True)
-class Quote:
-    item_id: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -138,13 +133,10 @@ class ReportContent:
     def volume_rows(self) -> list[dict[str, Any]]:
         """Return the items and each sentiment, this period and the previous, with the change."""
         rows = [("Items", self.totals.total, self.previous_totals.total)]
-        for label in Sentiment:
-            rows.append(
-                (label.label, getattr(self.totals, label), getattr(self.previous_totals, label))
-            )
-        rows.append(
-            ("Not analysed yet", self.totals.not_analysed, self.previous_totals.not_analysed)
-        )
+        rows += [
+            (label.name, self.totals.count_of(label), self.previous_totals.count_of(label))
+            for label in SHOWN_LABELS
+        ]
         return [
             {"label": label, "now": now, "before": before, "percent": percent_change(now, before)}
             for label, now, before in rows
@@ -213,17 +205,12 @@ def items_in(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
 
 
 def _split_counts(name: str, condition: Q, sentiment_path: str) -> dict[str, Count]:
-    """Return Count annotations name_total and name_<label> for the rows matching condition."""
-    counts = {f"{name}_total": Count("pk", filter=condition)}
-    for label in Sentiment.values:
-        counts[f"{name}_{label}"] = Count(
-            "pk", filter=condition & sentiment_label_is(label, sentiment_path)
-        )
-    return counts
-
-
-def _split(row: dict[str, Any], name: str) -> SentimentSplit:
-    return SentimentSplit(*(row[f"{name}_{part}"] for part in ("total", *Sentiment.values)))
+    """Return Count annotations name_total and name_<label> for the rows matching condition,
+    read back by SentimentSplit.from_row(row, f"{name}_")."""
+    return {
+        f"{name}_total": Count("pk", filter=condition),
+        **sentiment_counts(sentiment_path, condition, f"{name}_"),
+    }
 
 
 def _two_period_counts(period: Period, path: str) -> dict[str, Count]:
@@ -250,7 +237,10 @@ def source_figures(period: Period, source_ids: Sequence[int]) -> list[SourceFigu
     )
     figures = [
         SourceFigures(
-            row["source"], row["source__name"], _split(row, "current"), _split(row, "previous")
+            row["source"],
+            row["source__name"],
+            SentimentSplit.from_row(row, "current_"),
+            SentimentSplit.from_row(row, "previous_"),
         )
         for row in rows
     ]
@@ -261,9 +251,7 @@ def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigure
     """Return every live theme with items in either period, in one GROUP BY."""
     rows = (
         ThemeAssignment.objects.filter(
-            _both_periods(period, source_ids, "item"),
-            theme__status__in=LIVE_STATUSES,
-            theme__merged_into__isnull=True,
+            _both_periods(period, source_ids, "item"), theme__in=Theme.objects.live()
         )
         .values("theme", "theme__name", "theme__first_seen_at")
         .annotate(**_two_period_counts(period, "item"))
@@ -272,8 +260,11 @@ def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigure
     return [_theme(row, period) for row in rows]
 
 
-def _theme(row: dict[str, Any], period: Period) -> ThemeFigures:
-    current, previous = _split(row, "current"), _split(row, "previous")
+def _theme(row: Mapping[str, Any], period: Period) -> ThemeFigures:
+    current, previous = (
+        SentimentSplit.from_row(row, "current_"),
+        SentimentSplit.from_row(row, "previous_"),
+    )
     first_seen = row["theme__first_seen_at"]
     first_seen_in_period = (
         first_seen is not None and period.starts_at <= first_seen < period.ends_at
@@ -297,7 +288,7 @@ def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
         .annotate(**_split_counts("current", Q(), "sentiment"))
         .order_by()
     )
-    by_day = {row["day"]: _split(row, "current") for row in rows}
+    by_day = {row["day"]: SentimentSplit.from_row(row, "current_") for row in rows}
     return [DayFigures(day, by_day.get(day, NO_ITEMS)) for day in period.day_list()]
 
 
@@ -311,49 +302,20 @@ def _with_quotes(
             figures,
             summary=[part["text"] for part in stored[figures.id].pain_summary if part.get("text")],
             summary_kind=stored[figures.id].summary_kind,
-            quotes=theme_quotes(stored[figures.id], period, source_ids),
+            quotes=period_quotes(stored[figures.id], period, source_ids),
         )
         for figures in themes
     }
 
 
-def theme_quotes(theme: Theme, period: Period, source_ids: Sequence[int] = ()) -> list[Quote]:
-    """Return up to QUOTES_PER_THEME distinct items of the theme from the period: the ones
-    its summary cites and its representatives first, then the nearest its centre."""
-    preferred = [i for part in theme.pain_summary for i in part.get("item_ids", [])]
-    preferred += theme.representative_item_ids
-    rank: dict[int, int] = {}
-    for item_id in preferred:
-        rank.setdefault(item_id, len(rank))
-    rows = list(
-        ThemeAssignment.objects.filter(items_in(period, source_ids, "item"), theme=theme)
-        .filter(Q(item__in=preferred) | Q(pk__in=_nearest(theme, period, source_ids)))
-        .values_list("item_id", "item__text", "similarity")
-    )
-    rows.sort(key=lambda row: (rank.get(row[0], len(rank)), -row[2], row[0]))
-    quotes: list[Quote] = []
-    seen: set[str] = set()
-    for item_id, text, _ in rows:
-        key = " ".join(text.lower().split())
-        if key not in seen:
-            seen.add(key)
-            quotes.append(Quote(item_id, _shorten(text)))
-        if len(quotes) == QUOTES_PER_THEME:
-            break
-    return quotes
-
-
-def _nearest(theme: Theme, period: Period, source_ids: Sequence[int]) -> QuerySet:
-    return (
-        ThemeAssignment.objects.filter(items_in(period, source_ids, "item"), theme=theme)
-        .order_by("-similarity")
-        .values("pk")[:QUOTE_CANDIDATES]
-    )
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
+def period_quotes(theme: Theme, period: Period, source_ids: Sequence[int] = ()) -> list[Quote]:
+    """Return up to QUOTES_PER_THEME distinct items of the theme from the period, shortened
+    to QUOTE_CHARS: the ones its summary cites and its representatives first, then the
+    nearest its centre."""
+    preferred = [*cited_item_ids(theme), *theme.representative_item_ids]
+    items = FeedbackItem.objects.filter(items_in(period, source_ids))
+    quotes = theme_quotes(theme, QUOTES_PER_THEME, preferred=preferred, items=items)
+    return [Quote(item_id, one_line(text, QUOTE_CHARS)) for item_id, text in quotes]
 
 
 ITEM_COLUMNS = {

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from io import StringIO
 from typing import Any
 
+from insights.models.sentiment_labels import SHOWN_LABELS
 from insights.reports.content import ReportContent, ThemeFigures, period_items
 from insights.reports.period import zone
 
@@ -14,10 +15,8 @@ THEME_COLUMNS = [
     "items",
     "previous_items",
     "change_percent",
-    "negative",
-    "neutral",
-    "positive",
-    "not_analysed",
+    # The theme's items in the period with each label, then those not analysed yet.
+    *(label.csv_column for label in SHOWN_LABELS),
     "negative_percent",
     "previous_negative_percent",
     "top",
@@ -76,10 +75,7 @@ def _theme_row(theme: ThemeFigures, in_top: bool) -> dict[str, Any]:
         "items": theme.current.total,
         "previous_items": theme.previous.total,
         "change_percent": theme.growth_percent,
-        "negative": theme.current.negative,
-        "neutral": theme.current.neutral,
-        "positive": theme.current.positive,
-        "not_analysed": theme.current.not_analysed,
+        **{label.csv_column: theme.current.count_of(label) for label in SHOWN_LABELS},
         "negative_percent": theme.current.negative_percent,
         "previous_negative_percent": theme.previous.negative_percent,
         "top": _yes(in_top),

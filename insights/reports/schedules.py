@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from feedlens.jobs import JobHeld
 from ingestion.models import DataSource
 from insights.models import Report, ReportSchedule, RunStatus
 from insights.reports.archive import FORMATS, generate_report, new_report
@@ -72,7 +73,8 @@ def _crontab(schedule: ReportSchedule) -> CrontabSchedule:
 def send_scheduled_report(schedule_id: int, now: datetime | None = None) -> str:
     """Make (or reuse) the schedule's report of the last full week in its time zone and
     email it, unless it was sent already; return what happened: "sent", "already sent" or
-    "skipped" (the schedule is gone or disabled). Raises EmailDelayed for the task to retry."""
+    "skipped" (the schedule is gone or disabled). Raises EmailDelayed, or JobHeld while
+    another worker makes the report, for the task to retry."""
     now = now or timezone.now()
     schedule = ReportSchedule.objects.filter(pk=schedule_id, enabled=True).first()
     if schedule is None:
@@ -110,7 +112,12 @@ def scheduled_report(schedule: ReportSchedule, period: Period) -> Report:
             )
     if existing.status == RunStatus.FAILED:
         Report.objects.filter(pk=existing.pk).update(status=RunStatus.QUEUED)
-    return generate_report(existing.pk)
+    report = generate_report(existing.pk)
+    if report.status != RunStatus.DONE:
+        # Another run of the task is making it: this one tries again later (the task
+        # retries JobHeld), when it is done or its maker's lease has run out.
+        raise JobHeld(f"{report} is being made by another worker")
+    return report
 
 
 def _claim_sending(report: Report, now: datetime) -> bool:

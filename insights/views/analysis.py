@@ -4,9 +4,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from feedlens.access import role_required
+from feedlens.jobs import job_status_response
 from insights.forms import AnalysisForm
+from insights.jobs import start_analysis
 from insights.models import AnalysisRun
-from insights.pipeline.run import STAGES, start_analysis
+from insights.pipeline.run import STAGES
 
 
 @role_required()
@@ -36,16 +38,4 @@ def analysis_run(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required()
 @require_GET
 def analysis_run_status(request: HttpRequest, run_id: int) -> JsonResponse:
-    run = get_object_or_404(AnalysisRun, pk=run_id)
-    return JsonResponse(
-        {
-            "status": run.status,
-            "status_label": run.get_status_display(),
-            "finished": run.is_finished,
-            "stage": run.stage,
-            "done": run.done,
-            "total": run.total,
-            "stats": run.stats,
-            "error": run.error,
-        }
-    )
+    return job_status_response(AnalysisRun.objects.all(), run_id)

@@ -9,9 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.people import signed_in_person
 from feedlens.access import role_required
-from insights.copy.writing import start_copy_draft
+from feedlens.jobs import job_status_response
 from insights.forms import CopyDraftForm, CopyEditForm
+from insights.jobs import start_copy_draft
 from insights.models import CopyDraft, RunStatus
 
 
@@ -51,7 +53,7 @@ def copy_detail(request: HttpRequest, draft_id: int) -> HttpResponse:
             status = 409
         elif form.is_valid():
             draft.text = form.cleaned_data["text"]
-            draft.edited_by, draft.edited_at = request.user, timezone.now()
+            draft.edited_by, draft.edited_at = signed_in_person(request.user), timezone.now()
             draft.save(update_fields=["text", "edited_by", "edited_at"])
             messages.success(request, "Draft saved.")
             return redirect("insights:copy_detail", draft_id=draft.pk)
@@ -63,23 +65,7 @@ def copy_detail(request: HttpRequest, draft_id: int) -> HttpResponse:
 @role_required("insights.view_copydraft")
 @require_GET
 def copy_status(request: HttpRequest, draft_id: int) -> JsonResponse:
-    draft = get_object_or_404(_drafts(), pk=draft_id)
-    return JsonResponse(
-        {
-            "status": draft.status,
-            "status_label": draft.get_status_display(),
-            "finished": draft.is_finished,
-            "done": draft.done,
-            "total": draft.total,
-            "error": draft.error,
-            "text": draft.text,
-            "cited_item_ids": draft.cited_item_ids,
-            "prompt": draft.prompt,
-            "prompt_version": draft.prompt_version,
-            "model": str(draft.llm_model) if draft.llm_model else "",
-            "finished_at": draft.finished_at.isoformat() if draft.finished_at else None,
-        }
-    )
+    return job_status_response(_drafts(), draft_id)
 
 
 @role_required("insights.view_copydraft")

@@ -15,7 +15,7 @@ from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
-from insights.views.themes import apply_correction, paginated, report_invalid
+from insights.views.pages import apply_correction, paginated, report_invalid
 
 
 @role_required()

@@ -8,8 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from feedlens.access import role_required
+from feedlens.jobs import job_status_response
+from insights.jobs import request_report
 from insights.models import Report, ReportSchedule
-from insights.reports.archive import FILES, available_files, file_name, report_file, request_report
+from insights.reports.archive import FILES, available_files, file_name, report_file
 from insights.reports.forms import ReportForm, ReportScheduleForm
 from insights.reports.render_html import report_body
 from insights.reports.schedules import delete_schedule, save_schedule
@@ -63,16 +65,7 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
 @role_required("insights.view_report")
 @require_GET
 def report_status(request: HttpRequest, report_id: int) -> JsonResponse:
-    report = get_object_or_404(Report.objects.defer(*FILE_FIELDS), pk=report_id)
-    return JsonResponse(
-        {
-            "status": report.status,
-            "finished": report.is_finished,
-            "done": report.done,
-            "total": report.total,
-            "error": report.error,
-        }
-    )
+    return job_status_response(Report.objects.defer(*FILE_FIELDS), report_id)
 
 
 @role_required("insights.view_report")

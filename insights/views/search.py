@@ -8,6 +8,7 @@ from feedlens.access import role_required
 from ingestion.models import FeedbackItem
 from insights.dashboards import search as semantic
 from insights.dashboards.filters import FILTER_NAMES, FeedbackFilters
+from insights.local_models import configured_embedder
 
 HITS_PER_PAGE = 20
 # Search ranks every item; past this many pages the hits are no longer about the query.
@@ -37,7 +38,8 @@ def search(request: HttpRequest) -> HttpResponse:
     if query:
         start = (number - 1) * HITS_PER_PAGE
         # One hit more than the page shows, to know whether a next page exists.
-        result = semantic.search(query, start + HITS_PER_PAGE + 1, filters)
+        limit = start + HITS_PER_PAGE + 1
+        result = semantic.search(query, limit, filters, embedder=configured_embedder())
         page_hits = result.hits[start : start + HITS_PER_PAGE]
         has_next = len(result.hits) > start + HITS_PER_PAGE and number < MAX_PAGES
         context |= {

@@ -5,6 +5,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from ingestion import importers
 from ingestion.importers import run_import
@@ -210,7 +211,9 @@ def test_an_interrupted_import_resumes_without_duplicates(tmp_path: Path) -> Non
     job.mapping = MAPPING.model_dump(mode="json")
     job.save()
 
-    class WorkerKilled(Exception):
+    # Not an Exception: like a killed worker, it runs no error handling, and the job is left
+    # running under its lease.
+    class WorkerKilled(BaseException):
         pass
 
     def die_after_two_batches(progress: ImportJob) -> None:
@@ -221,6 +224,8 @@ def test_an_interrupted_import_resumes_without_duplicates(tmp_path: Path) -> Non
         run_import(job, on_progress=die_after_two_batches)
     interrupted = ImportJob.objects.get(pk=job.pk)
     assert (interrupted.status, interrupted.rows_done) == (ImportStatus.RUNNING, 2_000)
+    # Its lease runs out, as the dead worker's would: the job may be taken again.
+    ImportJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
 
     finished = run_import(interrupted)
     assert (finished.status, finished.rows_done, finished.items_created) == ("done", 3_500, 3_500)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem, SourceKind, SyncStatus
-from ingestion.sync import SKIPPED, queue_due_syncs, sync_source
+from ingestion.sync import SKIPPED, claim_due_syncs, sync_source
 from ingestion.tasks import sync_due_sources_task, sync_source_task
 from tests.conftest import wait_until
 from tests.ingestion.local_servers import LocalHttpServer, free_port, http_server, json_answer
@@ -104,9 +104,9 @@ def test_only_enabled_polling_sources_whose_time_has_come_are_queued_and_only_on
     rest_source("http://127.0.0.1:9/d", name="Off", enabled=False)
     DataSource.objects.create(name="Hook", kind=SourceKind.WEBHOOK)
 
-    assert sorted(queue_due_syncs()) == sorted([new.pk, due.pk])
+    assert sorted(claim_due_syncs()) == sorted([new.pk, due.pk])
     # Still queued (not synced yet): the next minute does not queue them again.
-    assert queue_due_syncs() == []
+    assert claim_due_syncs() == []
     assert 14 <= minutes_until_next_sync(due) <= 15
 
 

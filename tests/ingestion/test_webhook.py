@@ -1,3 +1,4 @@
+import io
 import json
 
 import pytest
@@ -152,3 +153,41 @@ def test_the_token_command_prints_a_working_token() -> None:
     source = DataSource.objects.get(name="Intercom")
     assert source.accepts_webhook_token(token)
     assert post(source, TICKET, token)[0] == 200
+
+
+class Body:
+    """A body that records the sizes it was asked to read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.stream = io.BytesIO(data)
+        self.asked: list[int] = []
+
+    def read(self, size: int, /) -> bytes:
+        self.asked.append(size)
+        return self.stream.read(size)
+
+
+def test_reading_a_payload_returns_its_json_reading_one_byte_past_the_limit(
+    settings: object,
+) -> None:
+    settings.FEEDLENS_WEBHOOK_MAX_BYTES = 1024  # type: ignore[attr-defined]
+    body = Body(json.dumps([TICKET]).encode())
+    assert webhook.read_payload("application/json", body) == [TICKET]
+    assert body.asked == [1025]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("text/plain", b"{}", 415),
+        ("application/json", b"x" * 1025, 413),
+        ("application/json", b"{not json", 400),
+    ],
+)
+def test_a_payload_that_cannot_be_read_says_which_status_answers_it(
+    settings: object, content_type: str, data: bytes, status: int
+) -> None:
+    settings.FEEDLENS_WEBHOOK_MAX_BYTES = 1024  # type: ignore[attr-defined]
+    with pytest.raises(webhook.PayloadError) as raised:
+        webhook.read_payload(content_type, Body(data))
+    assert raised.value.status == status

@@ -15,8 +15,8 @@ from feedlens.celery import app as celery_app
 from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
 from ingestion.models import FeedbackItem
+from insights.jobs import start_analysis
 from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
-from insights.pipeline.run import start_analysis
 from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
 
 pytestmark = pytest.mark.services

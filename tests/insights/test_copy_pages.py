@@ -242,17 +242,18 @@ def test_the_draft_page_shows_progress_then_the_editor_with_its_provenance(pm: C
         kind=CopyKind.CHANGELOG, status=RunStatus.RUNNING, done=1, total=2
     )
     html = pm.get(reverse("insights:copy_detail", args=[running.pk])).content.decode()
-    assert '<div id="copy-progress">' in html and 'value="1"' in html
-    assert '<div id="copy-editor" hidden>' in html
+    assert '<div id="copy-progress" data-job-shown-when="queued,running">' in html
+    assert 'value="1"' in html
+    assert '<div id="copy-editor" data-job-shown-when="done" hidden>' in html
     assert f'data-status-url="/copy/{running.pk}/status.json"' in html
 
     done = finished_draft()
     html = pm.get(reverse("insights:copy_detail", args=[done.pk])).content.decode()
-    assert '<div id="copy-progress" hidden>' in html
+    assert '<div id="copy-progress" data-job-shown-when="queued,running" hidden>' in html
     assert "Fixed: sync." in html and 'id="copy-to-clipboard"' in html
     assert f'href="/copy/{done.pk}/download.md"' in html
     assert "gemma.gguf (aaaaaaaaaaaa)" in html and "copy-1" in html
-    assert re.search(r'<script src="/static/js/copy_progress(\.\w+)?\.js">', html)
+    assert re.search(r'<script src="/static/js/job_progress(\.\w+)?\.js">', html)
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # no inline script (CSP)
 
 

@@ -30,7 +30,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
-from llm.generation import Completion
+from llm.interfaces import Completion
 from llm.prompts import FewShotPrompt
 
 pytestmark = pytest.mark.django_db

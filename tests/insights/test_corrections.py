@@ -339,7 +339,7 @@ def test_a_sentiment_correction_trains_the_next_classifier(pm: Client) -> None:
                     zip(("negative", "neutral", "positive"), scores[label], strict=True)
                 ),
             )
-    classifier = fit_sentiment_classifier(llm_version=version)
+    classifier = fit_sentiment_classifier(version, configured_embedder())
     assert classifier.corrections == 0 and not _refit_is_due(classifier)
 
     pm.post(
@@ -348,7 +348,7 @@ def test_a_sentiment_correction_trains_the_next_classifier(pm: Client) -> None:
     )
 
     assert _refit_is_due(classifier)
-    assert fit_sentiment_classifier(llm_version=version).corrections == 1
+    assert fit_sentiment_classifier(version, configured_embedder()).corrections == 1
 
 
 # --- corrections survive a real re-cluster ----------------------------------------------
@@ -359,7 +359,7 @@ def model() -> str:
     load_demo_feedback(
         generate_demo_feedback(seed=3, weeks=3, end=date(2026, 11, 1), items_per_week=120)
     )
-    embed_pending()
+    embed_pending(configured_embedder())
     return configured_embedder().name
 
 
@@ -443,7 +443,7 @@ def test_new_items_near_a_merged_theme_join_the_theme_it_was_merged_into(model: 
     new = FeedbackItem.objects.create(
         source=DataSource.objects.first(), kind="review", text=text + " Again!", content_hash="new"
     )
-    embed_pending()
+    embed_pending(configured_embedder())
 
     assert assign_new_items(model) == 1
 

@@ -2,25 +2,31 @@ import uuid
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 
 from ingestion.models import DataSource, FeedbackItem
+from insights.curation.corrections import rename_theme
 from insights.local_models import configured_llm, model_version
 from insights.models import (
     AssignmentMethod,
     ItemSentiment,
+    ModelVersion,
     NameSource,
     SummaryKind,
     Theme,
     ThemeAssignment,
 )
-from insights.pipeline.describing.describe import (
-    DESCRIBE_PROMPT_VERSION,
-    describe_themes,
-    is_due,
-    representative_items,
+from insights.pipeline.describing import describe
+from insights.pipeline.describing.describe import describe_themes, is_due
+from insights.pipeline.describing.naming import (
+    NAME_PROMPT_VERSION,
+    check_name,
+    keyword_name,
+    name_theme,
 )
-from insights.pipeline.describing.naming import check_name, keyword_name, name_theme
+from insights.pipeline.describing.quotes import theme_quotes
 from insights.pipeline.describing.summaries import (
+    SUMMARY_PROMPT_VERSION,
     DraftSentence,
     check_summary,
     extractive_summary,
@@ -162,7 +168,8 @@ def test_a_short_on_topic_name_is_accepted(embedder: Embedder, name: str) -> Non
 
 def test_the_model_names_a_theme_or_the_keywords_do(llm: LocalLLM, embedder: Embedder) -> None:
     quotes = list(enumerate(LOGIN_TEXTS))
-    name, source = name_theme(LOGIN_KEYWORDS, quotes, llm, taken=(), embedder=embedder)
+    name, source, prompt = name_theme(LOGIN_KEYWORDS, quotes, llm, taken=(), embedder=embedder)
+    assert prompt.endswith("Name:") and LOGIN_TEXTS[0] in prompt
     if source == NameSource.LLM:
         assert check_name(name, LOGIN_KEYWORDS, quotes, (), embedder) == ""
     else:
@@ -171,8 +178,8 @@ def test_the_model_names_a_theme_or_the_keywords_do(llm: LocalLLM, embedder: Emb
 
 def test_a_name_already_taken_falls_back_to_keywords(llm: LocalLLM, embedder: Embedder) -> None:
     quotes = list(enumerate(LOGIN_TEXTS))
-    first, _ = name_theme(LOGIN_KEYWORDS, quotes, llm, embedder=embedder)
-    again, source = name_theme(LOGIN_KEYWORDS, quotes, llm, taken={first}, embedder=embedder)
+    first = name_theme(LOGIN_KEYWORDS, quotes, llm, embedder=embedder).name
+    again, source, _ = name_theme(LOGIN_KEYWORDS, quotes, llm, taken={first}, embedder=embedder)
     # Greedy decoding gives the same answer again: it is taken now, so keywords name it.
     assert source == NameSource.KEYWORDS
     assert again == keyword_name(LOGIN_KEYWORDS, {first})
@@ -260,7 +267,7 @@ def test_representative_items_are_nearest_the_centre_with_distinct_texts(
     embedder: Embedder,
 ) -> None:
     theme = make_theme("Login", [*LOGIN_TEXTS, LOGIN_TEXTS[0].upper()], 0, embedder)
-    quotes = representative_items(theme, n=10)
+    quotes = theme_quotes(theme, 10)
     assert len(quotes) == len(LOGIN_TEXTS)
     assert {text.lower() for _, text in quotes} == {text.lower() for text in LOGIN_TEXTS}
     centre = theme.centroid_array()
@@ -268,11 +275,16 @@ def test_representative_items_are_nearest_the_centre_with_distinct_texts(
     assert nearness == sorted(nearness, reverse=True)
 
 
-def test_describing_themes_names_summarises_and_records_the_model(embedder: Embedder) -> None:
+def test_describing_themes_names_summarises_and_records_the_model(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
     login = make_theme("theme 1", LOGIN_TEXTS, 3, embedder)
     sync = make_theme("theme 2", SYNC_TEXTS, 0, embedder)
     progress: list[tuple[int, int]] = []
-    assert describe_themes([login.pk, sync.pk], on_progress=lambda *p: progress.append(p)) == 2
+    described = describe_themes(
+        [login.pk, sync.pk], llm, embedder, on_progress=lambda *p: progress.append(p)
+    )
+    assert described == 2
     login.refresh_from_db()
     sync.refresh_from_db()
     assert progress == [(1, 2), (2, 2)]
@@ -280,7 +292,13 @@ def test_describing_themes_names_summarises_and_records_the_model(embedder: Embe
     assert login.name != sync.name
     assert login.name_source in (NameSource.LLM, NameSource.KEYWORDS)
     assert login.name_model == model_version(configured_llm())
-    assert login.prompt_version == DESCRIBE_PROMPT_VERSION
+    assert login.name_prompt_version == NAME_PROMPT_VERSION
+    assert login.summary_prompt_version == SUMMARY_PROMPT_VERSION
+    # The prompts sent are recorded as sent: the name's, and one per summary line.
+    assert login.name_prompt.endswith("Name:")
+    assert any(text[:40] in login.name_prompt for text in LOGIN_TEXTS)
+    assert login.summary_prompt.count("Statement:") >= 1
+    assert login.summary_prompt.rstrip().endswith("Statement:")
     assert (login.described_size, sync.described_size) == (5, 5)
     assert set(login.representative_item_ids) <= item_ids_of(login)
     assert login.summary_kind in (SummaryKind.GENERATED, SummaryKind.EXTRACTIVE)
@@ -299,26 +317,70 @@ def test_describing_themes_names_summarises_and_records_the_model(embedder: Embe
     )
 
 
-def test_a_name_a_person_gave_is_never_replaced(embedder: Embedder) -> None:
+def test_a_name_a_person_gave_is_never_replaced(llm: LocalLLM, embedder: Embedder) -> None:
     theme = make_theme("Our login mess", LOGIN_TEXTS, 2, embedder, name_source=NameSource.PERSON)
     make_theme("theme 2", SYNC_TEXTS, 0, embedder)
-    assert describe_themes([theme.pk], force=True) == 1
+    assert describe_themes([theme.pk], llm, embedder, force=True) == 1
     theme.refresh_from_db()
     assert (theme.name, theme.name_source) == ("Our login mess", NameSource.PERSON)
     assert theme.keywords and theme.described_at is not None
 
 
-def test_a_described_theme_is_due_again_only_after_it_changed(embedder: Embedder) -> None:
+def test_a_described_theme_is_due_again_only_after_it_changed(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
     theme = make_theme("theme 1", LOGIN_TEXTS, 0, embedder)
     make_theme("theme 2", SYNC_TEXTS, 0, embedder)
-    assert describe_themes([theme.pk]) == 1
+    version = model_version(llm)
+    assert describe_themes([theme.pk], llm, embedder) == 1
     theme.refresh_from_db()
     described_at = theme.described_at
-    assert describe_themes([theme.pk]) == 0
+    assert describe_themes([theme.pk], llm, embedder) == 0
     theme.size = 6  # +20%: not yet
-    assert not is_due(theme)
+    assert not is_due(theme, version)
     theme.size = 7
-    assert is_due(theme)
-    assert describe_themes([theme.pk], force=True) == 1
+    assert is_due(theme, version)
+    assert describe_themes([theme.pk], llm, embedder, force=True) == 1
     theme.refresh_from_db()
     assert theme.described_at > described_at
+
+
+def test_a_theme_is_due_again_under_another_model(llm: LocalLLM, embedder: Embedder) -> None:
+    theme = make_theme("theme 1", LOGIN_TEXTS, 2, embedder)
+    make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    assert describe_themes([theme.pk], llm, embedder) == 1
+    theme.refresh_from_db()
+    other = ModelVersion.objects.create(name="other.gguf", sha256="1" * 64)
+    assert not is_due(theme, model_version(llm))
+    assert is_due(theme, other)
+
+
+def test_a_changed_prompt_version_describes_themes_again_and_keeps_a_persons_name(
+    llm: LocalLLM, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = make_theme("theme 1", LOGIN_TEXTS, 3, embedder)
+    sync = make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    assert describe_themes([login.pk, sync.pk], llm, embedder) == 2
+    login.refresh_from_db()
+    rename_theme(login, "Our login mess", User.objects.create_user("priya"))
+    assert describe_themes([login.pk, sync.pk], llm, embedder) == 0  # nothing changed
+
+    # A new naming prompt: the theme the model named is named again; the renamed one is not
+    # due, its name being a person's.
+    monkeypatch.setattr(describe, "NAME_PROMPT_VERSION", "name-test-2")
+    assert describe_themes([login.pk, sync.pk], llm, embedder) == 1
+    sync.refresh_from_db()
+    assert sync.name_prompt_version == "name-test-2"
+    assert sync.name_source in (NameSource.LLM, NameSource.KEYWORDS)
+
+    # A new summary prompt: both are described again, and the person's name stays.
+    login.refresh_from_db()
+    summarised_at = login.described_at
+    monkeypatch.setattr(describe, "SUMMARY_PROMPT_VERSION", "summary-test-2")
+    assert describe_themes([login.pk, sync.pk], llm, embedder) == 2
+    login.refresh_from_db()
+    assert (login.name, login.name_source) == ("Our login mess", NameSource.PERSON)
+    assert login.summary_prompt_version == "summary-test-2"
+    assert login.described_at > summarised_at
+    assert login.summary_kind in (SummaryKind.GENERATED, SummaryKind.EXTRACTIVE)
+    assert describe_themes([login.pk, sync.pk], llm, embedder) == 0

@@ -1,13 +1,12 @@
-import json
 import uuid
 
 import numpy as np
 import pytest
 
 from ingestion.models import DataSource, FeedbackItem
+from insights.local_models import configured_embedder
 from insights.models import ItemEmbedding, TextEmbedding
 from insights.pipeline.embedding import embed_items
-from insights.tasks import embed_items_task
 from llm.embeddings import load_embedder
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +29,7 @@ def vector_of(item_id: int) -> np.ndarray:
 
 def test_each_item_gets_a_unit_vector_from_the_packaged_model() -> None:
     ids = add_items("The app crashes when I scan a receipt", "I love the budgeting screen")
-    assert embed_items(ids) == 2
+    assert embed_items(ids, configured_embedder()) == 2
     vector = vector_of(ids[0])
     assert vector.shape == (384,)
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
@@ -45,25 +44,18 @@ def test_similar_complaints_lie_closer_than_unrelated_praise() -> None:
         "Scanning receipts makes Pennywise crash since the update",
         "I love how clear the budgeting screen is",
     )
-    embed_items([crash, crash_again, praise])
+    embed_items([crash, crash_again, praise], configured_embedder())
     assert vector_of(crash) @ vector_of(crash_again) > vector_of(crash) @ vector_of(praise) + 0.2
 
 
 def test_a_text_is_embedded_once_whatever_items_carry_it() -> None:
     first = add_items("Bank sync fails every morning", "bank sync  FAILS every morning")
-    assert embed_items(first) == 1
+    assert embed_items(first, configured_embedder()) == 1
     assert vector_of(first[0]).tobytes() == vector_of(first[1]).tobytes()
     later = add_items("Bank sync fails every morning")
-    assert embed_items(later + first) == 0
+    assert embed_items(later + first, configured_embedder()) == 0
     assert TextEmbedding.objects.count() == 1
     assert ItemEmbedding.objects.count() == 3
-
-
-def test_the_task_takes_json_ids_and_is_safe_to_run_twice() -> None:
-    ids = json.loads(json.dumps(add_items("Reminders arrive a day late", "Too many reminders")))
-    assert embed_items_task.run(ids) == 2
-    assert embed_items_task.run(ids) == 0
-    assert ItemEmbedding.objects.count() == 2
 
 
 def test_the_embedder_is_loaded_once_per_process() -> None:

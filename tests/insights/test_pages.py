@@ -184,6 +184,12 @@ def test_the_run_page_reports_its_progress(admin_client: Client) -> None:
         "total": 120,
         "stats": {"embedding": {"items": 120, "seconds": 1.5}},
         "error": "",
+        "percent": 33,
+        "attempts": 0,
+        "started_at": None,
+        "finished_at": None,
+        "heartbeat_at": None,
+        "stage_rows": [{"stage": "embedding", "items": 120, "seconds": 1.5}],
     }
     page = admin_client.get(reverse("insights:analysis_run", args=[run.pk])).content.decode()
     assert 'value="40"' in page and "sentiment" in page

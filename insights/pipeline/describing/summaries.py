@@ -5,21 +5,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from insights.models import (
-    SummaryKind,
-)
-from insights.wording import (
-    FIRST_PERSON,
-    Quote,
-    comparable,
-    is_repetitive,
-    one_line,
-    words_of,
-)
-from llm.embeddings import Embedder
-from llm.generation import LocalLLM
-from llm.prompts import FewShotPrompt
+from insights.models import SummaryKind
+from insights.pipeline.describing.checks import unsupported_details
+from insights.pipeline.describing.quotes import Quote
+from insights.wording import FIRST_PERSON, comparable, is_repetitive, one_line, words_of
+from llm.interfaces import TextEmbedder, TextGenerator
+from llm.prompts import PROMPT_SEPARATOR, FewShotPrompt
 
+# Recorded on each theme with its summary: a theme is summarised again when this changes.
+# Change it whenever the prompt below (instruction, examples, query, quote length) changes.
+SUMMARY_PROMPT_VERSION = "summary-1"
 # Shown to instruction-tuned models only: base models do better on the examples alone.
 SUMMARY_INSTRUCTION = (
     'These complaints are about "{theme_name}". Restate the complaint as one neutral sentence '
@@ -60,7 +55,9 @@ QUOTE_CHARS = 160
 SUMMARY_QUOTES = 6  # quotes shown to the model: nearest the centre, negative only
 EXTRACTIVE_QUOTES = 3
 # Cosine between a sentence and the best of the quotes it cites, below which the sentence
-# is not supported by them (measured: see test_describe and the report of this stage).
+# is not supported by them. In tests/insights/test_describe.py a sentence that restates
+# its quotes scores above 0.6 and one about something else below 0.3; `make eval` counts
+# how many generated summaries pass (docs/benchmarks.md, "Pain points").
 SUPPORT_COSINE = 0.5
 # Words a summary may use without a quote saying them: how the examples open sentences.
 ATTRIBUTION = re.compile(
@@ -69,18 +66,18 @@ ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 @dataclass(frozen=True)
 class PainSummary:
-    """Sentences with the item ids each cites, their SummaryKind, and why a generated
-    summary was replaced (empty when it was not)."""
+    """Sentences with the item ids each cites, their SummaryKind, why a generated summary
+    was replaced (empty when it was not), and the prompts sent (empty when none was)."""
 
     sentences: list[dict[str, object]]
     kind: str
     note: str = ""
     generated_text: str = field(default="", compare=False)
+    prompt: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ def summary_prompt(quote: str, theme_name: str) -> FewShotPrompt:
 
 
 def summarise_pain_points(
-    quotes: Sequence[Quote], theme_name: str, llm: LocalLLM, embedder: Embedder
+    quotes: Sequence[Quote], theme_name: str, llm: TextGenerator, embedder: TextEmbedder
 ) -> PainSummary:
     """Return a summary of the quotes' pain points: the model's, if every sentence passes
     check_summary, else the top quotes themselves (SummaryKind.EXTRACTIVE, with the reason).
@@ -107,34 +104,44 @@ def summarise_pain_points(
     quotes = list(quotes[:SUMMARY_QUOTES])
     if not quotes:
         return PainSummary(sentences=[], kind=SummaryKind.NONE, note="No negative feedback.")
-    lines, problem = _write_summary(quotes, theme_name, llm, embedder)
-    generated = "\n".join(lines)
+    written = _write_summary(quotes, theme_name, llm, embedder)
+    generated = "\n".join(written.lines)
+    prompt = PROMPT_SEPARATOR.join(written.prompts)
     drafts = parse_summary(generated)
-    problem = problem or check_summary(drafts, quotes, embedder)
+    problem = written.problem or check_summary(drafts, quotes, embedder)
     if problem:
         note = f"The generated summary was not used: {problem}."
-        return extractive_summary(quotes, note, generated_text=generated)
-    sentences = [
+        return extractive_summary(quotes, note, generated_text=generated, prompt=prompt)
+    sentences: list[dict[str, object]] = [
         {"text": draft.text, "item_ids": sorted({quotes[ref - 1][0] for ref in draft.refs})}
         for draft in drafts
     ]
-    return PainSummary(sentences, SummaryKind.GENERATED, generated_text=generated)
+    return PainSummary(sentences, SummaryKind.GENERATED, generated_text=generated, prompt=prompt)
+
+
+@dataclass(frozen=True)
+class WrittenSummary:
+    lines: list[str]  # "- [ref] sentence"
+    problem: str  # why the model's text cannot be used, or ""
+    prompts: list[str]  # the texts the model was sent, one a line
 
 
 def _write_summary(
-    quotes: Sequence[Quote], theme_name: str, llm: LocalLLM, embedder: Embedder
-) -> tuple[list[str], str]:
-    """Return "- [ref] sentence" lines, one per distinct quote, and a problem if the model
-    ran out of tokens or time.
+    quotes: Sequence[Quote], theme_name: str, llm: TextGenerator, embedder: TextEmbedder
+) -> WrittenSummary:
+    """Return "- [ref] sentence" lines, one per distinct quote, a problem if the model ran
+    out of tokens or time, and the prompts sent.
 
     One sentence per quote, and the citation is the quote it was written from: given all
     quotes at once and left to cite them itself, the packaged 270M base model copied the
     examples' sentences and citations and repeated one line (on the demo themes no summary
     out of 11 passed the checks)."""
     lines: list[str] = []
+    prompts: list[str] = []
     for ref in distinct_quotes(quotes, embedder):
+        prompts.append(llm.render(summary_prompt(quotes[ref - 1][1], theme_name)))
         completion = llm.complete(
-            llm.render(summary_prompt(quotes[ref - 1][1], theme_name)),
+            prompts[-1],
             max_tokens=SUMMARY_LINE_TOKENS,
             stop=["\n"],
             timeout_s=SUMMARY_TIMEOUT_S,
@@ -142,9 +149,9 @@ def _write_summary(
         sentence = first_sentence(completion.text)
         # Running out of tokens is fine once the first sentence is complete.
         if completion.finish_reason != "stop" and not sentence.endswith((".", "!", "?")):
-            return lines, f"sentence {len(lines) + 1} was cut off"
+            return WrittenSummary(lines, f"sentence {len(lines) + 1} was cut off", prompts)
         lines.append(f"- [{ref}] {sentence}")
-    return lines, ""
+    return WrittenSummary(lines, "", prompts)
 
 
 def first_sentence(text: str) -> str:
@@ -152,7 +159,7 @@ def first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
 
 
-def distinct_quotes(quotes: Sequence[Quote], embedder: Embedder) -> list[int]:
+def distinct_quotes(quotes: Sequence[Quote], embedder: TextEmbedder) -> list[int]:
     """Return the 1-based positions of up to SUMMARY_MAX_SENTENCES quotes, nearest the
     centre first, leaving out near-duplicates of one already chosen."""
     vectors = embedder.embed([one_line(text, QUOTE_CHARS) for _, text in quotes])
@@ -181,7 +188,7 @@ def parse_summary(text: str) -> list[DraftSentence]:
 
 
 def check_summary(
-    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: Embedder
+    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: TextEmbedder
 ) -> str:
     """Return why the drafted summary cannot be used, or "" when every sentence is
     grounded in the quotes it cites."""
@@ -212,26 +219,14 @@ def _sentence_problem(draft: DraftSentence, quotes: Sequence[Quote]) -> str:
     if FIRST_PERSON & set(words):
         return "is written in the first person"
     cited = " ".join(quotes[ref - 1][1] for ref in draft.refs)
-    unsupported = _unsupported_details(draft.text, cited)
+    unsupported = unsupported_details(draft.text, cited)
     if unsupported:
         return f"mentions {', '.join(unsupported)}, which its quotes do not"
     return ""
 
 
-def _unsupported_details(sentence: str, cited: str) -> list[str]:
-    """Numbers and capitalised words (names) in the sentence that the cited quotes lack."""
-    quoted_numbers = set(NUMBER.findall(cited))
-    quoted_words = set(words_of(cited))
-    missing = [number for number in NUMBER.findall(sentence) if number not in quoted_numbers]
-    # The first word is capitalised because it starts the sentence, not because it names.
-    for word in re.findall(r"[\w']+", sentence)[1:]:
-        if word[0].isupper() and word.lower() not in quoted_words:
-            missing.append(word)
-    return missing
-
-
 def _support_problem(
-    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: Embedder
+    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: TextEmbedder
 ) -> str:
     similarity = support_similarities(drafts, quotes, embedder)
     for position, value in enumerate(similarity, 1):
@@ -244,7 +239,7 @@ def _support_problem(
 
 
 def support_similarities(
-    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: Embedder
+    drafts: Sequence[DraftSentence], quotes: Sequence[Quote], embedder: TextEmbedder
 ) -> list[float]:
     """Return, per sentence, the cosine between it (without "Users report that") and the
     nearest of the quotes it cites."""
@@ -256,10 +251,12 @@ def support_similarities(
     ]
 
 
-def extractive_summary(quotes: Sequence[Quote], note: str, generated_text: str = "") -> PainSummary:
+def extractive_summary(
+    quotes: Sequence[Quote], note: str, generated_text: str = "", prompt: str = ""
+) -> PainSummary:
     """The top quotes as the summary, each citing its own item."""
     sentences: list[dict[str, object]] = [
         {"text": one_line(text, 280), "item_ids": [item_id]}
         for item_id, text in quotes[:EXTRACTIVE_QUOTES]
     ]
-    return PainSummary(sentences, SummaryKind.EXTRACTIVE, note[:300], generated_text)
+    return PainSummary(sentences, SummaryKind.EXTRACTIVE, note[:300], generated_text, prompt)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from insights.models import Sentiment
-from llm.generation import LocalLLM
+from llm.interfaces import LabelScorer
 from llm.prompts import FewShotPrompt
 
 # Change the version with any change to the prompt below: stored scores are redone.
@@ -58,7 +58,7 @@ def sentiment_prompt(text: str) -> FewShotPrompt:
     )
 
 
-def score_texts(texts: Sequence[str], llm: LocalLLM) -> np.ndarray:
+def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
     """Return the raw label probabilities, one row per text, columns in LABELS order."""
     rows = [llm.label_probabilities(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
     return np.array([[row[label] for label in LABELS] for row in rows]).reshape(-1, len(LABELS))

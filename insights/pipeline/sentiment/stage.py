@@ -23,8 +23,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
-from insights.local_models import configured_embedder, configured_llm, model_version
+from insights.local_models import model_version
 from insights.models import ItemSentiment, ModelVersion, SentimentClassifier
 from insights.pipeline.embedding import embed_items, item_vectors
 from insights.pipeline.sentiment.fitting import (
@@ -34,8 +35,7 @@ from insights.pipeline.sentiment.fitting import (
     predict_distributions,
 )
 from insights.pipeline.sentiment.prompt import LABELS, SENTIMENT_PROMPT_VERSION, score_texts
-from llm.embeddings import Embedder
-from llm.generation import LocalLLM
+from llm.interfaces import LabelScorer, TextEmbedder
 
 Progress = Callable[[int, int], None]
 
@@ -59,12 +59,11 @@ def _item_ids(items: Iterable[int] | QuerySet[FeedbackItem]) -> list[int]:
 
 
 def score_with_llm(
-    item_ids: Iterable[int], llm: LocalLLM | None = None, on_progress: Progress | None = None
+    item_ids: Iterable[int], llm: LabelScorer, on_progress: Progress | None = None
 ) -> int:
     """Store the language model's raw label scores for the items that have none from this
     model file and prompt version; return how many were scored. on_progress(done, total)
     follows each batch of items."""
-    llm = llm or configured_llm()
     version = model_version(llm)
     ids = list(item_ids)
     scored = 0
@@ -119,7 +118,7 @@ def _raw_matrix(rows: Sequence[ItemSentiment]) -> np.ndarray:
     return np.array(scores).reshape(-1, len(LABELS))
 
 
-def _vectors_for(ids: list[int], embedder: Embedder | None) -> np.ndarray | None:
+def _vectors_for(ids: list[int], embedder: TextEmbedder | None) -> np.ndarray | None:
     """Return the items' embeddings in the order of ids, embedding any that lack one
     (None without an embedder)."""
     if embedder is None:
@@ -133,15 +132,13 @@ def _vectors_for(ids: list[int], embedder: Embedder | None) -> np.ndarray | None
 
 
 def fit_sentiment_classifier(
+    llm_version: ModelVersion,
+    embedder: TextEmbedder,
     items: Iterable[int] | QuerySet[FeedbackItem] | None = None,
-    llm_version: ModelVersion | None = None,
-    embedder: Embedder | None = None,
 ) -> SentimentClassifier:
     """Fit and store the calibration prior and classifier on the items scored by
-    llm_version (default: the configured model), of those given (default: all), and
-    return the stored row."""
-    llm_version = llm_version or model_version(configured_llm())
-    embedder = embedder or configured_embedder()
+    llm_version, of those given (default: all), with embedder's vectors, and return the
+    stored row."""
     rows = _fitting_rows(llm_version, None if items is None else _item_ids(items))
     if not rows:
         raise SentimentError("No items have language-model scores yet: score them first.")
@@ -180,33 +177,36 @@ def _fitting_rows(version: ModelVersion, item_ids: list[int] | None) -> list[Ite
 
 
 def predict_sentiment(
-    item_ids: Iterable[int] | QuerySet[FeedbackItem], classifier: SentimentClassifier
+    item_ids: Iterable[int] | QuerySet[FeedbackItem],
+    classifier: SentimentClassifier,
+    embedder: TextEmbedder,
 ) -> int:
     """Write each item's predicted sentiment, confidence and probabilities under the
     classifier; return how many items were predicted. Items the language model scored use
     its scores (with the embedding classifier, as fitted); items it has not scored yet
     (for this model and prompt) are predicted from their embeddings alone, where the
-    classifier has been fitted. Corrections are never touched."""
+    classifier has been fitted (with embedder's vectors, the classifier's embedding model).
+    Corrections are never touched."""
     ids = _item_ids(item_ids)
-    embedder = configured_embedder() if classifier.classifier else None
+    vectors_from = embedder if classifier.classifier else None
     predicted = 0
     for start in range(0, len(ids), PREDICT_BATCH_SIZE):
         batch = ids[start : start + PREDICT_BATCH_SIZE]
         rows = list(_scored_rows(batch, classifier.llm_model))
         if rows:
-            use_vectors = embedder if classifier.uses_classifier else None
+            use_vectors = vectors_from if classifier.uses_classifier else None
             vectors = _vectors_for([row.item_id for row in rows], use_vectors)
             distributions = predict_distributions(_raw_matrix(rows), vectors, classifier)
             _store_predictions(rows, distributions, classifier.pk)
         unscored = sorted(set(batch) - {row.item_id for row in rows})
-        if embedder and unscored:
-            predicted += _predict_from_embeddings(unscored, classifier, embedder)
+        if vectors_from and unscored:
+            predicted += _predict_from_embeddings(unscored, classifier, vectors_from)
         predicted += len(rows)
     return predicted
 
 
 def _predict_from_embeddings(
-    item_ids: list[int], classifier: SentimentClassifier, embedder: Embedder
+    item_ids: list[int], classifier: SentimentClassifier, embedder: TextEmbedder
 ) -> int:
     vectors = _vectors_for(item_ids, embedder)
     if vectors is None:
@@ -252,14 +252,17 @@ def correct_sentiment(
             # The row needs the model that scored it; items get one when analysed.
             raise SentimentError("This item has not been analysed yet: run the analysis first.")
         sentiment.corrected = label
-        sentiment.corrected_by = user if user and user.is_authenticated else None
+        sentiment.corrected_by = signed_in_person(user)
         sentiment.corrected_at = timezone.now()
         sentiment.save(update_fields=["corrected", "corrected_by", "corrected_at"])
     return sentiment
 
 
 def analyse_sentiment(
-    items: Iterable[int] | QuerySet[FeedbackItem], on_progress: Progress | None = None
+    items: Iterable[int] | QuerySet[FeedbackItem],
+    llm: LabelScorer,
+    embedder: TextEmbedder,
+    on_progress: Progress | None = None,
 ) -> int:
     """Score items with the language model (at most SENTIMENT_LLM_ITEMS_PER_RUN a run),
     refit the classifier when it is due, and bring every prediction up to date; return how
@@ -267,19 +270,18 @@ def analyse_sentiment(
     the slow part."""
     if not isinstance(items, QuerySet):
         items = FeedbackItem.objects.filter(pk__in=list(items))
-    llm = configured_llm()
     version = model_version(llm)
     scored = score_with_llm(_items_to_score(items, version), llm, on_progress)
-    classifier = _latest_classifier(version)
+    classifier = _latest_classifier(version, embedder.name)
     if classifier is None or _refit_is_due(classifier):
         if not ItemSentiment.objects.filter(llm_model=version).exists():
             return scored  # nothing scored yet: nothing to fit or predict from
         # Fitted on every scored item, not only these: the prior and the pseudo-labels
         # need hundreds of items, and a new batch may be a handful.
-        classifier = fit_sentiment_classifier(llm_version=version)
+        classifier = fit_sentiment_classifier(version, embedder)
     stale = ItemSentiment.objects.exclude(classifier=classifier).values_list("item_id", flat=True)
     new = items.filter(sentiment__isnull=True).values_list("pk", flat=True)
-    predict_sentiment(sorted({*stale, *new}), classifier)
+    predict_sentiment(sorted({*stale, *new}), classifier, embedder)
     return scored
 
 
@@ -301,12 +303,12 @@ def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> lis
 REFIT_GROWTH = 0.2
 
 
-def _latest_classifier(version: ModelVersion) -> SentimentClassifier | None:
+def _latest_classifier(version: ModelVersion, embedding_model: str) -> SentimentClassifier | None:
     return (
         SentimentClassifier.objects.filter(
             llm_model=version,
             prompt_version=SENTIMENT_PROMPT_VERSION,
-            embedding_model=configured_embedder().name,
+            embedding_model=embedding_model,
         )
         .order_by("-created_at", "-pk")
         .first()

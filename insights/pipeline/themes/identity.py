@@ -7,12 +7,14 @@ stay where that person put them. A theme a person merged into another is never c
 clusters that match it (or mostly hold the other theme's items) join the theme it went into.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min
 
 from ingestion.models import FeedbackItem
 from insights.models import AssignmentMethod, Theme, ThemeAssignment, ThemeStatus
@@ -28,8 +30,6 @@ MATCH_MIN_COSINE = 0.9
 # A cluster left unmatched stays in a theme people merged others into when at least this
 # share of its members are in that theme already (people said they are one theme).
 MERGED_MIN_SHARE = 0.5
-# Themes a re-cluster may continue or new items may join.
-LIVE_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,9 @@ class ReclusterResult:
     items_assigned: int
 
 
-def live_themes(embedding_model: str) -> QuerySet[Theme]:
-    return Theme.objects.filter(
-        status__in=LIVE_STATUSES, merged_into__isnull=True, embedding_model=embedding_model
-    )
-
-
 def needs_recluster(embedding_model: str) -> bool:
     """Return whether there are no themes yet for this embedding model."""
-    return not live_themes(embedding_model).exists()
+    return not Theme.objects.live(embedding_model).exists()
 
 
 def recluster(
@@ -83,7 +77,7 @@ def _store_clustering(
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
     assigned = _reassign(ids, vectors, clustering, themes)
     # Every live theme: those no cluster continued keep only the items people put there.
-    refresh_theme_stats(list(live_themes(embedding_model).values_list("pk", flat=True)))
+    refresh_theme_stats(list(Theme.objects.live(embedding_model).values_list("pk", flat=True)))
     kept = len(set(targets.values()))
     distinct = len({theme.pk for theme in themes.values()})
     return ReclusterResult(
@@ -97,9 +91,9 @@ def _store_clustering(
 
 def _members_by_theme(embedding_model: str) -> dict[int, set[int]]:
     members: dict[int, set[int]] = {}
-    rows = ThemeAssignment.objects.filter(theme__in=live_themes(embedding_model)).values_list(
-        "theme_id", "item_id"
-    )
+    rows = ThemeAssignment.objects.filter(
+        theme__in=Theme.objects.live(embedding_model)
+    ).values_list("theme_id", "item_id")
     for theme_id, item_id in rows.iterator(chunk_size=5000):
         members.setdefault(theme_id, set()).add(item_id)
     return members
@@ -114,7 +108,7 @@ def _match_clusters(
     """Return {cluster label: stored theme id}, one to one, best overlaps first."""
     from scipy.optimize import linear_sum_assignment
 
-    old = list(live_themes(embedding_model).only("id", "centroid"))
+    old = list(Theme.objects.live(embedding_model).only("id", "centroid"))
     labels = list(new_members)
     if not old or not labels:
         return {}
@@ -152,15 +146,17 @@ def _match_merged(
     or most of its members are in the theme that absorbed it already (MERGED_MIN_SHARE).
     The merged-away theme itself is never continued: its items stay where people put them."""
     merged = list(
-        Theme.objects.filter(merged_into__in=live_themes(embedding_model)).only(
+        Theme.objects.filter(merged_into__in=Theme.objects.live(embedding_model)).only(
             "id", "centroid", "merged_into_id"
         )
     )
     if not merged or not unmatched:
         return {}
     centres = np.stack([theme.centroid_array() for theme in merged])
-    roots = {theme.merged_into_id for theme in merged}
-    found = {}
+    # The theme each was merged into, in merged's order (the query asks for merged ones).
+    root_of = [theme.merged_into_id for theme in merged if theme.merged_into_id is not None]
+    roots = set(root_of)
+    found: dict[int, int] = {}
     for label, members in unmatched.items():
         cosine = centres @ clustering.centroids[int(np.searchsorted(clustering.theme_ids, label))]
         nearest = int(np.argmax(cosine))
@@ -169,7 +165,7 @@ def _match_merged(
         }
         root = max(shares, key=lambda theme_id: shares[theme_id])
         if cosine[nearest] >= MATCH_MIN_COSINE:
-            found[label] = merged[nearest].merged_into_id
+            found[label] = root_of[nearest]
         elif shares[root] >= MERGED_MIN_SHARE:
             found[label] = root
     return found
@@ -219,7 +215,7 @@ def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
     theme a person marked resolved or ignored keeps that mark (and its history)."""
     by_people = ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values("theme_id")
     unmatched = (
-        live_themes(embedding_model)
+        Theme.objects.live(embedding_model)
         .filter(status=ThemeStatus.ACTIVE)
         .exclude(pk__in=kept_ids)
         .exclude(pk__in=by_people)
@@ -291,7 +287,7 @@ def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
     """Return the centres new items are compared with, and for each the live theme an item
     nearest it joins: every live theme's own, and each merged-away theme's for the theme
     it was merged into."""
-    live = live_themes(embedding_model)
+    live = Theme.objects.live(embedding_model)
     themes = list(live.only("id", "centroid"))
     themes += Theme.objects.filter(merged_into__in=live).only("id", "centroid", "merged_into_id")
     if not themes:
@@ -300,7 +296,7 @@ def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
     return theme_ids, np.stack([theme.centroid_array() for theme in themes])
 
 
-def refresh_theme_stats(theme_ids: object) -> None:
+def refresh_theme_stats(theme_ids: Collection[int]) -> None:
     """Store each theme's size and the dates of its first and last items."""
     stats = (
         ThemeAssignment.objects.filter(theme_id__in=theme_ids)
@@ -311,7 +307,7 @@ def refresh_theme_stats(theme_ids: object) -> None:
             last=Max("item__created_at"),
         )
     )
-    found = {row["theme_id"]: row for row in stats}
+    found: dict[int, dict[str, Any]] = {row["theme_id"]: dict(row) for row in stats}
     themes = list(Theme.objects.filter(pk__in=theme_ids))
     for theme in themes:
         row = found.get(theme.pk, {"size": 0, "first": None, "last": None})
@@ -319,7 +315,7 @@ def refresh_theme_stats(theme_ids: object) -> None:
     Theme.objects.bulk_update(themes, ["size", "first_seen_at", "last_seen_at"])
 
 
-def move_item(item: FeedbackItem, theme: Theme, user: object) -> ThemeAssignment:
+def move_item(item: FeedbackItem, theme: Theme, user: User | None) -> ThemeAssignment:
     """Put an item in a theme because a person said so; re-clustering keeps it there."""
     previous = ThemeAssignment.objects.filter(item=item).values_list("theme_id", flat=True).first()
     centroid = theme.centroid_array()

@@ -1,0 +1,309 @@
+"""Long work as a database row: one abstract model for imports, analysis runs, reports and
+copy drafts, and the one way to claim, heartbeat, finish, fail and hand out such a row again.
+
+The page that starts a job creates its row and hands the id to a worker (each app's jobs.py,
+on commit); the page then polls the row (job_status_response, static/js/job_progress.js).
+A worker claims the row with a conditional UPDATE and checks the count, so of two workers
+only one carries it out. While it works, every progress write is a heartbeat that extends its
+lease. A worker that dies stops extending it: beat's requeue_expired hands the job out again
+within a minute of the lease running out, or fails it after FEEDLENS_JOB_MAX_ATTEMPTS claims,
+instead of waiting hours for the broker's visibility timeout. Each claim gets a new token
+that heartbeats and the finish check, so a worker whose job was taken over writes nothing more.
+
+carry_out records how the work ended: done; failed with the reason for an ordinary error;
+or, for a transient error (the database going away), released to queued and raised again,
+so that the task's autoretry_for claims it again and carries it through.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connection, models, transaction
+from django.db.models import F, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# Worth waiting for: a database that restarts or fails over. Each job task retries exactly
+# these (autoretry_for=TRANSIENT_ERRORS), and carry_out leaves the job claimable for it.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError,)
+# Longest error text kept on a job; a traceback belongs in the worker's log.
+MAX_ERROR_CHARS = 2000
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+
+
+class LeaseLost(Exception):
+    """Another worker has taken the job over (this worker's lease ran out): stop working."""
+
+
+class JobHeld(Exception):
+    """The job is being carried out by another worker, whose lease has not run out."""
+
+
+class Job(models.Model):
+    """What every long job has: status, error, times, and the lease of the worker on it."""
+
+    # The statuses a worker may claim the job from (besides running with an expired lease).
+    claimable_statuses: ClassVar[tuple[str, ...]] = (JobStatus.QUEUED,)
+
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the latest claim took it (a job taken over starts again).
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease: the worker on the job writes a heartbeat with each progress step, which
+    # moves the expiry FEEDLENS_JOB_LEASE_SECONDS ahead. Running with an expired (or no)
+    # lease means the worker died: the job may be claimed again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # New at each claim: heartbeats and the finish only write while it is still theirs.
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    # The Celery task that claimed it: a retry or a redelivery of that task (the same id)
+    # takes the job back at once, even if the failed attempt could not release it.
+    task_id = models.CharField(max_length=255, blank=True, editable=False)
+    # Claims so far; requeue_expired gives up after FEEDLENS_JOB_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def progress(self) -> tuple[int, int]:
+        """Return (done, total) for the progress bar: steps, items, bytes, as the job counts."""
+        return 0, 0
+
+    @property
+    def percent_done(self) -> int:
+        """Return how far the job is, 0 to 100; 100 only once it is done."""
+        done, total = self.progress()
+        if self.status == JobStatus.DONE:
+            return 100
+        return min(99, int(100 * done / total)) if total else 0
+
+    def failure_message(self, error: Exception) -> str:
+        """Return what a person reads when error failed the job."""
+        return str(error) or type(error).__name__
+
+    def status_details(self) -> dict[str, Any]:
+        """Return the job's own fields for its page, as JSON values."""
+        return {}
+
+    def status_payload(self) -> dict[str, Any]:
+        """Return the job's status as JSON values: what every job has, then its details."""
+        done, total = self.progress()
+        return {
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "finished": self.is_finished,
+            "done": done,
+            "total": total,
+            "percent": self.percent_done,
+            "error": self.error,
+            "attempts": self.attempts,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "heartbeat_at": _iso(self.heartbeat_at),
+            **self.status_details(),
+        }
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Enqueueable(Protocol):
+    """A Celery task, as far as handing it a job is concerned."""
+
+    def delay(self, *args: Any) -> object: ...
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.FEEDLENS_JOB_LEASE_SECONDS)
+
+
+def enqueue_on_commit(task: Enqueueable, object_id: int) -> None:
+    """Hand the job to a worker once the current transaction commits (at once outside one):
+    a worker must never look for a row that is not committed yet."""
+    transaction.on_commit(partial(task.delay, object_id))
+
+
+def claim_job(
+    model: type[J], job_id: int, *, task_id: str = "", reset: Mapping[str, Any] | None = None
+) -> J | None:
+    """Take the job for this worker under a fresh lease; return it, running, or None when it
+    is not to be carried out here: finished, or held by another worker's live lease.
+
+    One conditional UPDATE, so of two claimers one wins. reset names fields to set with the
+    claim (a draft written again from nothing)."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    claimable = Q(status__in=model.claimable_statuses) | (Q(status=JobStatus.RUNNING) & expired)
+    if task_id:
+        claimable |= Q(status=JobStatus.RUNNING, task_id=task_id)
+    claimed = model._default_manager.filter(claimable, pk=job_id).update(
+        status=JobStatus.RUNNING,
+        error="",
+        started_at=now,
+        finished_at=None,
+        heartbeat_at=now,
+        lease_expires_at=now + lease_duration(),
+        lease_token=token,
+        task_id=task_id,
+        attempts=F("attempts") + 1,
+        **(reset or {}),
+    )
+    if not claimed:
+        return None
+    return model._default_manager.filter(pk=job_id, lease_token=token).first()
+
+
+def _held(job: Job) -> "models.QuerySet[Any]":
+    """The job's row, as long as this worker's claim still holds it."""
+    rows = type(job)._default_manager.filter(pk=job.pk, status=JobStatus.RUNNING)
+    return rows.filter(lease_token=job.lease_token)
+
+
+def heartbeat(job: Job, **progress: Any) -> None:
+    """Extend the job's lease, writing the progress fields given in the same UPDATE; raise
+    LeaseLost when another worker has taken the job over."""
+    now = timezone.now()
+    fields = {"heartbeat_at": now, "lease_expires_at": now + lease_duration(), **progress}
+    if not _held(job).update(**fields):
+        raise LeaseLost(f"{job} was taken over by another worker")
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def finish_job(job: Job, **fields: Any) -> None:
+    """Mark the job done, writing fields with it; raise LeaseLost if it is no longer ours."""
+    done = {
+        "status": JobStatus.DONE,
+        "finished_at": timezone.now(),
+        "lease_expires_at": None,
+        **fields,
+    }
+    if not _held(job).update(**done):
+        raise LeaseLost(f"{job} was taken over by another worker before it finished")
+    for name, value in done.items():
+        setattr(job, name, value)
+
+
+def fail_job(job: Job, error: str) -> None:
+    """Mark the job failed with error, unless another worker has taken it over."""
+    failed = {
+        "status": JobStatus.FAILED,
+        "error": error[:MAX_ERROR_CHARS],
+        "finished_at": timezone.now(),
+        "lease_expires_at": None,
+    }
+    if _held(job).update(**failed):
+        for name, value in failed.items():
+            setattr(job, name, value)
+
+
+def release_job(job: Job) -> None:
+    """Put the job back to queued for the task's retry. Best effort: the database may still be
+    away, and then the lease (or the retry's task id) lets the job be claimed again."""
+    if not connection.in_atomic_block:
+        # The error that brought us here may have broken the connection: use a new one.
+        connection.close_if_unusable_or_obsolete()
+    try:
+        _held(job).update(status=JobStatus.QUEUED, lease_expires_at=None)
+    except DatabaseError as error:
+        logger.warning("%s stays claimed until its lease runs out: %s", job, error)
+        return
+    job.status, job.lease_expires_at = JobStatus.QUEUED, None
+
+
+def carry_out(
+    job: J,
+    work: Callable[[], Mapping[str, Any] | None],
+    *,
+    expected: tuple[type[Exception], ...] = (),
+    transient: tuple[type[Exception], ...] = TRANSIENT_ERRORS,
+) -> J:
+    """Do the claimed job's work and record how it ended; return the job.
+
+    work returns the fields to write with the finish (or None): the job is then done. A
+    transient error releases the job to queued and is raised again, for the task's retry.
+    An expected error (the input's fault, such as an unreadable file) fails the job with
+    its message and is not raised; any other error fails it and is raised again, for the
+    worker's log. Losing the lease to another worker ends the work quietly: that worker
+    carries the job on."""
+    try:
+        fields = work()
+    except LeaseLost as lost:
+        logger.warning("%s: stopped, %s", job, lost)
+        job.refresh_from_db()
+        return job
+    except transient:
+        release_job(job)
+        raise
+    except expected as error:
+        fail_job(job, job.failure_message(error))
+        return job
+    except Exception as error:
+        fail_job(job, job.failure_message(error))
+        raise
+    finish_job(job, **(fields or {}))
+    return job
+
+
+def requeue_expired(model: type[Job], task: Enqueueable) -> list[int]:
+    """Beat, every minute: hand out again each running job whose lease ran out (its worker
+    died), or fail it once it was claimed FEEDLENS_JOB_MAX_ATTEMPTS times; return the ids
+    handed out again."""
+    now = timezone.now()
+    expired = model._default_manager.filter(status=JobStatus.RUNNING).filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+    requeued = []
+    for job in expired.only("pk", "attempts", "lease_token"):
+        # Conditional on the token read: a worker that claims it meanwhile keeps it.
+        rows = model._default_manager.filter(
+            pk=job.pk, status=JobStatus.RUNNING, lease_token=job.lease_token
+        )
+        if job.attempts >= settings.FEEDLENS_JOB_MAX_ATTEMPTS:
+            rows.update(
+                status=JobStatus.FAILED,
+                error=(
+                    f"Its worker stopped answering {job.attempts} times (no heartbeat for "
+                    f"{settings.FEEDLENS_JOB_LEASE_SECONDS} s); start it again once the "
+                    "workers are healthy."
+                ),
+                finished_at=now,
+                lease_expires_at=None,
+            )
+        elif rows.update(status=JobStatus.QUEUED, lease_expires_at=None, task_id=""):
+            enqueue_on_commit(task, job.pk)
+            requeued.append(job.pk)
+    return requeued
+
+
+def job_status_response(jobs: "models.QuerySet[J]", job_id: int) -> JsonResponse:
+    """Return the job's status as JSON (Job.status_payload), for job_progress.js to poll."""
+    return JsonResponse(get_object_or_404(jobs, pk=job_id).status_payload())

@@ -1,0 +1,118 @@
+"""Aggregates behind the theme list and a theme's page, computed in the database with the
+overview's counts (insights.dashboards.overview): the items of each theme within the
+filters, their share of the filtered items and their split by sentiment."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from ingestion.models import FeedbackItem
+from insights.dashboards.filters import FeedbackFilters
+from insights.dashboards.overview import (
+    NO_ITEMS,
+    SentimentSplit,
+    sentiment_counts,
+    weekly_sentiment_counts,
+)
+from insights.models import Theme, ThemeStatus
+from insights.models.sentiment_labels import SHOWN_LABELS
+
+# Listed unless people ask for the themes they closed too.
+OPEN_STATUSES = (ThemeStatus.ACTIVE,)
+
+
+@dataclass(frozen=True)
+class ThemeList:
+    """The theme list: a row per theme, and the filtered items (those in no theme too)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+
+@dataclass(frozen=True)
+class ThemeDetail:
+    """A theme's items within the filters: counted, by week, and listed nearest first."""
+
+    split: SentimentSplit
+    percent: float  # of the filtered items
+    weeks: list[dict[str, Any]]
+    items: QuerySet[FeedbackItem]
+
+
+def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList:
+    """Return every open theme (closed ones too when show_closed) with its items counted
+    within the filters, biggest first; with active filters, only themes with items. One
+    aggregate query over the items, one over the themes."""
+    themes = Theme.objects.live()
+    if not show_closed:
+        themes = themes.filter(status__in=OPEN_STATUSES)
+    themes = themes.only("id", "name", "name_source", "keywords", "status", "size")
+    splits = splits_by_theme(filters.apply(FeedbackItem.objects.all()))
+    total = sum(split.total for split in splits.values())
+    rows = [_theme_row(theme, splits.get(theme.pk, NO_ITEMS), total) for theme in themes]
+    if filters.is_active:
+        rows = [row for row in rows if row["count"]]
+    rows.sort(key=lambda row: (-row["count"], row["theme"].pk))
+    return ThemeList(rows, total)
+
+
+def splits_by_theme(items: QuerySet[FeedbackItem]) -> dict[int | None, SentimentSplit]:
+    """Return the items' sentiment split per theme id (None: in no theme), in one pass over
+    the items that also gives their total."""
+    rows = (
+        items.order_by()
+        .values("theme_assignment__theme")
+        .annotate(total=Count("pk"), **sentiment_counts())
+    )
+    return {row["theme_assignment__theme"]: SentimentSplit.from_row(row) for row in rows}
+
+
+def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any]:
+    return {
+        "theme": theme,
+        "count": split.total,
+        "percent": percent(split.total, total),
+        "split": split_parts(split),
+    }
+
+
+def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
+    """Return the theme's items within the filters: their split, share of the filtered items
+    and weekly counts, and the items themselves nearest the theme's centre first."""
+    items = filters.apply(FeedbackItem.objects.filter(theme_assignment__theme=theme))
+    weeks = weekly_sentiment_counts(items)
+    split = _split_with_weeks(items, weeks)
+    total = filters.apply(FeedbackItem.objects.all()).count()
+    listed = items.select_related("source", "sentiment", "theme_assignment").order_by(
+        "-theme_assignment__similarity", "pk"
+    )
+    return ThemeDetail(split, percent(split.total, total), weeks, listed)
+
+
+def _split_with_weeks(items: QuerySet[FeedbackItem], weeks: list[dict[str, Any]]) -> SentimentSplit:
+    """Return the items' split: the weekly rows summed, plus the items without a date (a
+    small indexed query instead of a second pass over them all)."""
+    undated = items.filter(created_at__isnull=True).aggregate(
+        total=Count("pk"), **sentiment_counts()
+    )
+    return sum((SentimentSplit.from_row(row) for row in weeks), SentimentSplit.from_row(undated))
+
+
+def split_parts(split: SentimentSplit) -> list[dict[str, Any]]:
+    """Return what a page shows of a split: each label's value, legend, count and share of
+    the items, the items not analysed yet last."""
+    return [
+        {
+            "label": label.value,
+            "name": label.legend,
+            "count": split.count_of(label),
+            "percent": percent(split.count_of(label), split.total),
+        }
+        for label in SHOWN_LABELS
+    ]
+
+
+def percent(part: int, whole: int) -> float:
+    """Return part as a percentage of whole, to one decimal (0.0 when whole is 0)."""
+    return round(100 * part / whole, 1) if whole else 0.0

@@ -1,0 +1,103 @@
+"""Choosing a theme's quotes: the one place that decides which of a theme's items speak for
+it, for its description, its page, reports and copy.
+
+A theme's quotes are the items a caller prefers (what its summary cites, its representative
+items), in that order, then its other items nearest its centre; one per distinct text.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+from typing import NamedTuple
+
+from django.db.models import QuerySet
+
+from ingestion.models import FeedbackItem
+from insights.models import Sentiment, Theme, ThemeAssignment, sentiment_label_is
+from insights.pipeline.embedding import item_vectors
+from insights.wording import comparable
+
+# Items read a query when looking for the nearest: enough for a few distinct texts even
+# where customers repeat one ("Great app!"); further pages are read only when they do.
+QUOTE_CANDIDATES = 30
+
+
+class Quote(NamedTuple):
+    """An item's text as a theme's quote."""
+
+    item_id: int
+    text: str
+
+
+def theme_quotes(
+    theme: Theme,
+    n: int,
+    *,
+    preferred: Sequence[int] = (),
+    items: QuerySet[FeedbackItem] | None = None,
+    negative_only: bool = False,
+) -> list[Quote]:
+    """Return up to n quotes of the theme, one per distinct text: the preferred items that
+    are still in it, in their order, then its other items nearest its centre first.
+
+    items: only these of the theme's items (a report's period, say). negative_only: the
+    nearest items are negative ones (the preferred are taken as they are)."""
+    assignments = ThemeAssignment.objects.filter(theme=theme)
+    if items is not None:
+        assignments = assignments.filter(item__in=items)
+    texts = dict(
+        assignments.filter(item_id__in=list(preferred)).values_list("item_id", "item__text")
+    )
+    chosen = [Quote(pk, texts[pk]) for pk in dict.fromkeys(preferred) if pk in texts]
+    if negative_only:
+        assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
+    return first_distinct(chain(chosen, _nearest(theme, assignments)), n)
+
+
+def cited_item_ids(theme: Theme) -> list[int]:
+    """Return the items the theme's pain-point summary cites, in the order it cites them."""
+    cited = (pk for sentence in theme.pain_summary for pk in sentence.get("item_ids", []))
+    return list(dict.fromkeys(cited))
+
+
+def first_distinct(quotes: Iterable[Quote | tuple[int, str]], n: int) -> list[Quote]:
+    """Return the first n quotes whose texts differ (compared as comparable() words)."""
+    seen: set[str] = set()
+    kept: list[Quote] = []
+    if n <= 0:
+        return kept
+    for item_id, text in quotes:
+        key = comparable(text)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(Quote(item_id, text))
+        if len(kept) == n:
+            break  # before the next quote: a lazy source reads no further
+    return kept
+
+
+def _nearest(theme: Theme, assignments: QuerySet[ThemeAssignment]) -> Iterator[Quote]:
+    """Yield the assignments' items nearest the theme's centre first, a page of
+    QUOTE_CANDIDATES at a time (read only when needed).
+
+    Pages follow the similarity stored at assignment; within a page, nearness is the cosine
+    to the current centre where an item has an embedding from the theme's model (a merge
+    or a moved item leaves a stored similarity to another centre)."""
+    ordered = assignments.order_by("-similarity", "item_id")
+    start = 0
+    while True:
+        rows = list(
+            ordered.values_list("item_id", "item__text", "similarity")[
+                start : start + QUOTE_CANDIDATES
+            ]
+        )
+        nearness = {item_id: similarity for item_id, _, similarity in rows}
+        if len(theme.centroid):
+            found = FeedbackItem.objects.filter(pk__in=list(nearness))
+            ids, vectors = item_vectors(found, theme.embedding_model)
+            if ids:
+                nearness.update(zip(ids, (vectors @ theme.centroid_array()).tolist(), strict=True))
+        rows.sort(key=lambda row: (-nearness[row[0]], row[0]))
+        yield from (Quote(item_id, text) for item_id, text, _ in rows)
+        if len(rows) < QUOTE_CANDIDATES:
+            return
+        start += QUOTE_CANDIDATES

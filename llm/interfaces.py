@@ -1,0 +1,76 @@
+"""The small interfaces the pipeline asks of its models, so that stages take any model that
+has them: llm.generation.LocalLLM (text generation and label scoring) and
+llm.embeddings.Embedder (embedding), or a test's stand-in where the real model cannot be
+made to misbehave on demand.
+
+Every model says which file it is (name and sha256): outputs record the model that made them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from llm.prompts import FewShotPrompt
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str  # "stop", "length" or "time"
+    tokens: int
+
+
+@runtime_checkable
+class IdentifiedModel(Protocol):
+    """A model file: its name and the sha256 recorded with everything it produces."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+
+@runtime_checkable
+class TextGenerator(IdentifiedModel, Protocol):
+    """Completes a prompt with text (names, summaries, copy)."""
+
+    def render(self, prompt: FewShotPrompt) -> str:
+        """Return the prompt as this model should see it."""
+        ...
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0
+    ) -> Completion:
+        """Return greedy text after prompt, stopped by a stop string, max_tokens or timeout_s."""
+        ...
+
+
+@runtime_checkable
+class LabelScorer(IdentifiedModel, Protocol):
+    """Scores which of a few labels comes next after a prompt (sentiment)."""
+
+    def render(self, prompt: FewShotPrompt) -> str:
+        """Return the prompt as this model should see it."""
+        ...
+
+    def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
+        """Return how likely each label is to come next, normalised over labels."""
+        ...
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """Turns texts into unit vectors (themes, search, summary checks)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimensions(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one unit-length float32 row per text."""
+        ...

@@ -1,0 +1,220 @@
+"""The one job abstraction (feedlens.jobs): claiming with a conditional UPDATE, the lease and
+its heartbeat, and how a job ends, on real rows of each job kind."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from feedlens.jobs import (
+    JobStatus,
+    LeaseLost,
+    carry_out,
+    claim_job,
+    finish_job,
+    heartbeat,
+    requeue_expired,
+)
+from ingestion.models import DataSource, ImportJob, ImportStatus
+from ingestion.tasks import import_file
+from insights.models import AnalysisRun, CopyDraft, Report
+from insights.tasks import run_analysis_task
+
+pytestmark = pytest.mark.django_db
+
+
+def expire_lease(job: Any) -> None:
+    """What a dead worker leaves: a running job whose lease has run out."""
+    type(job).objects.filter(pk=job.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def claimed_run(task_id: str = "") -> AnalysisRun:
+    run = claim_job(AnalysisRun, AnalysisRun.objects.create().pk, task_id=task_id)
+    assert run is not None
+    return run
+
+
+def failing_once(error: Exception) -> Callable[[], None]:
+    """Work that raises error the first time it runs, and succeeds after."""
+    calls = []
+
+    def work() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+
+    return work
+
+
+def test_a_claim_runs_the_job_under_a_lease() -> None:
+    before = timezone.now()
+    run = claimed_run()
+    stored = AnalysisRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.attempts, stored.lease_token) == ("running", 1, run.lease_token)
+    assert stored.started_at >= before
+    lease = stored.lease_expires_at - stored.heartbeat_at
+    assert lease == timedelta(seconds=settings.FEEDLENS_JOB_LEASE_SECONDS)
+
+
+def test_a_second_claimer_is_refused_while_the_lease_holds() -> None:
+    run = claimed_run(task_id="first")
+    assert claim_job(AnalysisRun, run.pk, task_id="second") is None
+    assert claim_job(AnalysisRun, run.pk) is None
+    assert AnalysisRun.objects.get(pk=run.pk).lease_token == run.lease_token
+
+
+@pytest.mark.parametrize("model", [Report, CopyDraft])
+def test_a_finished_job_is_never_claimed(model: type[Report] | type[CopyDraft]) -> None:
+    for status in (JobStatus.DONE, JobStatus.FAILED):
+        if model is Report:
+            job: Any = Report.objects.create(
+                period_start="2026-11-02", period_end="2026-11-08", time_zone="UTC"
+            )
+        else:
+            job = CopyDraft.objects.create(kind="changelog")
+        model.objects.filter(pk=job.pk).update(status=status)
+        assert claim_job(model, job.pk) is None
+
+
+def test_an_expired_lease_is_claimed_again_and_its_old_holder_writes_nothing_more() -> None:
+    old = claimed_run()
+    expire_lease(old)
+
+    new = claim_job(AnalysisRun, old.pk)
+
+    assert new is not None and new.lease_token != old.lease_token and new.attempts == 2
+    with pytest.raises(LeaseLost):
+        heartbeat(old, done=5)
+    with pytest.raises(LeaseLost):
+        finish_job(old)
+    heartbeat(new, done=7)
+    assert AnalysisRun.objects.get(pk=new.pk).done == 7
+
+
+def test_a_heartbeat_writes_progress_and_moves_the_lease_on() -> None:
+    run = claimed_run()
+    first_expiry = run.lease_expires_at
+    heartbeat(run, stage="sentiment", done=3, total=9)
+    stored = AnalysisRun.objects.get(pk=run.pk)
+    assert (stored.stage, stored.done, stored.total) == ("sentiment", 3, 9)
+    assert stored.lease_expires_at > first_expiry
+
+
+def test_a_retry_of_the_same_task_takes_its_job_back_at_once() -> None:
+    run = claimed_run(task_id="task-1")
+    again = claim_job(AnalysisRun, run.pk, task_id="task-1")
+    assert again is not None and again.attempts == 2
+
+
+def test_an_operational_error_leaves_the_job_queued_for_the_retry_which_finishes_it() -> None:
+    run = claimed_run()
+    work = failing_once(OperationalError("the database went away"))
+
+    with pytest.raises(OperationalError):
+        carry_out(run, work)
+    run.refresh_from_db()
+    assert (run.status, run.error, run.finished_at) == ("queued", "", None)
+
+    retried = claim_job(AnalysisRun, run.pk)
+    assert retried is not None
+    carry_out(retried, work)
+    retried.refresh_from_db()
+    assert (retried.status, retried.error, retried.attempts) == ("done", "", 2)
+    assert retried.finished_at is not None
+
+
+def test_any_other_error_fails_the_job_with_its_reason() -> None:
+    run = claimed_run()
+    heartbeat(run, stage="themes")
+    with pytest.raises(ValueError):
+        carry_out(run, failing_once(ValueError("no items to cluster")))
+    run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "themes: no items to cluster")
+    assert claim_job(AnalysisRun, run.pk) is None
+
+
+def test_an_expected_error_fails_the_job_without_being_raised() -> None:
+    run = claimed_run()
+    carry_out(run, failing_once(KeyError("mapping")), expected=(KeyError,))
+    assert AnalysisRun.objects.get(pk=run.pk).status == "failed"
+
+
+def test_the_work_returns_the_fields_written_with_the_finish() -> None:
+    run = claimed_run()
+    carry_out(run, lambda: {"stage": "describing", "done": 4, "total": 4})
+    stored = AnalysisRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.stage, stored.done, stored.lease_expires_at) == (
+        "done",
+        "describing",
+        4,
+        None,
+    )
+
+
+def test_beat_hands_out_again_the_jobs_whose_lease_ran_out(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    dead = claimed_run()
+    expire_lease(dead)
+    alive = claimed_run()
+    AnalysisRun.objects.create()  # queued: a worker will take it
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert requeue_expired(AnalysisRun, run_analysis_task) == [dead.pk]
+
+    assert len(callbacks) == 1  # its task is sent once the transaction commits
+    assert AnalysisRun.objects.get(pk=dead.pk).status == "queued"
+    assert AnalysisRun.objects.get(pk=alive.pk).status == "running"
+    assert claim_job(AnalysisRun, dead.pk) is not None
+
+
+def test_beat_fails_a_job_whose_workers_keep_dying(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    source = DataSource.objects.create(name="Uploads")
+    job = ImportJob.objects.create(
+        source=source, file_path="/x.csv", original_name="x.csv", file_format="csv"
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, attempts=settings.FEEDLENS_JOB_MAX_ATTEMPTS
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert requeue_expired(ImportJob, import_file) == []
+
+    job.refresh_from_db()
+    assert callbacks == []
+    assert job.status == "failed" and job.finished_at is not None
+    assert f"stopped answering {settings.FEEDLENS_JOB_MAX_ATTEMPTS} times" in job.error
+
+
+def test_every_job_kind_reports_its_status_the_same_way() -> None:
+    run = claimed_run()
+    heartbeat(run, stage="embedding", done=1, total=4)
+    payload = AnalysisRun.objects.get(pk=run.pk).status_payload()
+    assert {key: payload[key] for key in ("status", "status_label", "finished", "percent")} == {
+        "status": "running",
+        "status_label": "Running",
+        "finished": False,
+        "percent": 25,
+    }
+    assert (payload["stage"], payload["done"], payload["total"], payload["attempts"]) == (
+        "embedding",
+        1,
+        4,
+        1,
+    )
+
+
+def test_beat_looks_for_expired_leases_every_minute_on_the_default_queue() -> None:
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    tasks = {schedule[name]["task"]: schedule[name]["schedule"] for name in schedule}
+    assert tasks["ingestion.requeue_expired_jobs"] == tasks["insights.requeue_expired_jobs"] == 60
+    route = settings.CELERY_TASK_ROUTES["insights.requeue_expired_jobs"]
+    assert route["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE
