@@ -34,6 +34,14 @@ logger = logging.getLogger(__name__)
 # Worth waiting for: a database that restarts or fails over. Each job task retries exactly
 # these (autoretry_for=TRANSIENT_ERRORS), and carry_out leaves the job claimable for it.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError,)
+# Every job task's retry options (@shared_task(**JOB_TASK_RETRY)): those errors only, from
+# 30 s to 10 minutes apart, five times (about half an hour in all).
+JOB_TASK_RETRY: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "max_retries": 5,
+}
 # Longest error text kept on a job; a traceback belongs in the worker's log.
 MAX_ERROR_CHARS = 2000
 

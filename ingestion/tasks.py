@@ -5,7 +5,7 @@ out what they find themselves."""
 
 from celery import Task, shared_task
 
-from feedlens.jobs import TRANSIENT_ERRORS, enqueue_on_commit, requeue_expired
+from feedlens.jobs import JOB_TASK_RETRY, enqueue_on_commit, requeue_expired
 from ingestion.importers import run_import
 from ingestion.models import ImportJob
 from ingestion.sync import claim_due_syncs, sync_source
@@ -16,10 +16,7 @@ from ingestion.sync import claim_due_syncs, sync_source
 @shared_task(
     bind=True,
     name="ingestion.import_file",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
+    **JOB_TASK_RETRY,
 )
 def import_file(self: Task, job_id: int) -> str:
     """Import a queued file. Safe to run twice: a finished job is left alone, and a job
@@ -32,10 +29,7 @@ def import_file(self: Task, job_id: int) -> str:
 # the sync records the error and DataSource.next_sync_at backs it off.
 @shared_task(
     name="ingestion.sync_source",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
+    **JOB_TASK_RETRY,
 )
 def sync_source_task(source_id: int) -> dict[str, object]:
     """Fetch a polling source's new items. Safe to run twice: a sync already running on the

@@ -7,7 +7,13 @@ what they find themselves.
 
 from celery import Task, shared_task
 
-from feedlens.jobs import TRANSIENT_ERRORS, JobHeld, enqueue_on_commit, requeue_expired
+from feedlens.jobs import (
+    JOB_TASK_RETRY,
+    TRANSIENT_ERRORS,
+    JobHeld,
+    enqueue_on_commit,
+    requeue_expired,
+)
 from insights.copy.writing import write_copy
 from insights.local_models import configured_llm
 from insights.models import AnalysisRun, CopyDraft, Report
@@ -18,15 +24,12 @@ from insights.reports.schedules import send_scheduled_report
 
 
 # A database that restarts or fails over is worth waiting for; anything else is a bug to see.
-# The job tasks below share this: feedlens.jobs.carry_out puts the job back to queued on
+# Every job task retries so (JOB_TASK_RETRY): feedlens.jobs.carry_out puts the job back to queued on
 # exactly these errors (and fails it on any other), and the retry claims it again.
 @shared_task(
     bind=True,
     name="insights.run_analysis",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
+    **JOB_TASK_RETRY,
 )
 def run_analysis_task(self: Task, run_id: int) -> str:
     """Carry out an analysis run. Safe to run twice: a finished run is left alone, and an
@@ -57,10 +60,7 @@ def _start_scheduled_run(*, recluster: bool) -> int | None:
 @shared_task(
     bind=True,
     name="insights.write_copy",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
+    **JOB_TASK_RETRY,
 )
 def write_copy_task(self: Task, draft_id: int) -> str:
     """Write a copy draft. Safe to run twice: a finished draft is left alone, and an
@@ -72,10 +72,7 @@ def write_copy_task(self: Task, draft_id: int) -> str:
 @shared_task(
     bind=True,
     name="insights.generate_report",
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
+    **JOB_TASK_RETRY,
 )
 def generate_report_task(self: Task, report_id: int) -> str:
     """Make an archived report's files. Safe to run twice: a finished report is left alone."""
