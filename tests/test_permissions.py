@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -31,13 +30,13 @@ from insights.models import (
     Correction,
     EvaluationLabel,
     ItemSentiment,
-    ModelVersion,
     Report,
     ReportSchedule,
     RunStatus,
     Theme,
     ThemeAssignment,
 )
+from tests.factories import make_theme
 
 pytestmark = pytest.mark.django_db
 
@@ -93,32 +92,20 @@ def make_item(source: DataSource, text: str, day: int) -> FeedbackItem:
     )
 
 
-def make_theme(name: str, item: FeedbackItem, version: ModelVersion) -> Theme:
-    theme = Theme.objects.create(
-        name=name,
-        centroid=np.ones(384, dtype="<f4").tobytes(),
-        embedding_model="all-MiniLM-L6-v2",
-        size=1,
-        representative_item_ids=[item.pk],
-    )
-    ThemeAssignment.objects.create(item=item, theme=theme, method="cluster")
-    ItemSentiment.objects.create(
-        item=item, llm_model=version, prompt_version="v1", predicted="negative", confidence=0.9
-    )
-    return theme
-
-
 def make_world() -> World:
     source = DataSource.objects.create(name="App Store", kind="webhook")
     token = source.rotate_webhook_token()
     feed = DataSource.objects.create(
         name="Status feed", kind="rss", config={"url": "https://status.example.com/feed"}
     )
-    version = ModelVersion.objects.create(name="model.gguf", sha256="0" * 64)
     item = make_item(source, "Scanning a receipt crashes the app every time.", 2)
     other_item = make_item(source, "Bank sync has failed for three days.", 3)
-    theme = make_theme("Receipt scanning crashes", item, version)
-    other_theme = make_theme("Bank sync fails", other_item, version)
+    theme = make_theme(
+        "Receipt scanning crashes", [item], ["negative"], representative_item_ids=[item.pk]
+    )
+    other_theme = make_theme(
+        "Bank sync fails", [other_item], ["negative"], representative_item_ids=[other_item.pk]
+    )
     draft = CopyDraft.objects.create(
         kind="release_note",
         status=RunStatus.DONE,

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from ingestion.models import DataSource, FeedbackItem
 from insights.models import ItemSentiment, Theme, ThemeAssignment
+from tests.factories import make_theme
 
 PARIS = ZoneInfo("Europe/Paris")
 W07_MONDAY = datetime(2015, 2, 9, 10, tzinfo=PARIS)
@@ -54,10 +55,8 @@ def add_item(
     return item
 
 
-def make_theme(name: str, first_seen: datetime, **fields: object) -> Theme:
-    return Theme.objects.create(
-        name=name, centroid=b"", embedding_model="test", first_seen_at=first_seen, **fields
-    )
+# Report figures need no theme centre.
+NO_CENTRE: dict[str, object] = {"centroid": b"", "embedding_model": "test"}
 
 
 def make_feedback() -> Feedback:
@@ -67,10 +66,12 @@ def make_feedback() -> Feedback:
     store = DataSource.objects.create(name="App Store")
     desk = DataSource.objects.create(name="Help desk")
     long_ago = datetime(2015, 1, 5, tzinfo=PARIS)
-    sync = make_theme("Sync fails", long_ago, summary_kind="generated")
-    login = make_theme("Login broken", datetime(2015, 2, 17, 9, tzinfo=PARIS))
-    budgets = make_theme("Budgets", long_ago, summary_kind="extractive")
-    old = make_theme("Old export bug", long_ago)
+    sync = make_theme("Sync fails", first_seen_at=long_ago, **NO_CENTRE, summary_kind="generated")
+    login = make_theme(
+        "Login broken", first_seen_at=datetime(2015, 2, 17, 9, tzinfo=PARIS), **NO_CENTRE
+    )
+    budgets = make_theme("Budgets", first_seen_at=long_ago, **NO_CENTRE, summary_kind="extractive")
+    old = make_theme("Old export bug", first_seen_at=long_ago, **NO_CENTRE)
     for n in range(2):
         add_item(store, f"Sync was slow {n}", W07_MONDAY + timedelta(hours=n), "neutral", sync)
     for n in range(6):

@@ -12,7 +12,7 @@ from accounts import roles
 from insights.copy.writing import MAX_THEMES
 from insights.models import CopyDraft, CopyKind, ModelVersion, RunStatus, Theme
 from tests.conftest import wait_until
-from tests.insights.test_copywriting import item_ids_of, make_theme
+from tests.insights.test_copywriting import item_ids_of, sync_theme
 
 DRAFT_TEXT = (
     "# Changelog\n\n- Fixed: sync.\n\n## Based on feedback\n\n- [Item 1](/feedback/1/): “x”\n"
@@ -60,8 +60,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_list_offers_live_themes_and_shows_the_drafts(pm: Client) -> None:
-    theme = make_theme()
-    make_theme("Old sync theme", status="retired")
+    theme = sync_theme()
+    sync_theme("Old sync theme", status="retired")
     draft = finished_draft()
     draft.themes.set([theme])
 
@@ -74,15 +74,15 @@ def test_the_list_offers_live_themes_and_shows_the_drafts(pm: Client) -> None:
 
 
 def test_a_theme_link_preselects_the_theme(pm: Client) -> None:
-    theme = make_theme()
+    theme = sync_theme()
     html = pm.get(reverse("insights:copy_list"), {"theme": theme.pk}).content.decode()
     assert re.search(rf'<input[^>]*value="{theme.pk}"[^>]*checked', html)
 
 
 def test_a_product_manager_starts_a_draft_and_lands_on_its_page(pm: Client) -> None:
     sync, export = (
-        make_theme(),
-        make_theme("CSV export errors", [("CSV export fails.", "negative")]),
+        sync_theme(),
+        sync_theme("CSV export errors", [("CSV export fails.", "negative")]),
     )
 
     response = pm.post(
@@ -107,7 +107,7 @@ def test_a_product_manager_starts_a_draft_and_lands_on_its_page(pm: Client) -> N
 def test_the_form_rejects_what_cannot_be_drafted(
     pm: Client, data: dict[str, object], field: str, message: str
 ) -> None:
-    live, retired = make_theme(), make_theme("Old", status="retired")
+    live, retired = sync_theme(), sync_theme("Old", status="retired")
     ids = {"THEME": live.pk, "RETIRED": retired.pk}
     data = {**data, "themes": [ids[name] for name in data.get("themes", [])]}
 
@@ -120,7 +120,7 @@ def test_the_form_rejects_what_cannot_be_drafted(
 
 def test_the_form_caps_the_themes_of_one_draft(pm: Client) -> None:
     themes = [
-        make_theme(f"Theme {n}", [(f"Problem number {n} again.", "negative")])
+        sync_theme(f"Theme {n}", [(f"Problem number {n} again.", "negative")])
         for n in range(MAX_THEMES + 1)
     ]
     page = pm.post(
@@ -133,7 +133,7 @@ def test_the_form_caps_the_themes_of_one_draft(pm: Client) -> None:
 
 
 def test_a_support_lead_reads_drafts_but_cannot_start_or_edit_one(support_lead: Client) -> None:
-    theme = make_theme()
+    theme = sync_theme()
     draft = finished_draft()
 
     listing = support_lead.get(reverse("insights:copy_list"))
@@ -261,7 +261,7 @@ def test_the_draft_page_shows_progress_then_the_editor_with_its_provenance(pm: C
 @pytest.mark.django_db(transaction=True)
 def test_a_draft_started_on_the_page_is_written_by_a_worker(celery_worker: str) -> None:
     client = person("pam", roles.PRODUCT_MANAGER)
-    theme = make_theme()
+    theme = sync_theme()
 
     response = client.post(
         reverse("insights:copy_list"), {"themes": [theme.pk], "kind": "changelog"}

@@ -45,7 +45,7 @@ SYNC_FEEDBACK = [
 SYNC_SUMMARY = "Users report that bank sync fails and transactions go missing."
 
 
-def make_theme(
+def sync_theme(
     name: str = "Bank sync failures",
     feedback: Sequence[tuple[str, str]] = SYNC_FEEDBACK,
     **fields: object,
@@ -118,7 +118,7 @@ def new_draft(kind: str, *themes: Theme) -> CopyDraft:
 
 
 def test_the_packaged_model_writes_a_draft_that_cites_the_themes_items() -> None:
-    theme = make_theme()
+    theme = sync_theme()
     draft = new_draft(CopyKind.RELEASE_NOTE, theme)
     llm = configured_llm()
 
@@ -147,7 +147,7 @@ def test_the_packaged_model_writes_a_draft_that_cites_the_themes_items() -> None
 
 
 def test_a_looping_model_is_replaced_by_the_template_and_the_draft_says_so() -> None:
-    theme = make_theme()
+    theme = sync_theme()
     draft = new_draft(CopyKind.RELEASE_NOTE, theme)
 
     write_copy(draft.pk, llm=ScriptedModel(LOOP, finish_reason="length"))
@@ -162,8 +162,8 @@ def test_a_looping_model_is_replaced_by_the_template_and_the_draft_says_so() -> 
 
 
 def test_each_theme_gets_its_section_and_progress_counts_them() -> None:
-    sync = make_theme()
-    export = make_theme(
+    sync = sync_theme()
+    export = sync_theme(
         "CSV export errors",
         [
             ("The CSV export is empty.", "negative"),
@@ -183,7 +183,7 @@ def test_each_theme_gets_its_section_and_progress_counts_them() -> None:
 
 
 def test_a_finished_draft_is_not_written_again() -> None:
-    draft = new_draft(CopyKind.RELEASE_NOTE, make_theme())
+    draft = new_draft(CopyKind.RELEASE_NOTE, sync_theme())
     write_copy(draft.pk, llm=ScriptedModel(GROUNDED))
     written = CopyDraft.objects.get(pk=draft.pk)
 
@@ -196,7 +196,7 @@ def test_a_finished_draft_is_not_written_again() -> None:
 
 
 def test_a_redelivered_running_draft_starts_again_from_nothing() -> None:
-    theme = make_theme()
+    theme = sync_theme()
     draft = new_draft(CopyKind.RELEASE_NOTE, theme)
     CopyDraft.objects.filter(pk=draft.pk).update(
         status=RunStatus.RUNNING, done=1, total=1, text="half", cited_item_ids=[999999]
@@ -223,7 +223,7 @@ def test_a_draft_without_themes_fails_with_a_reason() -> None:
 
 
 def test_the_material_is_the_summarys_quotes_then_the_nearest_negative_items() -> None:
-    theme = make_theme()
+    theme = sync_theme()
     ids = sorted(item_ids_of(theme))
 
     material = theme_material(theme)
@@ -235,7 +235,7 @@ def test_the_material_is_the_summarys_quotes_then_the_nearest_negative_items() -
 
 
 def test_an_extractive_summary_adds_no_pain_points() -> None:
-    theme = make_theme()
+    theme = sync_theme()
     Theme.objects.filter(pk=theme.pk).update(summary_kind="extractive")
     theme.refresh_from_db()
     assert theme_material(theme).pain_points == ()

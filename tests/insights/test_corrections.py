@@ -37,7 +37,8 @@ from insights.pipeline.embedding import embed_pending
 from insights.pipeline.sentiment.prompt import SENTIMENT_PROMPT_VERSION
 from insights.pipeline.sentiment.stage import _refit_is_due, fit_sentiment_classifier
 from insights.pipeline.themes.identity import assign_new_items, recluster
-from tests.insights.test_theme_pages import add_item, make_theme, model_version, person
+from tests.factories import make_theme
+from tests.insights.test_theme_pages import add_item, model_version, person
 
 pytestmark = pytest.mark.django_db
 

@@ -67,7 +67,7 @@ def llm() -> LocalLLM:
     return configured_llm()
 
 
-def make_theme(
+def embedded_theme(
     name: str, texts: list[str], negative: int, embedder: Embedder, **fields: object
 ) -> Theme:
     """A theme of one item per text, the first `negative` of them negative, the rest
@@ -266,7 +266,7 @@ def test_the_model_summary_is_grounded_or_marked_as_a_fallback(
 def test_representative_items_are_nearest_the_centre_with_distinct_texts(
     embedder: Embedder,
 ) -> None:
-    theme = make_theme("Login", [*LOGIN_TEXTS, LOGIN_TEXTS[0].upper()], 0, embedder)
+    theme = embedded_theme("Login", [*LOGIN_TEXTS, LOGIN_TEXTS[0].upper()], 0, embedder)
     quotes = theme_quotes(theme, 10)
     assert len(quotes) == len(LOGIN_TEXTS)
     assert {text.lower() for _, text in quotes} == {text.lower() for text in LOGIN_TEXTS}
@@ -278,8 +278,8 @@ def test_representative_items_are_nearest_the_centre_with_distinct_texts(
 def test_describing_themes_names_summarises_and_records_the_model(
     llm: LocalLLM, embedder: Embedder
 ) -> None:
-    login = make_theme("theme 1", LOGIN_TEXTS, 3, embedder)
-    sync = make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    login = embedded_theme("theme 1", LOGIN_TEXTS, 3, embedder)
+    sync = embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
     progress: list[tuple[int, int]] = []
     described = describe_themes(
         [login.pk, sync.pk], llm, embedder, on_progress=lambda *p: progress.append(p)
@@ -318,8 +318,10 @@ def test_describing_themes_names_summarises_and_records_the_model(
 
 
 def test_a_name_a_person_gave_is_never_replaced(llm: LocalLLM, embedder: Embedder) -> None:
-    theme = make_theme("Our login mess", LOGIN_TEXTS, 2, embedder, name_source=NameSource.PERSON)
-    make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    theme = embedded_theme(
+        "Our login mess", LOGIN_TEXTS, 2, embedder, name_source=NameSource.PERSON
+    )
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
     assert describe_themes([theme.pk], llm, embedder, force=True) == 1
     theme.refresh_from_db()
     assert (theme.name, theme.name_source) == ("Our login mess", NameSource.PERSON)
@@ -329,8 +331,8 @@ def test_a_name_a_person_gave_is_never_replaced(llm: LocalLLM, embedder: Embedde
 def test_a_described_theme_is_due_again_only_after_it_changed(
     llm: LocalLLM, embedder: Embedder
 ) -> None:
-    theme = make_theme("theme 1", LOGIN_TEXTS, 0, embedder)
-    make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    theme = embedded_theme("theme 1", LOGIN_TEXTS, 0, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
     version = model_version(llm)
     assert describe_themes([theme.pk], llm, embedder) == 1
     theme.refresh_from_db()
@@ -346,8 +348,8 @@ def test_a_described_theme_is_due_again_only_after_it_changed(
 
 
 def test_a_theme_is_due_again_under_another_model(llm: LocalLLM, embedder: Embedder) -> None:
-    theme = make_theme("theme 1", LOGIN_TEXTS, 2, embedder)
-    make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    theme = embedded_theme("theme 1", LOGIN_TEXTS, 2, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
     assert describe_themes([theme.pk], llm, embedder) == 1
     theme.refresh_from_db()
     other = ModelVersion.objects.create(name="other.gguf", sha256="1" * 64)
@@ -358,8 +360,8 @@ def test_a_theme_is_due_again_under_another_model(llm: LocalLLM, embedder: Embed
 def test_a_changed_prompt_version_describes_themes_again_and_keeps_a_persons_name(
     llm: LocalLLM, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    login = make_theme("theme 1", LOGIN_TEXTS, 3, embedder)
-    sync = make_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    login = embedded_theme("theme 1", LOGIN_TEXTS, 3, embedder)
+    sync = embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
     assert describe_themes([login.pk, sync.pk], llm, embedder) == 2
     login.refresh_from_db()
     rename_theme(login, "Our login mess", User.objects.create_user("priya"))

@@ -1,26 +1,13 @@
-import uuid
-
 import numpy as np
 import pytest
 
-from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_embedder
 from insights.models import ItemEmbedding, TextEmbedding
 from insights.pipeline.embedding import embed_items
 from llm.embeddings import load_embedder
+from tests.factories import add_item_ids
 
 pytestmark = pytest.mark.django_db
-
-
-def add_items(*texts: str) -> list[int]:
-    source, _ = DataSource.objects.get_or_create(name="App Store")
-    items = [
-        FeedbackItem.objects.create(
-            source=source, kind="review", text=text, content_hash=uuid.uuid4().hex
-        )
-        for text in texts
-    ]
-    return [item.pk for item in items]
 
 
 def vector_of(item_id: int) -> np.ndarray:
@@ -28,7 +15,7 @@ def vector_of(item_id: int) -> np.ndarray:
 
 
 def test_each_item_gets_a_unit_vector_from_the_packaged_model() -> None:
-    ids = add_items("The app crashes when I scan a receipt", "I love the budgeting screen")
+    ids = add_item_ids("The app crashes when I scan a receipt", "I love the budgeting screen")
     assert embed_items(ids, configured_embedder()) == 2
     vector = vector_of(ids[0])
     assert vector.shape == (384,)
@@ -39,7 +26,7 @@ def test_each_item_gets_a_unit_vector_from_the_packaged_model() -> None:
 
 
 def test_similar_complaints_lie_closer_than_unrelated_praise() -> None:
-    crash, crash_again, praise = add_items(
+    crash, crash_again, praise = add_item_ids(
         "The app crashes when I scan a receipt",
         "Scanning receipts makes Pennywise crash since the update",
         "I love how clear the budgeting screen is",
@@ -49,10 +36,10 @@ def test_similar_complaints_lie_closer_than_unrelated_praise() -> None:
 
 
 def test_a_text_is_embedded_once_whatever_items_carry_it() -> None:
-    first = add_items("Bank sync fails every morning", "bank sync  FAILS every morning")
+    first = add_item_ids("Bank sync fails every morning", "bank sync  FAILS every morning")
     assert embed_items(first, configured_embedder()) == 1
     assert vector_of(first[0]).tobytes() == vector_of(first[1]).tobytes()
-    later = add_items("Bank sync fails every morning")
+    later = add_item_ids("Bank sync fails every morning")
     assert embed_items(later + first, configured_embedder()) == 0
     assert TextEmbedding.objects.count() == 1
     assert ItemEmbedding.objects.count() == 3

@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts import roles
 from insights.curation.corrections import correct_item_sentiment, move_item_to_theme
 from insights.models import ItemSentiment, SentimentClassifier
-from tests.insights.test_theme_pages import add_item, make_theme, model_version, person
+from tests.factories import make_theme
+from tests.insights.test_theme_pages import add_item, model_version, person
 
 pytestmark = pytest.mark.django_db
 

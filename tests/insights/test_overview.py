@@ -3,7 +3,6 @@ from datetime import UTC, datetime, time, timedelta
 from itertools import count
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.staticfiles import finders
@@ -21,6 +20,7 @@ from insights.dashboards import overview as dashboard
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import SentimentSplit, ThemeStats
 from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
+from tests.factories import make_theme
 
 pytestmark = pytest.mark.django_db
 PLOTLY = "vendor/plotly/plotly.min.js"
@@ -38,7 +38,7 @@ def monday(weeks_ago: int) -> datetime:
     return datetime.combine(day, time(12), tzinfo=UTC)
 
 
-def add_items(
+def add_counted_items(
     source: DataSource,
     n: int,
     when: datetime,
@@ -73,15 +73,6 @@ def add_items(
     return items
 
 
-def make_theme(name: str, **fields: object) -> Theme:
-    return Theme.objects.create(
-        name=name,
-        centroid=np.ones(384, dtype="<f4").tobytes(),
-        embedding_model="all-MiniLM-L6-v2",
-        **fields,
-    )
-
-
 @pytest.fixture
 def support_lead(client: Client) -> Client:
     """The least a person needs to see the overview: the browse-only role."""
@@ -104,12 +95,12 @@ def feedback() -> dict[str, object]:
     desk = DataSource.objects.create(name="Help desk", item_kind="ticket")
     crash = make_theme("Receipt crash in 5.2")
     budgets = make_theme("Budgets")
-    add_items(store, 2, monday(2), sentiment="negative", rating=1, theme=crash)
-    add_items(store, 20, monday(1), sentiment="negative", rating=1, theme=crash)
-    add_items(store, 10, monday(2), sentiment="positive", rating=4, theme=budgets)
-    add_items(store, 10, monday(1), sentiment="positive", rating=4, theme=budgets)
-    add_items(desk, 3, monday(2), kind="ticket", sentiment="neutral", theme=crash)
-    add_items(desk, 2, monday(0), kind="ticket")
+    add_counted_items(store, 2, monday(2), sentiment="negative", rating=1, theme=crash)
+    add_counted_items(store, 20, monday(1), sentiment="negative", rating=1, theme=crash)
+    add_counted_items(store, 10, monday(2), sentiment="positive", rating=4, theme=budgets)
+    add_counted_items(store, 10, monday(1), sentiment="positive", rating=4, theme=budgets)
+    add_counted_items(desk, 3, monday(2), kind="ticket", sentiment="neutral", theme=crash)
+    add_counted_items(desk, 2, monday(0), kind="ticket")
     return {"store": store, "desk": desk, "crash": crash, "budgets": budgets}
 
 
@@ -216,8 +207,8 @@ def test_a_theme_that_jumps_in_the_last_full_week_is_flagged_rising_and_a_steady
     support_lead: Client, feedback: dict
 ) -> None:
     sync = make_theme("Bank sync")  # grows by half, but 4 → 6 is within chance
-    add_items(feedback["store"], 4, monday(2), sentiment="negative", theme=sync)
-    add_items(feedback["store"], 6, monday(1), sentiment="negative", theme=sync)
+    add_counted_items(feedback["store"], 4, monday(2), sentiment="negative", theme=sync)
+    add_counted_items(feedback["store"], 6, monday(1), sentiment="negative", theme=sync)
     page = overview(support_lead)
     assert page.context["view"].latest_week == monday(1).date()
     themes = {theme.name: theme for theme in page.context["view"].themes}
@@ -270,7 +261,7 @@ def test_the_rising_rule(previous: int, latest: int, rising: bool) -> None:
 
 def test_the_most_negative_themes_leave_out_tiny_ones(support_lead: Client, feedback: dict) -> None:
     tiny = make_theme("One angry post")
-    add_items(
+    add_counted_items(
         feedback["store"],
         dashboard.NEGATIVE_SHARE_MIN_ITEMS - 1,
         monday(1),
@@ -288,10 +279,10 @@ def test_the_most_negative_themes_leave_out_tiny_ones(support_lead: Client, feed
 def test_retired_and_merged_themes_are_left_out(support_lead: Client, feedback: dict) -> None:
     retired = make_theme("Old sync bug", status="retired")
     merged = make_theme("Scanner crash", merged_into=feedback["crash"])
-    add_items(feedback["store"], 30, monday(1), sentiment="negative", theme=retired)
-    add_items(feedback["store"], 30, monday(1), sentiment="negative", theme=merged)
+    add_counted_items(feedback["store"], 30, monday(1), sentiment="negative", theme=retired)
+    add_counted_items(feedback["store"], 30, monday(1), sentiment="negative", theme=merged)
     resolved = make_theme("Fixed export", status="resolved")
-    add_items(feedback["store"], 1, monday(1), theme=resolved)
+    add_counted_items(feedback["store"], 1, monday(1), theme=resolved)
     page = overview(support_lead)
     assert theme_names(page, "by_volume") == ["Receipt crash in 5.2", "Budgets", "Fixed export"]
     assert page.context["totals"].total == 47 + 61  # their items still count as feedback
@@ -342,7 +333,7 @@ def test_the_number_of_queries_does_not_grow_with_the_feedback(
         overview(support_lead, **filters)
     for number in range(8):
         theme = make_theme(f"Theme {number}")
-        add_items(
+        add_counted_items(
             feedback["store"], 5, monday(number % 3), sentiment="negative", rating=1, theme=theme
         )
     DataSource.objects.create(name="Reddit")

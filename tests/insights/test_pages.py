@@ -1,7 +1,6 @@
 import re
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -9,7 +8,8 @@ from django.urls import reverse
 
 from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
-from insights.models import AnalysisRun, ItemSentiment, ModelVersion, Theme, ThemeAssignment
+from insights.models import AnalysisRun, ItemSentiment, ModelVersion
+from tests.factories import make_theme
 
 pytestmark = pytest.mark.django_db
 
@@ -98,24 +98,6 @@ def test_the_login_page_logs_people_in(client: Client) -> None:
     assert client.get(reverse("insights:overview")).status_code == 200
 
 
-def make_theme(name: str, items: list[FeedbackItem], labels: list[str], **fields: object) -> Theme:
-    version = ModelVersion.objects.get_or_create(name="model.gguf", sha256="0" * 64)[0]
-    theme = Theme.objects.create(
-        name=name,
-        centroid=np.ones(384, dtype="<f4").tobytes(),
-        embedding_model="all-MiniLM-L6-v2",
-        size=len(items),
-        representative_item_ids=[item.pk for item in items],
-        **fields,
-    )
-    for item, label in zip(items, labels, strict=True):
-        ThemeAssignment.objects.create(item=item, theme=theme, method="cluster")
-        ItemSentiment.objects.create(
-            item=item, llm_model=version, prompt_version="v", predicted=label
-        )
-    return theme
-
-
 def test_the_theme_list_shows_the_sentiment_split_and_the_theme_page_its_summary(
     admin_client: Client,
 ) -> None:
@@ -125,6 +107,7 @@ def test_the_theme_list_shows_the_sentiment_split_and_the_theme_page_its_summary
         "Receipt scanning crashes",
         items,
         ["negative", "negative", "positive"],
+        representative_item_ids=[item.pk for item in items],
         pain_summary=[{"text": "Scanning a receipt crashes the app.", "item_ids": [items[0].pk]}],
         summary_kind="generated",
     )
@@ -149,6 +132,7 @@ def test_an_extractive_summary_says_so(admin_client: Client) -> None:
         "Receipts",
         [item],
         ["negative"],
+        representative_item_ids=[item.pk],
         pain_summary=[{"text": TEXTS[0], "item_ids": [item.pk]}],
         summary_kind="extractive",
         summary_note="The generated summary was not used: sentence 1 cites no quote.",

@@ -11,7 +11,8 @@ from insights.pipeline.describing.quotes import (
     first_distinct,
     theme_quotes,
 )
-from tests.insights.test_theme_pages import add_item, make_theme
+from tests.factories import make_theme
+from tests.insights.test_theme_pages import add_item
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,5 @@
 import threading
 import uuid
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from insights.models import (
 from insights.pipeline.embedding import embed_items
 from insights.views import search as search_view
 from llm.embeddings import load_embedder
+from tests.factories import add_item_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -60,18 +60,8 @@ def support_lead_client(client: Client) -> Client:
     return client
 
 
-def add_items(*texts: str, source: str = "App Store", kind: str = "review") -> list[int]:
-    store, _ = DataSource.objects.get_or_create(name=source)
-    ids = [
-        FeedbackItem.objects.create(
-            source=store,
-            kind=kind,
-            text=text,
-            content_hash=uuid.uuid4().hex,
-            created_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
-        ).pk
-        for text in texts
-    ]
+def add_embedded_items(*texts: str, source: str = "App Store", kind: str = "review") -> list[int]:
+    ids = add_item_ids(*texts, source=source, kind=kind)
     embed_items(ids, configured_embedder())
     return ids
 
@@ -85,9 +75,9 @@ def hit_ids(query: str = QUERY, limit: int = 20, filters: dict | None = None) ->
 
 
 def test_the_items_about_the_query_come_before_the_others() -> None:
-    others = add_items(*OTHERS[:2])
-    refunds = add_items(*REFUNDS)
-    others += add_items(*OTHERS[2:])
+    others = add_embedded_items(*OTHERS[:2])
+    refunds = add_embedded_items(*REFUNDS)
+    others += add_embedded_items(*OTHERS[2:])
     hits = semantic.search(QUERY, 20, embedder=configured_embedder()).hits
     assert {hit.item_id for hit in hits[:3]} == set(refunds)
     assert {hit.item_id for hit in hits[3:]} == set(others)
@@ -97,16 +87,16 @@ def test_the_items_about_the_query_come_before_the_others() -> None:
 
 
 def test_the_limit_keeps_only_the_nearest() -> None:
-    refunds = add_items(*REFUNDS)
-    add_items(*OTHERS)
+    refunds = add_embedded_items(*REFUNDS)
+    add_embedded_items(*OTHERS)
     assert set(hit_ids(limit=3)) == set(refunds)
 
 
 def test_filters_combine_with_the_search() -> None:
-    review_refunds = add_items(*REFUNDS[:2])
-    ticket_refund = add_items(REFUNDS[2], source="Help desk", kind="ticket")
-    tickets = add_items(*OTHERS[:2], source="Help desk", kind="ticket")
-    add_items(*OTHERS[2:])
+    review_refunds = add_embedded_items(*REFUNDS[:2])
+    ticket_refund = add_embedded_items(REFUNDS[2], source="Help desk", kind="ticket")
+    tickets = add_embedded_items(*OTHERS[:2], source="Help desk", kind="ticket")
+    add_embedded_items(*OTHERS[2:])
     ticket_hits = hit_ids(filters={"kind": "ticket"})
     assert ticket_hits[0] == ticket_refund[0]
     assert set(ticket_hits) == set(ticket_refund + tickets)
@@ -121,9 +111,9 @@ def test_filters_combine_with_the_search() -> None:
 def test_a_narrow_filter_finds_its_items_beyond_the_nearest_checked_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    add_items(*REFUNDS)
-    add_items(*OTHERS[:4])
-    far = add_items(OTHERS[4], source="Forum")
+    add_embedded_items(*REFUNDS)
+    add_embedded_items(*OTHERS[:4])
+    far = add_embedded_items(OTHERS[4], source="Forum")
     # Check only the 2 nearest items against the filters first: the Forum item is not
     # among them, so the search must look past them.
     monkeypatch.setattr(semantic, "OVERFETCH_MIN", 2)
@@ -135,9 +125,9 @@ def test_a_narrow_filter_finds_its_items_beyond_the_nearest_checked_first(
 def test_the_index_takes_in_new_items_without_loading_everything_again(
     fresh_index: semantic.VectorIndex,
 ) -> None:
-    add_items(*OTHERS)
+    add_embedded_items(*OTHERS)
     assert fresh_index.snapshot(MODEL).size == len(OTHERS)
-    refunds = add_items(*REFUNDS)
+    refunds = add_embedded_items(*REFUNDS)
     snapshot = fresh_index.snapshot(MODEL)
     assert snapshot.size == len(OTHERS) + len(REFUNDS)
     assert fresh_index.rebuilds == 1
@@ -145,7 +135,7 @@ def test_the_index_takes_in_new_items_without_loading_everything_again(
 
 
 def test_unchanged_embeddings_reuse_the_same_snapshot(fresh_index: semantic.VectorIndex) -> None:
-    add_items(*OTHERS)
+    add_embedded_items(*OTHERS)
     assert fresh_index.snapshot(MODEL) is fresh_index.snapshot(MODEL)
 
 
@@ -154,7 +144,7 @@ def test_items_embedded_after_newer_ones_are_taken_in(fresh_index: semantic.Vect
     older = FeedbackItem.objects.create(
         source=store, kind="review", text=REFUNDS[0], content_hash="older"
     )
-    add_items(*OTHERS)
+    add_embedded_items(*OTHERS)
     assert fresh_index.snapshot(MODEL).size == len(OTHERS)
     embed_items([older.pk], configured_embedder())
     assert fresh_index.snapshot(MODEL).size == len(OTHERS) + 1
@@ -163,8 +153,8 @@ def test_items_embedded_after_newer_ones_are_taken_in(fresh_index: semantic.Vect
 
 
 def test_removed_items_leave_the_index(fresh_index: semantic.VectorIndex) -> None:
-    refunds = add_items(*REFUNDS)
-    add_items(*OTHERS)
+    refunds = add_embedded_items(*REFUNDS)
+    add_embedded_items(*OTHERS)
     assert hit_ids(limit=1)[0] in refunds
     FeedbackItem.objects.filter(pk__in=refunds[:2]).delete()
     assert fresh_index.snapshot(MODEL).size == len(OTHERS) + 1
@@ -176,7 +166,7 @@ def test_removed_items_leave_the_index(fresh_index: semantic.VectorIndex) -> Non
 def test_a_change_of_embedding_model_rebuilds_the_index(
     fresh_index: semantic.VectorIndex,
 ) -> None:
-    ids = add_items(*OTHERS)
+    ids = add_embedded_items(*OTHERS)
     assert fresh_index.snapshot(MODEL).matrix.shape == (len(OTHERS), 384)
     # Another model's vectors (8 dimensions) replace the items' embeddings.
     rng = np.random.default_rng(0)
@@ -201,7 +191,7 @@ def test_a_change_of_embedding_model_rebuilds_the_index(
 def test_an_index_of_one_model_drops_items_re_embedded_by_another(
     fresh_index: semantic.VectorIndex,
 ) -> None:
-    ids = add_items(*OTHERS)
+    ids = add_embedded_items(*OTHERS)
     fresh_index.snapshot(MODEL)
     other = TextEmbedding.objects.create(
         model_name="other-model", text_hash="x", dimensions=384, vector=bytes(384 * 4)
@@ -216,7 +206,7 @@ def test_an_index_of_one_model_drops_items_re_embedded_by_another(
 def test_new_items_of_another_model_are_left_out_and_not_fetched_again(
     fresh_index: semantic.VectorIndex,
 ) -> None:
-    add_items(*OTHERS)
+    add_embedded_items(*OTHERS)
     fresh_index.snapshot(MODEL)
     store = DataSource.objects.get(name="App Store")
     item = FeedbackItem.objects.create(source=store, kind="review", text="x", content_hash="x")
@@ -233,7 +223,7 @@ def test_new_items_of_another_model_are_left_out_and_not_fetched_again(
 def test_requests_at_the_same_moment_load_the_index_once(
     fresh_index: semantic.VectorIndex,
 ) -> None:
-    add_items(*OTHERS)
+    add_embedded_items(*OTHERS)
     snapshots: list[semantic.Snapshot] = []
 
     def search_in_a_thread() -> None:
@@ -254,7 +244,7 @@ def test_requests_at_the_same_moment_load_the_index_once(
 
 
 def test_the_query_is_embedded_by_the_model_the_items_were() -> None:
-    add_items(*REFUNDS)
+    add_embedded_items(*REFUNDS)
     expected = load_embedder("").embed([QUERY])[0]
     stored = ItemEmbedding.objects.first().embedding.as_array()  # type: ignore[union-attr]
     best = semantic.search(QUERY, 3, embedder=configured_embedder()).hits
@@ -264,8 +254,8 @@ def test_the_query_is_embedded_by_the_model_the_items_were() -> None:
 def test_the_page_shows_each_hit_with_its_theme_and_sentiment(
     support_lead_client: Client,
 ) -> None:
-    refunds = add_items(*REFUNDS)
-    add_items(*OTHERS)
+    refunds = add_embedded_items(*REFUNDS)
+    add_embedded_items(*OTHERS)
     theme = Theme.objects.create(name="Refunds after cancellations", embedding_model=MODEL)
     ThemeAssignment.objects.create(item_id=refunds[0], theme=theme, method="cluster")
     ItemSentiment.objects.create(item_id=refunds[0], predicted="neutral", corrected="negative")
@@ -288,7 +278,7 @@ def test_the_page_pages_through_the_hits(
     support_lead_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search_view, "HITS_PER_PAGE", 3)
-    add_items(*REFUNDS, *OTHERS)
+    add_embedded_items(*REFUNDS, *OTHERS)
     url = reverse("insights:search")
     first = support_lead_client.get(url, {"q": QUERY, "kind": "review"})
     assert len(first.context["hits"]) == 3
@@ -308,7 +298,7 @@ def test_the_page_pages_through_the_hits(
 def test_the_filter_bar_keeps_the_query_and_the_search_box_the_filters(
     support_lead_client: Client,
 ) -> None:
-    add_items(*REFUNDS)
+    add_embedded_items(*REFUNDS)
     page = support_lead_client.get(reverse("insights:search"), {"q": QUERY, "kind": "ticket"})
     html = page.content.decode()
     assert '<input type="hidden" name="q" value="refund for a cancelled flight">' in html

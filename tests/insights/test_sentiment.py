@@ -1,4 +1,3 @@
-import uuid
 from collections import Counter
 
 import numpy as np
@@ -6,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from ingestion.models import DataSource, FeedbackItem
+from ingestion.models import FeedbackItem
 from insights.local_models import configured_embedder, configured_llm, model_version
 from insights.models import ItemSentiment, SentimentClassifier
 from insights.pipeline.embedding import item_vectors
@@ -20,6 +19,7 @@ from insights.pipeline.sentiment.stage import (
     predict_sentiment,
     score_with_llm,
 )
+from tests.factories import add_item_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -55,17 +55,6 @@ POSITIVE = [
 ]
 
 
-def add_items(*texts: str, rating: float | None = None) -> list[int]:
-    source, _ = DataSource.objects.get_or_create(name="App Store")
-    items = [
-        FeedbackItem.objects.create(
-            source=source, kind="review", text=text, rating=rating, content_hash=uuid.uuid4().hex
-        )
-        for text in texts
-    ]
-    return [item.pk for item in items]
-
-
 def sentiment_of(item_id: int) -> ItemSentiment:
     return ItemSentiment.objects.get(item_id=item_id)
 
@@ -76,7 +65,7 @@ def raw_label(item_id: int) -> str:
 
 
 def test_a_clearly_negative_text_scores_negative_and_a_positive_one_positive() -> None:
-    negative, positive = add_items(NEGATIVE[0], POSITIVE[0])
+    negative, positive = add_item_ids(NEGATIVE[0], POSITIVE[0])
     assert score_with_llm([negative, positive], configured_llm()) == 2
     assert raw_label(negative) == "negative"
     assert raw_label(positive) == "positive"
@@ -87,7 +76,7 @@ def test_a_clearly_negative_text_scores_negative_and_a_positive_one_positive() -
 
 
 def test_scoring_twice_scores_nothing_the_second_time() -> None:
-    ids = add_items(NEGATIVE[1], NEUTRAL[1])
+    ids = add_item_ids(NEGATIVE[1], NEUTRAL[1])
     assert score_with_llm(ids, configured_llm()) == 2
     first_scores = sentiment_of(ids[0]).llm_scores
     assert score_with_llm(ids, configured_llm()) == 0
@@ -95,7 +84,7 @@ def test_scoring_twice_scores_nothing_the_second_time() -> None:
 
 
 def test_items_scored_with_another_prompt_version_are_scored_again() -> None:
-    ids = add_items(NEGATIVE[2], POSITIVE[2])
+    ids = add_item_ids(NEGATIVE[2], POSITIVE[2])
     score_with_llm(ids, configured_llm())
     ItemSentiment.objects.filter(item_id=ids[0]).update(prompt_version="an-older-prompt")
     assert score_with_llm(ids, configured_llm()) == 1
@@ -111,12 +100,12 @@ def test_the_prompt_never_overflows_the_context_for_a_20000_character_text() -> 
     assert len(long_text) == 20_000
     assert len(tokens) < settings.LLM_CONTEXT_SIZE
     assert "\n" not in sentiment_prompt(long_text).query.removesuffix("\nSentiment:")
-    (item,) = add_items(long_text)
+    (item,) = add_item_ids(long_text)
     assert score_with_llm([item], configured_llm()) == 1
 
 
 def test_neutral_is_predicted_on_mixed_feedback_and_the_prior_sums_to_one() -> None:
-    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)
     progress: list[tuple[int, int]] = []
     predicted_count = analyse_sentiment(
         ids,
@@ -144,9 +133,9 @@ def test_neutral_is_predicted_on_mixed_feedback_and_the_prior_sums_to_one() -> N
 
 
 def test_a_star_rating_never_replaces_the_predicted_sentiment() -> None:
-    complaints = add_items(*NEGATIVE[:4], rating=5.0)
+    complaints = add_item_ids(*NEGATIVE[:4], rating=5.0)
     analyse_sentiment(
-        add_items(*NEGATIVE[4:], *NEUTRAL, *POSITIVE) + complaints,
+        add_item_ids(*NEGATIVE[4:], *NEUTRAL, *POSITIVE) + complaints,
         configured_llm(),
         configured_embedder(),
     )
@@ -155,7 +144,7 @@ def test_a_star_rating_never_replaces_the_predicted_sentiment() -> None:
 
 
 def test_too_few_items_fit_no_classifier_and_the_calibrated_model_predicts_alone() -> None:
-    ids = add_items(NEGATIVE[5], NEUTRAL[5], POSITIVE[5])
+    ids = add_item_ids(NEGATIVE[5], NEUTRAL[5], POSITIVE[5])
     assert analyse_sentiment(ids, configured_llm(), configured_embedder()) == 3
     classifier = SentimentClassifier.objects.latest()
     assert classifier.classifier == {}
@@ -164,7 +153,7 @@ def test_too_few_items_fit_no_classifier_and_the_calibrated_model_predicts_alone
 
 
 def test_a_correction_wins_over_the_prediction_and_survives_predicting_again() -> None:
-    ids = add_items(POSITIVE[6], NEGATIVE[6], NEUTRAL[6])
+    ids = add_item_ids(POSITIVE[6], NEGATIVE[6], NEUTRAL[6])
     analyse_sentiment(ids, configured_llm(), configured_embedder())
     classifier = SentimentClassifier.objects.latest()
     assert sentiment_of(ids[0]).predicted == "positive"
@@ -184,7 +173,7 @@ def test_a_correction_wins_over_the_prediction_and_survives_predicting_again() -
 
 
 def test_a_correction_must_be_a_known_sentiment() -> None:
-    (item_id,) = add_items(NEUTRAL[7])
+    (item_id,) = add_item_ids(NEUTRAL[7])
     score_with_llm([item_id], configured_llm())
     with pytest.raises(SentimentError, match="not a sentiment"):
         correct_sentiment(FeedbackItem.objects.get(pk=item_id), "furious", None)
@@ -192,9 +181,9 @@ def test_a_correction_must_be_a_known_sentiment() -> None:
 
 
 def test_corrections_are_used_as_training_labels() -> None:
-    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)
     # Statements the model need not call negative, which these people read as complaints.
-    complaints = add_items(
+    complaints = add_item_ids(
         "The export button moved to the settings page.",
         "The export now takes about ten minutes.",
         "Exporting now asks for my password every time.",
@@ -226,7 +215,7 @@ def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() 
         "My account was created last week.",
         "So happy with my new headphones, great sound.",
     ]
-    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE, *extra)
+    ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE, *extra)
     truth = ["negative"] * 8 + ["neutral"] * 8 + ["positive"] * 8
     truth += ["negative", "neutral", "positive"] * 2
     score_with_llm(ids, configured_llm())
@@ -248,7 +237,7 @@ def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores
     settings: object,
 ) -> None:
     settings.SENTIMENT_LLM_ITEMS_PER_RUN = 20  # type: ignore[attr-defined]
-    ids = add_items(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)
     rows = ItemSentiment.objects.filter(item_id__in=ids)
 
     assert (

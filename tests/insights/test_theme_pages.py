@@ -3,7 +3,6 @@
 import hashlib
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -12,11 +11,10 @@ from django.urls import reverse
 from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.curation.corrections import merge_themes, rename_theme
-from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
+from insights.models import ItemSentiment, ModelVersion, Theme
+from tests.factories import make_theme
 
 pytestmark = pytest.mark.django_db
-
-EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
 def person(username: str, role: str) -> Client:
@@ -69,22 +67,6 @@ def add_item(
             probabilities={label: 0.8},
         )
     return item
-
-
-def make_theme(name: str, items: list[FeedbackItem], **fields: object) -> Theme:
-    """Make a theme holding the items, nearest first (their similarity falls with order)."""
-    theme = Theme.objects.create(
-        name=name,
-        centroid=np.ones(384, dtype="<f4").tobytes(),
-        embedding_model=EMBEDDING_MODEL,
-        size=len(items),
-        **fields,
-    )
-    for n, item in enumerate(items):
-        ThemeAssignment.objects.create(
-            item=item, theme=theme, method="cluster", similarity=0.9 - n / 1000
-        )
-    return theme
 
 
 def test_the_theme_list_shows_size_share_and_sentiment_split(lead: Client) -> None:

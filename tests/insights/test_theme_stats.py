@@ -7,7 +7,8 @@ from django.http import QueryDict
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.theme_stats import split_parts, theme_detail, theme_list
 from insights.models import ItemSentiment, Theme
-from tests.insights.test_theme_pages import EMBEDDING_MODEL, add_item, make_theme
+from tests.factories import EMBEDDING_MODEL, make_theme
+from tests.insights.test_theme_pages import add_item
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,74 @@
+"""Small factories the tests share: feedback items, themes holding them, and their sentiment."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ingestion.models import DataSource, FeedbackItem
+from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
+
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# The day items are written on unless a test says otherwise.
+DEFAULT_WHEN = datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+
+def stand_in_model_version() -> ModelVersion:
+    """A model file row for sentiment a test writes itself (no model ran)."""
+    return ModelVersion.objects.get_or_create(name="model.gguf", sha256="0" * 64)[0]
+
+
+def add_items(
+    *texts: str,
+    source: str | DataSource = "App Store",
+    kind: str = "review",
+    when: datetime | None = DEFAULT_WHEN,
+    rating: float | None = None,
+) -> list[FeedbackItem]:
+    """Store one item per text in the source (made by name if need be)."""
+    if isinstance(source, str):
+        source = DataSource.objects.get_or_create(name=source)[0]
+    return [
+        FeedbackItem.objects.create(
+            source=source,
+            kind=kind,
+            text=text,
+            rating=rating,
+            content_hash=uuid.uuid4().hex,
+            created_at=when,
+        )
+        for text in texts
+    ]
+
+
+def add_item_ids(*texts: str, **options: Any) -> list[int]:
+    """add_items, returning the ids (what stage functions take)."""
+    return [item.pk for item in add_items(*texts, **options)]
+
+
+def make_theme(
+    name: str,
+    items: Sequence[FeedbackItem] = (),
+    labels: Sequence[str] | None = None,
+    **fields: object,
+) -> Theme:
+    """Make a live theme holding the items, nearest the centre in the order given; with
+    labels, each item is also predicted that sentiment. fields override the theme's own
+    (size defaults to the number of items, the centre to a flat vector)."""
+    fields.setdefault("centroid", np.ones(384, dtype="<f4").tobytes())
+    fields.setdefault("embedding_model", EMBEDDING_MODEL)
+    fields.setdefault("size", len(items))
+    theme = Theme.objects.create(name=name, **fields)  # type: ignore[arg-type]
+    for position, item in enumerate(items):
+        ThemeAssignment.objects.create(
+            item=item, theme=theme, method="cluster", similarity=0.9 - position / 1000
+        )
+    if labels is not None:
+        version = stand_in_model_version()
+        ItemSentiment.objects.bulk_create(
+            ItemSentiment(item=item, llm_model=version, prompt_version="v", predicted=label)
+            for item, label in zip(items, labels, strict=True)
+        )
+    return theme
