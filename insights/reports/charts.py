@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from insights.models.sentiment_labels import SHOWN_LABELS
 from insights.reports.content import DayFigures, ThemeFigures
+from insights.wording import one_line
 
 # Sentiment is drawn in the app's palette (insights.models.sentiment_labels), the colours of
 # the dashboards' charts and the pages' text. This period is in the pages' ink (--ink in
@@ -43,7 +44,7 @@ def volume_by_sentiment_chart(days: list[DayFigures]) -> bytes:
 def top_themes_chart(themes: list[ThemeFigures]) -> bytes:
     """Return a PNG of the top themes' items, this period against the previous one."""
     figure, axes = _figure(height=0.35 * max(len(themes), 2) + 0.9)
-    names = [_short(theme.name) for theme in reversed(themes)]
+    names = [one_line(theme.name, THEME_NAME_CHARS) for theme in reversed(themes)]
     positions = range(len(names))
     current = [theme.current.total for theme in reversed(themes)]
     previous = [theme.previous.total for theme in reversed(themes)]
@@ -78,7 +79,3 @@ def _png(figure: Figure) -> bytes:
 
 def _day_label(day: DayFigures) -> str:
     return f"{day.day:%a} {day.day.day} {day.day:%b}"
-
-
-def _short(name: str) -> str:
-    return name if len(name) <= THEME_NAME_CHARS else name[: THEME_NAME_CHARS - 1] + "…"
