@@ -114,11 +114,8 @@ class LocalLLM:
         Each label is scored by its first token: with a leading space after a base model's
         cue ("Sentiment: negative"), without one at the start of a chat model's answer.
         """
-        import llama_cpp
-
         self._evaluate(self.tokenize(prompt))
-        last_logits = llama_cpp.llama_get_logits(self._llama.ctx)  # the last token's only
-        logits = np.ctypeslib.as_array(last_logits, shape=(self._llama.n_vocab(),)).copy()
+        logits = self._last_logits()
         label_logits = np.array([logits[self._first_token(label)] for label in labels])
         exp = np.exp(label_logits - label_logits.max())
         return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
@@ -185,10 +182,48 @@ class LocalLLM:
         self._llama.eval(tokens[keep:])
         self.evaluated_tokens += len(tokens) - keep
 
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        """Return, for each continuation, the mean log-probability of its tokens after
+        prompt (length-normalised, so that longer phrases are not penalised for length).
+
+        The prompt is evaluated once and kept; each continuation is then read one token at
+        a time from the end of the prompt, so a few short phrases cost a few dozen
+        one-token steps (logits_all stays off, see __init__)."""
+        prompt_tokens = self.tokenize(prompt)
+        scores = []
+        for text in continuations:
+            tokens = self._continuation_tokens(text)
+            if not tokens:
+                scores.append(float("-inf"))
+                continue
+            self._evaluate(prompt_tokens)
+            total = 0.0
+            for position, token in enumerate(tokens):
+                total += float(_log_softmax(self._last_logits())[token])
+                if position < len(tokens) - 1:
+                    self._llama.eval([token])
+            scores.append(total / len(tokens))
+        return scores
+
+    def _continuation_tokens(self, text: str) -> list[int]:
+        spaced = text if self.chat_template else f" {text}"
+        return self._llama.tokenize(spaced.encode(), add_bos=False)
+
+    def _last_logits(self) -> np.ndarray:
+        import llama_cpp
+
+        last_logits = llama_cpp.llama_get_logits(self._llama.ctx)  # the last token's only
+        return np.ctypeslib.as_array(last_logits, shape=(self._llama.n_vocab(),))
+
     @functools.cache  # noqa: B019 - one model per process, never freed
     def _first_token(self, label: str) -> int:
         spaced = label if self.chat_template else f" {label}"
         return self._llama.tokenize(spaced.encode(), add_bos=False)[0]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 @functools.cache

@@ -62,6 +62,32 @@ class LabelScorer(IdentifiedModel, Protocol):
 
 
 @runtime_checkable
+class PhraseScorer(IdentifiedModel, Protocol):
+    """Scores how well each of a few phrases continues a prompt (theme names, facets): the
+    model chooses among candidates instead of writing."""
+
+    def render(self, prompt: FewShotPrompt) -> str:
+        """Return the prompt as this model should see it."""
+        ...
+
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        """Return each continuation's mean token log-probability after prompt."""
+        ...
+
+    @property
+    def chat_template(self) -> str:
+        """The model's chat template: empty for a base model, which cannot follow
+        instructions."""
+        ...
+
+
+@runtime_checkable
+class DescribingModel(TextGenerator, PhraseScorer, Protocol):
+    """What describing themes asks of the language model: choosing among phrases, and
+    writing (a card's sentence, only where the model has a chat template)."""
+
+
+@runtime_checkable
 class TextEmbedder(Protocol):
     """Turns texts into unit vectors (themes, search, summary checks)."""
 

@@ -27,6 +27,8 @@ class Tweets:
     texts: list[str]
     sentiments: list[str]  # negative, neutral or positive
     reasons: list[str]  # negativereason: "" unless the tweet is negative
+    airlines: list[str]  # "" where the file has no airline column
+    created: list[str]  # tweet_created as written ("2/24/2015 11:35"), "" where absent
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def read_airline_tweets(datasets_dir: Path) -> Tweets:
         texts=[row["text"] for row in kept],
         sentiments=[row["airline_sentiment"] for row in kept],
         reasons=[row["negativereason"] for row in kept],
+        airlines=[row.get("airline", "") for row in kept],
+        created=[row.get("tweet_created", "") for row in kept],
     )
 
 

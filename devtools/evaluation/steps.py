@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from devtools.evaluation.cache import embeddings, llm_scores
+from devtools.evaluation.cards import evaluate_cards, tweet_items
 from devtools.evaluation.datasets import read_airline_tweets, read_banking77, split_tweets
 from devtools.evaluation.demo_themes import demo_texts_and_topics, evaluate_demo_themes
+from devtools.evaluation.names import evaluate_names
 from devtools.evaluation.pain_points import evaluate_pain_points
 from devtools.evaluation.report import Section
 from devtools.evaluation.sentiment import SentimentData, evaluate_sentiment, label_indices
@@ -22,7 +24,7 @@ from insights.pipeline.sentiment.prompt import LABELS
 
 # observe(stage, done, total): progress of one named stage.
 Observer = Callable[[str, int, int], None]
-STEP_NAMES = ("themes", "demo_themes", "sentiment", "pain_points")
+STEP_NAMES = ("themes", "names", "demo_themes", "sentiment", "pain_points", "cards")
 # Tweets scored by the language model for the prior and the pseudo-labels: the size the
 # product fits on (insights.pipeline.sentiment.stage.FIT_SAMPLE_SIZE) and the research measured.
 POOL_SIZE = 2000
@@ -41,6 +43,8 @@ class TweetSample:
     texts: np.ndarray  # every tweet (object array of str)
     sentiments: np.ndarray  # label index per tweet
     reasons: np.ndarray  # negativereason per tweet
+    airlines: np.ndarray
+    created: np.ndarray  # tweet_created as written
     test: np.ndarray
     pool: np.ndarray
     x_test: np.ndarray
@@ -58,6 +62,19 @@ def run_themes(config: EvaluationConfig, observe: Observer | None = None) -> Sec
     )
     return evaluate_themes(
         data.texts, data.labels, vectors.values, config.quick, _stage(observe, "themes")
+    )
+
+
+def run_names(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    data = read_banking77(config.datasets_dir)
+    embedder = configured_embedder()
+    vectors = embeddings(data.texts, embedder, config.cache_dir, _stage(observe, "Banking77 embed"))
+    return evaluate_names(
+        data.texts,
+        data.labels,
+        vectors.values,
+        (configured_llm(), embedder),
+        _stage(observe, "names"),
     )
 
 
@@ -84,6 +101,8 @@ def tweet_sample(config: EvaluationConfig, observe: Observer | None = None) -> T
         texts=texts,
         sentiments=label_indices(tweets.sentiments),
         reasons=np.array(tweets.reasons, dtype=object),
+        airlines=np.array(tweets.airlines, dtype=object),
+        created=np.array(tweets.created, dtype=object),
         test=split.test,
         pool=split.pool,
         x_test=embedded.values,
@@ -127,11 +146,29 @@ def run_pain_points(config: EvaluationConfig, observe: Observer | None = None) -
     )
 
 
+def run_cards(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    sample = tweet_sample(config, observe)
+    negative = np.flatnonzero(sample.sentiments[sample.test] == LABELS.index("negative"))
+    rows = sample.test[negative]
+    items = tweet_items(
+        list(sample.texts[rows]), list(sample.airlines[rows]), list(sample.created[rows])
+    )
+    return evaluate_cards(
+        items,
+        list(sample.reasons[rows]),
+        sample.x_test[negative],
+        (configured_llm(), configured_embedder()),
+        _stage(observe, "cards"),
+    )
+
+
 STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "themes": run_themes,
+    "names": run_names,
     "demo_themes": run_demo_themes,
     "sentiment": run_sentiment,
     "pain_points": run_pain_points,
+    "cards": run_cards,
 }
 
 

@@ -293,20 +293,23 @@ def _write(draft: CopyDraft, llm: TextGenerator) -> dict[str, Any]:
 
 
 def theme_material(theme: Theme) -> Material:
-    """Return the theme's name, its generated pain points, and up to QUOTES_PER_THEME
-    quotes: those its summary cites, then its negative items nearest the centre, then
-    its representative items and its other items nearest the centre."""
+    """Return the theme's name, its pain points (its card's computed sentences and the
+    model's checked sentence, if any), and up to QUOTES_PER_THEME quotes: those its card
+    and summary cite, then its negative items nearest the centre, then its representative
+    items and its other items nearest the centre."""
     n = QUOTES_PER_THEME
     quotes = theme_quotes(theme, n, preferred=cited_item_ids(theme), negative_only=True)
     if len(quotes) < n:  # few negative items: its representatives, then any item, will do
         others = theme_quotes(theme, n, preferred=theme.representative_item_ids)
         quotes = first_distinct([*quotes, *others], n)
-    # An extractive summary is quotes already: only a generated one adds anything.
-    pain = (
+    # An extractive summary is quotes already: only the card and a generated one add facts.
+    card = tuple(str(sentence["text"]) for sentence in theme.card.get("sentences", []))
+    written = (
         tuple(str(sentence["text"]) for sentence in theme.pain_summary)
         if theme.summary_kind == SummaryKind.GENERATED
         else ()
     )
+    pain = card + written
     return Material(theme.pk, theme.name, pain, tuple(quotes))
 
 

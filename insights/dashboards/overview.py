@@ -16,6 +16,7 @@ from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
 from insights.models import Theme, sentiment_label_is
 from insights.models.sentiment_labels import NOT_ANALYSED, SENTIMENT_LABELS, SentimentLabel
+from insights.pipeline.describing.cards import card_headline
 
 
 def sentiment_counts(
@@ -119,6 +120,7 @@ class ThemeStats:
     split: SentimentSplit
     latest_week: int
     previous_week: int
+    headline: str = ""  # the first sentence of its pain-point card
 
     @property
     def growth(self) -> float | None:
@@ -217,7 +219,10 @@ def theme_stats(
     """Return every live theme with items among the groups (as from overview_counts),
     biggest first, with its items in latest_week and the week before."""
     live = Theme.objects.live()
-    names = {pk: (name, status) for pk, name, status in live.values_list("pk", "name", "status")}
+    names = {
+        pk: (name, status, card_headline(card))
+        for pk, name, status, card in live.values_list("pk", "name", "status", "card")
+    }
     by_theme = _sum_by(groups, 3)
     weekly: Counter[tuple[int | None, date | None]] = Counter()
     for (week, _source, _kind, theme_id), split in groups.items():
@@ -234,6 +239,7 @@ def theme_stats(
             split=split,
             latest_week=items_in(theme_id, latest_week),
             previous_week=items_in(theme_id, latest_week and latest_week - WEEK),
+            headline=names[theme_id][2],
         )
         for theme_id, split in by_theme.items()
         if theme_id in names

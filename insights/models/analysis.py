@@ -80,7 +80,8 @@ class ThemeStatus(models.TextChoices):
 
 
 class NameSource(models.TextChoices):
-    LLM = "llm", "Named by the language model"
+    CHOSEN = "chosen", "Chosen by the language model from the theme's phrases"
+    LLM = "llm", "Written by the language model"
     KEYWORDS = "keywords", "Named from its keywords"
     PERSON = "person", "Named by a person"
 
@@ -112,12 +113,16 @@ class Theme(models.Model):
     )
     # The unit-length mean of its items' embeddings: float32, little-endian.
     centroid = models.BinaryField()
+    # Its parts' centres, float32 rows (see insights.pipeline.themes.clustering.Clustering).
+    part_centroids = models.BinaryField(default=b"", blank=True)
     embedding_model = models.CharField(max_length=200)
     size = models.PositiveIntegerField(default=0)
     first_seen_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # The items nearest the centre, nearest first.
     representative_item_ids = models.JSONField(default=list, blank=True)
+    # The pain-point card (insights.pipeline.describing.cards): facets, figures, sentences.
+    card = models.JSONField(default=dict, blank=True)
     # [{"text": sentence, "item_ids": [id, ...]}, ...]: each sentence with the items it cites.
     pain_summary = models.JSONField(default=list, blank=True)
     summary_kind = models.CharField(
@@ -161,6 +166,14 @@ class Theme(models.Model):
 
     def centroid_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.centroid), dtype="<f4")
+
+    def part_centroid_arrays(self) -> np.ndarray:
+        """The centres of the clusters the theme is made of, one row each (its own centre
+        where it was never split into parts): new items join the theme of the nearest."""
+        centre = self.centroid_array()
+        if not self.part_centroids or not len(centre):
+            return centre[None, :]
+        return np.frombuffer(bytes(self.part_centroids), dtype="<f4").reshape(-1, len(centre))
 
 
 class AssignmentMethod(models.TextChoices):

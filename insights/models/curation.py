@@ -47,9 +47,10 @@ class CorrectionKind(models.TextChoices):
 
 
 class Correction(models.Model):
-    """One change a person made to the machine's output, with who and when: the history
-    shown on theme and item pages. The change itself lives on the corrected rows (a person's
-    name, assignment, status or sentiment), which re-clustering and re-scoring respect."""
+    """One change a person made to the machine's output, with who and when, or a rename the
+    machine made itself, with its reason: the history shown on theme and item pages. The
+    change itself lives on the corrected rows (a person's name, assignment, status or
+    sentiment), which re-clustering and re-scoring respect."""
 
     kind = models.CharField(max_length=20, choices=CorrectionKind.choices)
     theme = models.ForeignKey(
@@ -64,6 +65,8 @@ class Correction(models.Model):
     )
     before = models.CharField(max_length=300, blank=True)
     after = models.CharField(max_length=300, blank=True)
+    # Why the machine made the change (made_by empty): a rename when a theme's content moved.
+    reason = models.CharField(max_length=300, blank=True)
     made_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

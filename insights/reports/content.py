@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem
+from insights.dashboards.cards import CARD_KIND, card_lines
 from insights.dashboards.overview import (
     NEGATIVE_SHARE_MIN_ITEMS,
     NO_ITEMS,
@@ -85,6 +86,8 @@ class ThemeFigures:
         """Return what a reader should know about the summary (empty for a generated one)."""
         if self.summary_kind == SummaryKind.EXTRACTIVE:
             return str(SummaryKind.EXTRACTIVE.label)
+        if self.summary_kind == CARD_KIND:
+            return "Pain-point card: counted over all of the theme's negative feedback."
         return "" if self.summary else "No pain-point summary yet."
 
 
@@ -295,17 +298,14 @@ def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
 def _with_quotes(
     themes: list[ThemeFigures], period: Period, source_ids: Sequence[int]
 ) -> dict[int, ThemeFigures]:
-    """Return the shown themes by id, each with its pain-point summary and quotes."""
+    """Return the shown themes by id, each with its pain-point lines and quotes."""
     stored = Theme.objects.in_bulk({theme.id for theme in themes})
-    return {
-        figures.id: replace(
-            figures,
-            summary=[part["text"] for part in stored[figures.id].pain_summary if part.get("text")],
-            summary_kind=stored[figures.id].summary_kind,
-            quotes=period_quotes(stored[figures.id], period, source_ids),
-        )
-        for figures in themes
-    }
+    shown = {}
+    for figures in themes:
+        summary, kind = card_lines(stored[figures.id])
+        quotes = period_quotes(stored[figures.id], period, source_ids)
+        shown[figures.id] = replace(figures, summary=summary, summary_kind=kind, quotes=quotes)
+    return shown
 
 
 def period_quotes(theme: Theme, period: Period, source_ids: Sequence[int] = ()) -> list[Quote]:

@@ -10,6 +10,7 @@ from feedlens.access import role_required
 from ingestion.models import FeedbackItem
 from insights.curation import corrections
 from insights.dashboards import theme_stats
+from insights.dashboards.cards import shown_card
 from insights.dashboards.charts import page_figure, weekly_sentiment_figure
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MergeThemeForm, RenameThemeForm, ThemeStatusForm
@@ -72,8 +73,9 @@ def _named_by(theme: Theme, history: list[Correction]) -> Correction | None:
 
 
 def _summary_and_quotes(theme: Theme) -> dict[str, Any]:
-    """Return the pain-point sentences with the items each cites, and the theme's quotes as
-    items: as many as it has representatives, those first (see theme_quotes)."""
+    """Return the theme's pain-point card, the sentences beside it (the model's, or the
+    fallback's quotes) with the items each cites, and the theme's quotes as items: as many
+    as it has representatives, those first (see theme_quotes)."""
     representatives = theme.representative_item_ids
     quoted = [pk for pk, _ in theme_quotes(theme, len(representatives), preferred=representatives)]
     found = FeedbackItem.objects.select_related("source").in_bulk({*cited_item_ids(theme), *quoted})
@@ -81,7 +83,11 @@ def _summary_and_quotes(theme: Theme) -> dict[str, Any]:
         {"text": s["text"], "items": [found[pk] for pk in s.get("item_ids", []) if pk in found]}
         for s in theme.pain_summary
     ]
-    return {"summary": sentences, "quotes": [found[pk] for pk in quoted if pk in found]}
+    return {
+        "summary": sentences,
+        "quotes": [found[pk] for pk in quoted if pk in found],
+        "card": shown_card(theme),
+    }
 
 
 def _correction_forms(request: HttpRequest, theme: Theme) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.curation.corrections import merge_themes, rename_theme
 from insights.models import ItemSentiment, ModelVersion, Theme
-from tests.factories import make_theme
+from insights.pipeline.describing.cards import CardItem, FieldBaseline, build_card
+from insights.pipeline.themes.keywords import Phrase
+from tests.factories import add_items, make_theme
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +171,7 @@ def test_the_theme_page_shows_the_summary_with_cited_quotes_and_representatives(
     assert "Scanning a receipt crashes the app." in html
     cite = f'href="{reverse("insights:item_detail", args=[items[1].pk])}"'
     assert f'<a class="cite" {cite}' in html
-    assert "quotes, not a written summary" not in html
+    assert "quotes, not a card" not in html
     assert (page.context["count"], page.context["percent"]) == (3, 100.0)
 
 
@@ -183,8 +185,24 @@ def test_an_extractive_summary_is_marked_with_its_note(lead: Client) -> None:
         summary_note="The generated summary was not used: sentence 1 cites no quote.",
     )
     html = lead.get(reverse("insights:theme_detail", args=[theme.pk])).content.decode()
-    assert "quotes, not a written summary" in html
+    assert "quotes, not a card" in html
     assert "sentence 1 cites no quote" in html
+
+
+def test_the_theme_page_shows_the_card_with_marked_quotes(lead: Client) -> None:
+    items = add_items("The resend button does nothing", "Resend button is grey")
+    card = build_card(
+        [CardItem(i.pk, i.text, "", None, {}) for i in items],
+        [Phrase("resend button", 1.0, 2)],
+        "Codes",
+        FieldBaseline.of([]),
+        None,
+    )
+    theme = make_theme("Codes", items, labels=["negative", "negative"], card=card)
+    html = lead.get(reverse("insights:theme_detail", args=[theme.pk])).content.decode()
+    assert "2 customers (100% of this theme&#x27;s negative feedback) say “resend button”" in html
+    assert "<mark>resend button</mark>" in html and "<mark>Resend button</mark>" in html
+    assert "quotes, not a card" not in html
 
 
 def test_the_theme_page_lists_every_item_fifty_a_page_keeping_the_filters(lead: Client) -> None:

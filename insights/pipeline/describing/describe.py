@@ -1,51 +1,88 @@
-"""Describing themes: keywords, a short name and a pain-point summary for each.
+"""Describing themes: keywords, a name and a pain-point card for each.
 
-Keywords come from class-based TF-IDF over every theme's texts (BERTopic's c-TF-IDF). The
-name and the summary come from the local language model, by few-shot completion, and are
-checked before they are stored: a name must be short, new and on topic; every summary
-sentence must cite the quotes it rests on and be supported by them. What fails a check is
-replaced by something made from the data itself (keywords, the quotes), and says so.
+Keywords and candidate phrases come from class-based TF-IDF over every theme's texts
+(BERTopic's c-TF-IDF). The language model chooses the name among the theme's own phrases
+(naming.py); the pain-point card is computed (cards.py). Only a model with a chat template
+(an instruction-tuned one) also writes a sentence, shown when it passes the grounding checks
+and marked as the model's. A name stays while it is still one of its theme's distinctive
+phrases; when the machine renames a theme, the theme's history says why.
 Each theme records the model, the prompt versions and the prompts it was described with, and
 is described again when any of them is no longer the current one.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
 
+from django.db.models import Max
 from django.utils import timezone
 
+from ingestion.models import FeedbackItem
 from insights.local_models import model_version
 from insights.models import (
+    Correction,
+    CorrectionKind,
     ModelVersion,
     NameSource,
+    Sentiment,
     SummaryKind,
     Theme,
     ThemeAssignment,
     ThemeStatus,
+    sentiment_label_is,
 )
-from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, name_theme
-from insights.pipeline.describing.quotes import theme_quotes
+from insights.pipeline.describing.cards import (
+    CARD_VERSION,
+    CardItem,
+    FieldBaseline,
+    build_card,
+    segment_values,
+)
+from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, ThemeText, name_theme
+from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
     SUMMARY_PROMPT_VERSION,
-    SUMMARY_QUOTES,
+    PainSummary,
+    extractive_summary,
     summarise_pain_points,
 )
-from insights.pipeline.themes.keywords import KEYWORD_TEXTS_PER_THEME, theme_keywords
-from llm.interfaces import TextEmbedder, TextGenerator
+from insights.pipeline.themes.keywords import (
+    KEYWORD_TEXTS_PER_THEME,
+    Phrase,
+    theme_keywords,
+    theme_phrases,
+)
+from insights.wording import speaks_to_the_model, stems_of
+from llm.interfaces import DescribingModel, TextEmbedder
 
 # A theme is described again once its size has changed by more than this share.
 REDESCRIBE_CHANGE = 0.2
 REPRESENTATIVE_ITEMS = 5
+# Phrases kept per theme: name candidates, facets, and the test of whether a name still fits.
+PHRASES_PER_THEME = 40
+EXTRACTIVE_QUOTES = 3
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What describing one theme needs to know about all of them, read once per run."""
+
+    texts: dict[int, list[str]]  # theme id: texts nearest its centre first
+    keywords: dict[int, list[str]]
+    phrases: dict[int, list[Phrase]]
+    baseline: FieldBaseline
+    as_of: date | None  # the latest date an item was written
 
 
 def describe_themes(
     theme_ids: Iterable[int],
-    llm: TextGenerator,
+    llm: DescribingModel,
     embedder: TextEmbedder,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Give each theme that is due (see is_due; all of them if force) keywords,
-    representative items, a name and a pain-point summary; return how many were described.
+    representative items, a name and a pain-point card; return how many were described.
     A name a person gave is never replaced. on_progress(done, total) follows each theme."""
     version = model_version(llm)
     themes = [
@@ -55,7 +92,7 @@ def describe_themes(
     ]
     if not themes:
         return 0
-    keywords = theme_keywords(_texts_by_theme())
+    corpus = read_corpus()
     taken = {
         theme_id: name
         for theme_id, name in Theme.objects.exclude(status=ThemeStatus.RETIRED).values_list(
@@ -64,7 +101,7 @@ def describe_themes(
     }
     for done, theme in enumerate(themes, 1):
         others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
-        _describe(theme, keywords.get(theme.pk, []), others, (llm, version), embedder)
+        _describe(theme, corpus, others, (llm, version), embedder)
         theme.save(update_fields=DESCRIBED_FIELDS)
         taken[theme.pk] = theme.name
         if on_progress:
@@ -77,6 +114,7 @@ DESCRIBED_FIELDS = [
     "name_source",
     "keywords",
     "representative_item_ids",
+    "card",
     "pain_summary",
     "summary_kind",
     "summary_note",
@@ -94,11 +132,13 @@ DESCRIBED_FIELDS = [
 
 def is_due(theme: Theme, model: ModelVersion) -> bool:
     """Whether the theme was never described, has changed size by more than
-    REDESCRIBE_CHANGE since it was, or was described with another model or prompt version
-    than model and the current ones (its name only if the model named it)."""
+    REDESCRIBE_CHANGE since it was, or was described with another model, prompt or card
+    version than model and the current ones (its name only if the model chose it)."""
     if theme.described_at is None:
         return True
     if abs(theme.size - theme.described_size) > REDESCRIBE_CHANGE * theme.described_size:
+        return True
+    if theme.card.get("version") != CARD_VERSION:
         return True
     return _name_is_stale(theme, model) or _summary_is_stale(theme, model)
 
@@ -112,47 +152,158 @@ def _name_is_stale(theme: Theme, model: ModelVersion) -> bool:
 def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
     if theme.summary_prompt_version != SUMMARY_PROMPT_VERSION:
         return True
-    # A theme without negative feedback was summarised by no model.
-    return theme.summary_kind != SummaryKind.NONE and theme.summary_model_id != model.pk
+    # Only a model that wrote (or was asked to write) a sentence made the summary.
+    return theme.summary_kind == SummaryKind.GENERATED and theme.summary_model_id != model.pk
+
+
+def read_corpus() -> Corpus:
+    texts = _texts_by_theme()
+    return Corpus(
+        texts=texts,
+        keywords=theme_keywords(texts),
+        phrases=theme_phrases(texts, top_n=PHRASES_PER_THEME),
+        baseline=FieldBaseline.of(
+            segment_values(*row)
+            for row in FeedbackItem.objects.values_list(
+                "source__name", "kind", "rating", "metadata"
+            ).iterator(chunk_size=2000)
+        ),
+        as_of=_latest_day(),
+    )
 
 
 def _describe(
     theme: Theme,
-    keywords: list[str],
+    corpus: Corpus,
     taken: list[str],
-    model: tuple[TextGenerator, ModelVersion],
+    model: tuple[DescribingModel, ModelVersion],
     embedder: TextEmbedder,
 ) -> None:
     """Set the theme's description fields (without saving). The model fields name the model
     that was asked, whether its answer was kept or replaced."""
     llm, version = model
-    representatives = theme_quotes(theme, REPRESENTATIVE_ITEMS)
+    phrases = corpus.phrases.get(theme.pk, [])
+    keywords = corpus.keywords.get(theme.pk, [])
+    representatives = [
+        quote
+        for quote in theme_quotes(theme, REPRESENTATIVE_ITEMS * 2)
+        if not speaks_to_the_model(quote.text)
+    ][:REPRESENTATIVE_ITEMS]
     theme.keywords = keywords
     theme.representative_item_ids = [item_id for item_id, _ in representatives]
-    if theme.name_source != NameSource.PERSON:
-        named = name_theme(keywords, representatives, llm, embedder, taken=taken)
+    if theme.name_source != NameSource.PERSON and not keeps_name(theme, phrases, taken, version):
+        texts = corpus.texts.get(theme.pk, [])
+        centre = theme.centroid_array() if theme.embedding_model == embedder.name else None
+        named = name_theme(
+            ThemeText(phrases, keywords, representatives, texts, centre), (llm, embedder), taken
+        )
+        _record_rename(theme, named.name, _rename_reason(theme, version))
         theme.name, theme.name_source, theme.name_prompt = named
         theme.name_model, theme.name_prompt_version = version, NAME_PROMPT_VERSION
-    quotes = theme_quotes(theme, SUMMARY_QUOTES, negative_only=True)
-    summary = summarise_pain_points(quotes, theme.name, llm, embedder)
+    theme.card = build_card(_card_items(theme), phrases, theme.name, corpus.baseline, corpus.as_of)
+    summary = _written_summary(theme, llm, embedder)
     theme.pain_summary = summary.sentences
     theme.summary_kind = summary.kind
     theme.summary_note = summary.note
-    theme.summary_model = version if summary.kind != SummaryKind.NONE else None
+    theme.summary_model = version if summary.kind == SummaryKind.GENERATED else None
     theme.summary_prompt_version = SUMMARY_PROMPT_VERSION
     theme.summary_prompt = summary.prompt
     theme.described_size = theme.size
     theme.described_at = timezone.now()
 
 
+def keeps_name(theme: Theme, phrases: list[Phrase], taken: list[str], model: ModelVersion) -> bool:
+    """Whether the theme's chosen name still stands: chosen by this model and prompt
+    version, still one of the theme's distinctive phrases, and no other theme's name."""
+    if theme.name_source != NameSource.CHOSEN or _name_is_stale(theme, model):
+        return False
+    if theme.name.casefold() in {other.casefold() for other in taken}:
+        return False
+    return any(stems_of(phrase.text) == stems_of(theme.name) for phrase in phrases)
+
+
+def _rename_reason(theme: Theme, model: ModelVersion) -> str:
+    if theme.name_prompt_version != NAME_PROMPT_VERSION or theme.name_model_id != model.pk:
+        return f"named again with the model {model} and prompt {NAME_PROMPT_VERSION}"
+    return "the old name is no longer among the theme's distinctive phrases"
+
+
+def _record_rename(theme: Theme, new_name: str, reason: str) -> None:
+    """Keep a machine rename of a described theme in its history (with made_by empty)."""
+    if theme.described_at is None or not theme.name or theme.name == new_name:
+        return
+    Correction.objects.create(
+        kind=CorrectionKind.RENAME, theme=theme, before=theme.name, after=new_name, reason=reason
+    )
+
+
+def _written_summary(theme: Theme, llm: DescribingModel, embedder: TextEmbedder) -> PainSummary:
+    """The pain-point text beside the card: the theme's top negative quotes where the card
+    has no facet (said so); a sentence the model wrote from the facets' quotes where the
+    model has a chat template and the sentence passes the checks; otherwise none."""
+    card = theme.card
+    if not card["customers"]:
+        return PainSummary(sentences=[], kind=SummaryKind.NONE, note="No negative feedback.")
+    if not card["facets"]:
+        quotes = [
+            quote
+            for quote in theme_quotes(theme, EXTRACTIVE_QUOTES * 2, negative_only=True)
+            if not speaks_to_the_model(quote.text)
+        ]
+        return extractive_summary(quotes, card["fallback"])
+    if not llm.chat_template:
+        return PainSummary(sentences=[], kind=SummaryKind.NONE)
+    summary = summarise_pain_points(_facet_quotes(theme), theme.name, llm, embedder)
+    if summary.kind != SummaryKind.GENERATED:  # the card stands without it
+        return PainSummary([], SummaryKind.NONE, summary.note, prompt=summary.prompt)
+    return summary
+
+
+def _facet_quotes(theme: Theme) -> list[Quote]:
+    cited = [pk for facet in theme.card["facets"] for pk in facet["item_ids"]]
+    texts = dict(FeedbackItem.objects.filter(pk__in=cited).values_list("pk", "text"))
+    return [Quote(pk, texts[pk]) for pk in dict.fromkeys(cited) if pk in texts]
+
+
+def _card_items(theme: Theme) -> list[CardItem]:
+    """The theme's negative items, nearest its centre first, as a card counts them."""
+    rows = (
+        ThemeAssignment.objects.filter(theme=theme)
+        .filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
+        .order_by("-similarity", "item_id")
+        .values_list(
+            "item_id",
+            "item__text",
+            "item__author_handle",
+            "item__created_at",
+            "item__source__name",
+            "item__kind",
+            "item__rating",
+            "item__metadata",
+        )
+    )
+    return [
+        CardItem(pk, text, author, created, segment_values(source, kind, rating, metadata))
+        for pk, text, author, created, source, kind, rating, metadata in rows.iterator(
+            chunk_size=2000
+        )
+    ]
+
+
+def _latest_day() -> date | None:
+    latest = FeedbackItem.objects.aggregate(latest=Max("created_at"))["latest"]
+    return timezone.localdate(latest) if latest else None
+
+
 def _texts_by_theme() -> dict[int, list[str]]:
-    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme that has items, nearest first."""
+    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme that has items, nearest first,
+    leaving out any that speak to a language model."""
     rows = ThemeAssignment.objects.order_by("theme_id", "-similarity").values_list(
         "theme_id", "item__text"
     )
     texts: dict[int, list[str]] = {}
     for theme_id, text in rows.iterator(chunk_size=2000):
         bucket = texts.setdefault(theme_id, [])
-        if len(bucket) < KEYWORD_TEXTS_PER_THEME:
+        if len(bucket) < KEYWORD_TEXTS_PER_THEME and not speaks_to_the_model(text):
             bucket.append(text)
     return texts

@@ -1,66 +1,71 @@
-"""Theme names from the local language model, checked: short, new, on topic, not a loop;
-otherwise made from the theme's keywords."""
+"""Theme names chosen, not written. The candidates are the theme's own phrases, most
+distinctive first (insights.pipeline.themes.keywords.theme_phrases): each says something this
+theme's items say and the other themes' do not. Each is ranked three ways: by that
+distinctiveness, by how close its embedding is to the theme's centre (it says what the
+theme as a whole says, as KeyBERT ranks keywords), and by how likely the language model
+finds it as the problem a few of the theme's quotes describe. The candidate with the best
+sum of ranks is the name, as customers wrote it. Where no phrase of two or more
+words qualifies, the name is made from the keywords and says so (NameSource.KEYWORDS).
+
+A base model as small as the packaged one cannot write a name a person would keep (it
+proposed "Payment declined at checkout" for a screen-freeze theme); it can tell which of a
+theme's own phrases fits its quotes best.
+"""
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 from insights.models import NameSource
 from insights.pipeline.describing.quotes import Quote
-from insights.wording import (
-    FIRST_PERSON,
-    comparable,
-    content_words,
-    is_repetitive,
-    one_line,
-    stem,
-    words_of,
-)
-from llm.interfaces import TextEmbedder, TextGenerator
+from insights.pipeline.themes.keywords import Phrase
+from insights.wording import one_line, stems_of, written_form
+from llm.interfaces import PhraseScorer, TextEmbedder
 from llm.prompts import FewShotPrompt
 
 # Recorded on each theme with its name: a theme is named again when this changes. Change it
-# whenever the prompt below (instruction, examples, query, quotes shown) changes.
-NAME_PROMPT_VERSION = "name-1"
+# whenever the prompt below, the candidates or the way one is chosen changes.
+NAME_PROMPT_VERSION = "name-3"
 NAME_INSTRUCTION = (
-    "Name the topic of each group of customer feedback in two to five words. "
-    "Answer with the name only."
+    "Each group of customer feedback is followed by the problem it describes, in a few "
+    "words the customers used."
 )
-# Examples from products unlike the customer's, so the model cannot copy a name that fits.
+# Examples from products unlike the customer's; each answer is words of its feedback, as
+# every candidate is.
 NAME_EXAMPLES = (
     (
         'Feedback: "My parcel arrived nine days late." | "Tracking has said out for delivery '
         'since Monday."\n'
-        "Name:",
-        " Late parcel deliveries",
+        "The problem:",
+        " parcel arrived days late",
     ),
     (
         'Feedback: "Please add a dark mode, the white screen hurts at night." | "Any plans '
         'for a dark theme?"\n'
-        "Name:",
-        " Dark mode requests",
+        "The problem:",
+        " no dark mode",
     ),
     (
         'Feedback: "My Visa card is declined at checkout every time." | "Payment fails at '
         'the last step."\n'
-        "Name:",
-        " Card payments declined at checkout",
+        "The problem:",
+        " card declined at checkout",
     ),
 )
-# The keywords are not shown: given them, the model listed them back as the name (5 of 11
-# demo themes, against 0 of 11 without); they still decide whether a name is on topic.
-NAME_QUERY = "Feedback: {quotes}\nName:"
-NAME_MAX_TOKENS = 16
-NAME_TIMEOUT_S = 10.0
-NAME_MAX_WORDS = 6
-NAME_MAX_CHARS = 60
-# Cosine between a name and its keywords above which a name that shares no word stem with
-# them still counts as on topic. Measured with all-MiniLM-L6-v2 (2026-12-03) against the login
-# keywords of tests/insights/test_describe.py: paraphrases sharing no word ("Authentication
-# issues", "Sign-in problems") scored 0.39-0.47, off-topic names ("Dinner", "Late parcel
-# deliveries") -0.02-0.18. So 0.5 lets in only names very close to the keywords; sharing a
-# word stem is the usual way a name passes.
-NAME_TOPIC_COSINE = 0.5
+NAME_QUERY = "Feedback: {quotes}\nThe problem:"
 NAME_QUOTES_SHOWN = 3
+# Phrases the model scores: the most distinctive few (each costs a few one-token steps).
+NAME_CANDIDATES = 8
+NAME_MIN_WORDS = 2
+NAME_MAX_WORDS = 6
+
+
+class ThemeName(NamedTuple):
+    name: str
+    source: str  # a NameSource
+    prompt: str  # what the model was sent and how each candidate scored ("" for none)
 
 
 def name_prompt(quotes: Sequence[Quote]) -> FewShotPrompt:
@@ -69,99 +74,99 @@ def name_prompt(quotes: Sequence[Quote]) -> FewShotPrompt:
     return FewShotPrompt(instruction=NAME_INSTRUCTION, examples=NAME_EXAMPLES, query=query)
 
 
-class ThemeName(NamedTuple):
-    name: str
-    source: str  # a NameSource
-    prompt: str  # the text the model was sent
+def name_candidates(phrases: Sequence[Phrase], taken: Collection[str] = ()) -> list[Phrase]:
+    """The first NAME_CANDIDATES phrases that are long enough to name a problem and that no
+    other theme's name says already (same word stems)."""
+    taken_stems = {tuple(sorted(stems_of(name))) for name in taken}
+    return [
+        phrase
+        for phrase in phrases
+        if NAME_MIN_WORDS <= phrase.words <= NAME_MAX_WORDS
+        and tuple(sorted(stems_of(phrase.text))) not in taken_stems
+    ][:NAME_CANDIDATES]
+
+
+@dataclass(frozen=True)
+class ThemeText:
+    """What a theme is named from: its phrases (most distinctive first), keywords, a few
+    quotes, its texts (for the customers' spelling) and its centre in embedding space."""
+
+    phrases: Sequence[Phrase]
+    keywords: Sequence[str]
+    quotes: Sequence[Quote]
+    texts: Sequence[str]
+    centre: np.ndarray | None  # unit length; None: no centre to compare with
 
 
 def name_theme(
-    keywords: Sequence[str],
-    quotes: Sequence[Quote],
-    llm: TextGenerator,
-    embedder: TextEmbedder,
+    theme: ThemeText,
+    models: tuple[PhraseScorer, TextEmbedder],
     taken: Collection[str] = (),
 ) -> ThemeName:
-    """Return the model's name (NameSource.LLM) if it passes check_name, else one made from
-    the keywords (NameSource.KEYWORDS), with the prompt sent. taken: the names of the other
-    themes."""
-    prompt = llm.render(name_prompt(quotes))
-    completion = llm.complete(
-        prompt, max_tokens=NAME_MAX_TOKENS, stop=["\n"], timeout_s=NAME_TIMEOUT_S
-    )
-    name = clean_name(completion.text)
-    if check_name(name, keywords, quotes, taken, embedder):
-        return ThemeName(keyword_name(keywords, taken), NameSource.KEYWORDS, prompt)
-    return ThemeName(name, NameSource.LLM, prompt)
+    """Return the candidate phrase (see name_candidates) with the best sum of ranks (see
+    choose) as NameSource.CHOSEN, as the theme's texts (or else its quotes) most often
+    write it; or, without candidates, a name made from the keywords (NameSource.KEYWORDS).
+    taken: the other themes' names."""
+    scorer, embedder = models
+    candidates = name_candidates(theme.phrases, taken)
+    if not candidates:
+        return ThemeName(keyword_name(theme.keywords, taken), NameSource.KEYWORDS, "")
+    prompt = scorer.render(name_prompt(theme.quotes))
+    texts = [phrase.text for phrase in candidates]
+    log_probs = scorer.continuation_logprobs(prompt, texts)
+    cosines = _cosines(texts, theme.centre, embedder)
+    best = choose(log_probs, cosines)
+    record = prompt + "\n\n" + _scores_table(candidates, (log_probs, cosines), best)
+    spelled = theme.texts or [text for _, text in theme.quotes]
+    name = as_name(written_form(candidates[best].text, spelled))
+    return ThemeName(name, NameSource.CHOSEN, record)
 
 
-def clean_name(text: str) -> str:
-    """The name without quotes, a trailing full stop or spare spaces."""
-    name = " ".join(text.split()).strip(" \"'“”`*-")
-    return name.removesuffix(".").strip()
+def choose(*scores: Sequence[float]) -> int:
+    """Return the position of the candidate with the best sum of ranks: its place in the
+    list (c-TF-IDF, most distinctive first) and its place by each of scores (higher is
+    better). Ranks, not scores, so no scale has to be weighed against another; a tie goes
+    to the more distinctive phrase."""
+    total = list(range(len(scores[0]))) if scores else []
+    for score in scores:
+        order = sorted(range(len(score)), key=lambda i: (-score[i], i))
+        for rank, position in enumerate(order):
+            total[position] += rank
+    return min(range(len(total)), key=lambda i: (total[i], i))
 
 
-def check_name(
-    name: str,
-    keywords: Sequence[str],
-    quotes: Sequence[Quote],
-    taken: Collection[str],
-    embedder: TextEmbedder,
+def _cosines(
+    texts: Sequence[str], centre: np.ndarray | None, embedder: TextEmbedder
+) -> list[float]:
+    if centre is None or not len(centre):
+        return [0.0] * len(texts)
+    return (embedder.embed(list(texts)) @ centre).tolist()
+
+
+def as_name(phrase: str) -> str:
+    """The phrase as a name: its first letter a capital unless the customers' form has
+    one further in ("iPhone" stays)."""
+    if phrase[:1].islower() and not any(c.isupper() for c in phrase.split()[0]):
+        return phrase[0].upper() + phrase[1:]
+    return phrase
+
+
+def _scores_table(
+    candidates: Sequence[Phrase], scores: tuple[Sequence[float], Sequence[float]], best: int
 ) -> str:
-    """Return why the name is not acceptable, or "" when it is."""
-    words = name.lower().split()
-    if not words:
-        return "the name is empty"
-    if len(words) > NAME_MAX_WORDS or len(name) > NAME_MAX_CHARS:
-        return "the name is too long"
-    if is_repetitive(content_words(name), ngram=1) or is_repetitive(words, ngram=2):
-        return "the name repeats itself"
-    if FIRST_PERSON & set(words_of(name)):
-        return "the name is written in the first person"
-    if _copies_a_quote(name, quotes):
-        return "the name copies a quote"
-    if name.casefold() in {other.casefold() for other in taken}:
-        return "another theme has this name"
-    invented = _inventedwords_of(name, keywords, quotes)
-    if len(invented) > 1:
-        return f"the name uses words that neither keywords nor quotes have: {', '.join(invented)}"
-    if not _on_topic(name, keywords, embedder):
-        return "the name is not about the keywords"
-    return ""
-
-
-def _copies_a_quote(name: str, quotes: Sequence[Quote]) -> bool:
-    # Short phrases such as "bank sync" are fine even if a customer wrote them; a whole
-    # quote, or five words straight out of one, is not a name.
-    normalised = comparable(name)
-    for _, text in quotes:
-        quote = comparable(text)
-        if normalised == quote or (len(normalised.split()) >= 5 and normalised in quote):
-            return True
-    return False
-
-
-def _inventedwords_of(name: str, keywords: Sequence[str], quotes: Sequence[Quote]) -> list[str]:
-    # One new word is how a name generalises ("requests", "failures"); more and the model
-    # is copying an example's name ("declined at checkout").
-    known = " ".join([*keywords, *(text for _, text in quotes)])
-    known_stems = {stem(word) for word in words_of(known)}
-    return [word for word in content_words(name) if stem(word) not in known_stems]
-
-
-def _on_topic(name: str, keywords: Sequence[str], embedder: TextEmbedder) -> bool:
-    keyword_stems = {stem(word) for keyword in keywords for word in keyword.split()}
-    if keyword_stems & {stem(word) for word in content_words(name)}:
-        return True
-    if not keywords:
-        return False
-    name_vector, keywords_vector = embedder.embed([name, ", ".join(keywords)])
-    return float(name_vector @ keywords_vector) >= NAME_TOPIC_COSINE
+    lines = ["Candidates (c-TF-IDF order; mean token log-probability; cosine to centre; items):"]
+    for position, phrase in enumerate(candidates):
+        log_prob, cosine = scores[0][position], scores[1][position]
+        mark = "  <- chosen" if position == best else ""
+        lines.append(
+            f"{position + 1}. {phrase.text}; {log_prob:.3f}; {cosine:.3f}; {phrase.items}{mark}"
+        )
+    return "\n".join(lines)
 
 
 def keyword_name(keywords: Sequence[str], taken: Collection[str] = ()) -> str:
     """A name made from the top keywords ("sync · bank · connection"), one more keyword at
-    a time while another theme has it."""
+    a time while another theme has it: the fallback, marked NameSource.KEYWORDS."""
     parts: list[str] = []
     for keyword in keywords:
         if set(keyword.split()) <= {word for part in parts for word in part.split()}:

@@ -54,9 +54,11 @@ def theme_quotes(
 
 
 def cited_item_ids(theme: Theme) -> list[int]:
-    """Return the items the theme's pain-point summary cites, in the order it cites them."""
-    cited = (pk for sentence in theme.pain_summary for pk in sentence.get("item_ids", []))
-    return list(dict.fromkeys(cited))
+    """Return the items the theme's pain-point card and summary cite, in the order they
+    cite them (the card's facets first)."""
+    facets = (pk for facet in theme.card.get("facets", []) for pk in facet["item_ids"])
+    summary = (pk for sentence in theme.pain_summary for pk in sentence.get("item_ids", []))
+    return list(dict.fromkeys(chain(facets, summary)))
 
 
 def first_distinct(quotes: Iterable[Quote | tuple[int, str]], n: int) -> list[Quote]:

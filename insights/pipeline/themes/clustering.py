@@ -5,12 +5,21 @@ whose centres nearly coincide in the embedding space are merged, and each leftov
 close enough to some theme centre joins the theme most of its nearest clustered neighbours in
 the UMAP space belong to. Measured on Banking77 (docs/research/theme-clustering.md): ARI 0.54,
 NMI 0.81, 1% unassigned, in under half the time of BERTopic's UMAP + HDBSCAN on the same
-embeddings. Plain numpy in and out: no Django here.
+embeddings.
+
+Those clusters are the themes' parts. Where the data holds a coarser grouping steadily, the
+themes are that grouping and the clusters nest in them: HDBSCAN's tree is read again at
+growing minimum sizes, and the grouping in the middle of the longest run of sizes over which
+it does not change is kept (docs/research/theme-clustering.md, "Theme granularity"). The
+demo's 11 topics are such a level (its 60-odd clusters are the generator's templates);
+Banking77's 77 intents have none, and keep their clusters as themes.
+Plain numpy in and out: no Django here.
 """
 
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +30,19 @@ MERGE_COSINE = 0.85
 ASSIGN_COSINE = 0.5
 # A leftover item takes the majority theme of this many nearest clustered items in UMAP space.
 LEFTOVER_NEIGHBOURS = 5
+# The steady level: minimum cluster sizes grow by SCAN_STEP from the clusters' own up to
+# SCAN_MAX_SHARE of the items (at most SCAN_MAX_STEPS sizes); a grouping is steady over a
+# run of at least PLATEAU_STEPS sizes each agreeing with the one before at
+# ARI >= PLATEAU_AGREEMENT (a 1.7-fold range of sizes).
+SCAN_STEP = 1.2
+SCAN_MAX_SHARE = 0.10
+SCAN_MAX_STEPS = 15
+PLATEAU_STEPS = 3
+# 0.95 in the research; in the first runs here the demo's seed 2 missed its topic level by
+# one step at 0.93 (65 themes), while at 0.9 all three seeds find it (10-11 themes) and
+# Banking77 keeps its NMI (0.813-0.816 against 0.813-0.819) with 63-76 themes instead of
+# 100 (docs/benchmarks.md, "Theme granularity").
+PLATEAU_AGREEMENT = 0.9
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
 # From UMAP's own exact path (it computes every distance below 4,096 items) up to this many
@@ -59,6 +81,22 @@ class Clustering:
     labels: np.ndarray  # one theme label per item, NO_THEME for none
     theme_ids: np.ndarray  # the labels in use, in the order of centroids
     centroids: np.ndarray  # unit-length centre of each theme, in embedding space
+    # The clusters the themes are made of (each nests in one theme): their unit-length
+    # centres and the theme label of each. None where each theme is one cluster.
+    part_centroids: np.ndarray | None = None
+    part_themes: np.ndarray | None = None
+
+    def assignable(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the centres new items are compared with and the theme label of each: the
+        parts' where themes have parts (a theme need not be round), else the themes'."""
+        if self.part_centroids is None or self.part_themes is None:
+            return self.theme_ids, self.centroids
+        return self.part_themes, self.part_centroids
+
+    def centres_of(self, label: int) -> np.ndarray:
+        """Return the centres new items join the theme label by, one row each."""
+        themes, centres = self.assignable()
+        return centres[themes == label]
 
 
 def discover_themes(vectors: np.ndarray, seed: int | None = None) -> Clustering:
@@ -84,14 +122,77 @@ def discover_themes(vectors: np.ndarray, seed: int | None = None) -> Clustering:
         # Without pynndescent's index UMAP cannot transform new data; it is never asked to.
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
         reduced = reducer.fit_transform(vectors)
-    labels = hdbscan.HDBSCAN(
+    fitted = hdbscan.HDBSCAN(
         min_cluster_size=params.min_cluster_size,
         min_samples=params.min_samples,
         cluster_selection_method="eom",
-    ).fit_predict(reduced)
-    labels = _merge_close_clusters(vectors, labels)
-    labels = _renumber(_assign_leftovers(vectors, reduced, labels))
-    return _clustering(vectors, labels)
+    ).fit(reduced)
+    parts = _tidied(vectors, reduced, fitted.labels_)
+    steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
+    if steady is None:
+        return _clustering(vectors, parts)
+    return _clustering(vectors, _nested(parts, steady), parts=parts)
+
+
+def _tidied(vectors: np.ndarray, reduced: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """HDBSCAN's labels with close clusters merged and leftovers assigned, renumbered."""
+    labels = _merge_close_clusters(vectors, raw)
+    return _renumber(_assign_leftovers(vectors, reduced, labels))
+
+
+def _steady_level(
+    vectors: np.ndarray, reduced: np.ndarray, fitted: Any, parts: np.ndarray, min_size: int
+) -> np.ndarray | None:
+    """Return the coarser grouping the data holds steadily (see SCAN_STEP), or None.
+
+    Each size re-condenses the single-linkage tree HDBSCAN already built (no new fit), with
+    hdbscan's own condensing function: the library has no public call for it."""
+    from hdbscan.hdbscan_ import _tree_to_labels
+    from sklearn.metrics import adjusted_rand_score
+
+    scan = [parts]
+    sizes = {min_size}
+    size = float(min_size)
+    for _ in range(SCAN_MAX_STEPS):
+        size *= SCAN_STEP
+        if size > SCAN_MAX_SHARE * len(vectors):
+            break
+        if round(size) in sizes:
+            continue
+        sizes.add(round(size))
+        raw = _tree_to_labels(reduced, fitted._single_linkage_tree, round(size), "eom")[0]
+        scan.append(_tidied(vectors, reduced, raw))
+    steady = [False] + [
+        adjusted_rand_score(scan[i - 1], scan[i]) >= PLATEAU_AGREEMENT for i in range(1, len(scan))
+    ]
+    pick = _middle_of_longest_run(steady, scan)
+    return scan[pick] if pick else None
+
+
+def _middle_of_longest_run(steady: list[bool], scan: list[np.ndarray]) -> int:
+    """Return the middle of the longest run of at least PLATEAU_STEPS steady steps (the
+    first of equals) whose grouping has more than one theme; 0 for none."""
+    best, best_length, start = 0, 0, 0
+    while start < len(scan):
+        end = start
+        while end + 1 < len(scan) and steady[end + 1]:
+            end += 1
+        middle = (start + end + 1) // 2
+        themes = len(set(scan[middle].tolist()) - {NO_THEME})
+        if end - start >= PLATEAU_STEPS and end - start > best_length and themes > 1:
+            best, best_length = middle, end - start
+        start = end + 1
+    return best
+
+
+def _nested(parts: np.ndarray, broad: np.ndarray) -> np.ndarray:
+    """Each part joins the broad theme holding most of its items, so that parts nest in
+    themes; a part whose items the broad grouping left without a theme stays a theme."""
+    mapping = {NO_THEME: NO_THEME}
+    for part in set(parts.tolist()) - {NO_THEME}:
+        held = broad[(parts == part) & (broad != NO_THEME)]
+        mapping[part] = int(np.bincount(held).argmax()) if len(held) else part + len(parts)
+    return _renumber(np.array([mapping[int(label)] for label in parts]))
 
 
 def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,12 +224,14 @@ def _precomputed_neighbours(
 
 
 def assign_to_themes(vectors: np.ndarray, clustering: Clustering) -> np.ndarray:
-    """Return the theme of each new vector: the nearest centre if close enough, else NO_THEME."""
+    """Return the theme of each new vector: that of the nearest centre (see
+    Clustering.assignable) if close enough, else NO_THEME."""
     if not len(clustering.theme_ids) or not len(vectors):
         return np.full(len(vectors), NO_THEME)
-    similarity = vectors @ clustering.centroids.T
+    theme_ids, centres = clustering.assignable()
+    similarity = vectors @ centres.T
     nearest = similarity.argmax(axis=1)
-    labels = clustering.theme_ids[nearest].copy()
+    labels = theme_ids[nearest].copy()
     labels[similarity[np.arange(len(vectors)), nearest] < ASSIGN_COSINE] = NO_THEME
     return labels
 
@@ -141,9 +244,15 @@ def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     return ids, centres / np.linalg.norm(centres, axis=1, keepdims=True)
 
 
-def _clustering(vectors: np.ndarray, labels: np.ndarray) -> Clustering:
+def _clustering(
+    vectors: np.ndarray, labels: np.ndarray, parts: np.ndarray | None = None
+) -> Clustering:
     ids, centres = _centroids(vectors, labels)
-    return Clustering(labels=labels, theme_ids=ids, centroids=centres)
+    if parts is None:
+        return Clustering(labels=labels, theme_ids=ids, centroids=centres)
+    part_ids, part_centres = _centroids(vectors, parts)
+    part_themes = np.array([labels[parts == part][0] for part in part_ids.tolist()], dtype=int)
+    return Clustering(labels, ids, centres, part_centres, part_themes)
 
 
 def _merge_close_clusters(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -188,13 +188,15 @@ def _themes_for_clusters(
     for theme_id, its_labels in labels_of.items():
         theme = stored[theme_id]
         theme.centroid = _centre(its_labels, vectors, clustering).tobytes()
-        theme.save(update_fields=["centroid", "updated_at"])
+        theme.part_centroids = _part_centres(its_labels, clustering)
+        theme.save(update_fields=["centroid", "part_centroids", "updated_at"])
     themes = {label: stored[theme_id] for label, theme_id in targets.items()}
     for label in labels:
         if label not in themes:
             themes[label] = Theme.objects.create(
                 name=f"Theme {label + 1}",
                 centroid=_centre([label], vectors, clustering).tobytes(),
+                part_centroids=_part_centres([label], clustering),
                 embedding_model=embedding_model,
             )
     return themes
@@ -208,6 +210,15 @@ def _centre(labels: list[int], vectors: np.ndarray, clustering: ClusterResult) -
         mean = vectors[np.isin(clustering.labels, labels)].mean(axis=0)
         centre = mean / (np.linalg.norm(mean) or 1.0)
     return centre.astype("<f4")
+
+
+def _part_centres(labels: list[int], clustering: ClusterResult) -> bytes:
+    """Return the centres of the clusters' parts as little-endian float32 rows (empty
+    where the clustering has no parts)."""
+    if clustering.part_centroids is None:
+        return b""
+    rows = [clustering.centres_of(label) for label in labels]
+    return np.vstack(rows).astype("<f4").tobytes()
 
 
 def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
@@ -285,15 +296,21 @@ def assign_new_items(
 
 def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
     """Return the centres new items are compared with, and for each the live theme an item
-    nearest it joins: every live theme's own, and each merged-away theme's for the theme
-    it was merged into."""
+    nearest it joins: every live theme's parts' centres (its own where it has no parts),
+    and each merged-away theme's for the theme it was merged into."""
     live = Theme.objects.live(embedding_model)
-    themes = list(live.only("id", "centroid"))
-    themes += Theme.objects.filter(merged_into__in=live).only("id", "centroid", "merged_into_id")
+    fields = ("id", "centroid", "part_centroids")
+    themes = list(live.only(*fields))
+    themes += Theme.objects.filter(merged_into__in=live).only(*fields, "merged_into_id")
     if not themes:
         return [], np.zeros((0, 0), dtype="<f4")
-    theme_ids = [theme.merged_into_id or theme.pk for theme in themes]
-    return theme_ids, np.stack([theme.centroid_array() for theme in themes])
+    centres = [theme.part_centroid_arrays() for theme in themes]
+    theme_ids = [
+        theme.merged_into_id or theme.pk
+        for theme, rows in zip(themes, centres, strict=True)
+        for _ in range(len(rows))
+    ]
+    return theme_ids, np.vstack(centres)
 
 
 def refresh_theme_stats(theme_ids: Collection[int]) -> None:

@@ -1,6 +1,7 @@
-"""Theme keywords by class-based TF-IDF over every theme's texts (BERTopic's c-TF-IDF)."""
+"""Theme keywords and phrases by class-based TF-IDF (BERTopic's c-TF-IDF) over theme texts."""
 
 import re
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -38,12 +39,22 @@ STOP_WORDS = ENGLISH_STOP_WORDS | FEEDBACK_FILLER | GENERIC_WORDS
 WORD = re.compile(r"(?u)\b(?=\w*[^\W\d_])\w\w+\b")
 
 
+# Handles and links say who a post is addressed to or where it points, not what it says: on
+# airline tweets "@united" topped every phrase of the theme of United's customers.
+ADDRESSES = re.compile(r"@\w+|https?://\S+|www\.\S+")
+
+
+def addressed_to_nobody(text: str) -> str:
+    """The text without handles and links."""
+    return ADDRESSES.sub(" ", text)
+
+
 def keyword_terms(text: str) -> list[str]:
     """The text's words and two-word phrases that are not, and do not hold, stop words.
 
     A phrase is two words next to each other in the text: removing stop words first, as
     CountVectorizer does, makes phrases nobody wrote ("like open" from "I'd like to open")."""
-    words = WORD.findall(text.lower())
+    words = WORD.findall(addressed_to_nobody(text).lower())
     keep = [word not in STOP_WORDS for word in words]
     unigrams = [word for word, kept in zip(words, keep, strict=True) if kept]
     bigrams = [
@@ -70,26 +81,37 @@ def theme_keywords(texts_by_theme: dict[int, list[str]], top_n: int = 8) -> dict
     classes). Themes without texts, or with only stop words, get no keywords.
     """
     keywords: dict[int, list[str]] = {theme_id: [] for theme_id in texts_by_theme}
-    theme_ids = [theme_id for theme_id, texts in texts_by_theme.items() if texts]
-    if not theme_ids:
+    counted = _class_counts(texts_by_theme, CountVectorizer(analyzer=keyword_terms))
+    if counted is None:
         return keywords
-    vectorizer = CountVectorizer(analyzer=keyword_terms)
+    theme_ids, terms, _, scores = counted
+    for row, theme_id in enumerate(theme_ids):
+        keywords[theme_id] = _top_terms(terms, scores[row], top_n)
+    return keywords
+
+
+def _class_counts(
+    texts_by_theme: dict[int, list[str]], vectorizer: CountVectorizer
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return the themes with texts, the vectorizer's terms, each theme's term counts and
+    their c-TF-IDF scores (zero where a term's lift is below MIN_KEYWORD_LIFT); None when
+    there are no texts or only stop words."""
+    theme_ids = [theme_id for theme_id, texts in texts_by_theme.items() if texts]
     texts = [text for theme_id in theme_ids for text in texts_by_theme[theme_id]]
+    if not texts:
+        return None
     try:
         per_text = vectorizer.fit_transform(texts)
     except ValueError:  # nothing but stop words
-        return keywords
-    # Counted per text and then summed per theme, so no bigram spans two texts.
+        return None
+    # Counted per text and then summed per theme, so no phrase spans two texts.
     owner = np.repeat(np.arange(len(theme_ids)), [len(texts_by_theme[t]) for t in theme_ids])
     membership = sparse.csr_matrix(
         (np.ones(len(texts)), (owner, np.arange(len(texts)))), shape=(len(theme_ids), len(texts))
     )
     counts = (membership @ per_text).toarray()
     scores = class_tfidf(counts) * (keyword_lift(counts) >= MIN_KEYWORD_LIFT)
-    terms = vectorizer.get_feature_names_out()
-    for row, theme_id in enumerate(theme_ids):
-        keywords[theme_id] = _top_terms(terms, scores[row], top_n)
-    return keywords
+    return theme_ids, vectorizer.get_feature_names_out(), counts, scores
 
 
 def class_tfidf(counts: np.ndarray) -> np.ndarray:
@@ -127,3 +149,94 @@ def _top_terms(terms: np.ndarray, scores: np.ndarray, top_n: int) -> list[str]:
             chosen.append(term)
             stems.append(term_stems)
     return chosen
+
+
+# Phrases never cross punctuation: a phrase is something a customer wrote in one breath.
+CLAUSE_BREAK = re.compile('[.!?;:,()\\[\\]{}"\u201c\u201d\u2026\\n]+|\\s[-\u2013\u2014]\\s')
+TOKEN = re.compile(r"\w+(?:['-]\w+)*")  # apostrophes are made straight first
+MAX_PHRASE_WORDS = 4
+# A phrase must be written by at least this many of a theme's items to speak for it.
+MIN_PHRASE_ITEMS = 2
+
+
+def phrase_terms(text: str) -> list[str]:
+    """The text's distinct phrases of 1 to MAX_PHRASE_WORDS words within one clause, whose
+    first and last words are keyword words (not stop words, not bare numbers); words inside
+    may be anything ("code never arrives", "charged twice", "crashes on 4.2")."""
+    phrases: set[str] = set()
+    for clause in CLAUSE_BREAK.split(addressed_to_nobody(text).lower().replace("\u2019", "'")):
+        words = TOKEN.findall(clause)
+        edge = [_is_edge_word(word) for word in words]
+        for start, first_ok in enumerate(edge):
+            if not first_ok:
+                continue
+            for end in range(start, min(start + MAX_PHRASE_WORDS, len(words))):
+                if edge[end]:
+                    phrases.add(" ".join(words[start : end + 1]))
+    return sorted(phrases)
+
+
+def _is_edge_word(word: str) -> bool:
+    base = word.split("'")[0]  # "doesn't" is as empty as "doesn"
+    return bool(WORD.fullmatch(base)) and base not in STOP_WORDS and word not in STOP_WORDS
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A phrase of a theme's items: its words (lower case), its class-based TF-IDF score
+    and how many of the theme's items write it."""
+
+    text: str
+    score: float
+    items: int
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def theme_phrases(texts_by_theme: dict[int, list[str]], top_n: int = 20) -> dict[int, list[Phrase]]:
+    """Return each theme's top_n phrases, most distinctive first: c-TF-IDF over how many of
+    each theme's items write a phrase, so that a phrase says what this theme says and the
+    other themes do not (MIN_KEYWORD_LIFT). A phrase needs MIN_PHRASE_ITEMS items; a phrase
+    inside a longer one that nearly as many items write gives way to it ("code" to "2fa
+    code never arrives")."""
+    phrases: dict[int, list[Phrase]] = {theme_id: [] for theme_id in texts_by_theme}
+    # binary: a phrase counts the items that write it, not how often they do.
+    counted = _class_counts(texts_by_theme, CountVectorizer(analyzer=phrase_terms, binary=True))
+    if counted is None:
+        return phrases
+    theme_ids, terms, counts, scores = counted
+    scores *= counts >= MIN_PHRASE_ITEMS
+    for row, theme_id in enumerate(theme_ids):
+        ranked = [
+            Phrase(str(terms[index]), float(scores[row, index]), int(counts[row, index]))
+            for index in np.argsort(-scores[row], kind="stable")[: top_n * 4]
+            if scores[row, index] > 0
+        ]
+        phrases[theme_id] = maximal_phrases(ranked)[:top_n]
+    return phrases
+
+
+# A phrase gives way to a longer one holding it when the longer is written by at least this
+# share of the items that write the shorter: it then says the same, and more.
+LONGER_PHRASE_SHARE = 0.6
+
+
+def maximal_phrases(ranked: list[Phrase]) -> list[Phrase]:
+    """The phrases, in their order, without any that a longer phrase of the list holds
+    and nearly as many items write; the longer takes the shorter's place."""
+    kept: list[Phrase] = []
+    for phrase in ranked:
+        longer = [
+            other
+            for other in ranked
+            if other.words > phrase.words
+            and f" {phrase.text} " in f" {other.text} "
+            and other.items >= LONGER_PHRASE_SHARE * phrase.items
+        ]
+        # The most written, then the longest: it is itself inside no longer candidate.
+        best = max(longer, key=lambda o: (o.items, o.words, o.score)) if longer else phrase
+        if best not in kept:
+            kept.append(best)
+    return kept
