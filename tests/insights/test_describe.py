@@ -25,6 +25,7 @@ from insights.pipeline.describing.naming import (
     NAME_PROMPT_VERSION,
     ThemeText,
     choose,
+    holding_top_keyword,
     keyword_name,
     name_prompt,
     name_theme,
@@ -209,11 +210,16 @@ def test_without_a_phrase_of_two_words_the_keywords_name_the_theme(
 
 def test_the_choice_adds_the_ranks_and_ties_go_to_the_more_distinctive() -> None:
     assert choose([-1.0, -2.0, -3.0]) == 0
-    assert choose([-3.0, -1.0, -2.0]) == 1  # 0+2, 1+0, 2+1
-    assert choose([-3.0, -2.0, -1.0]) == 0  # 0+2, 1+1, 2+0: a tie, the first wins
-    # A second score: 0+2+2, 1+0+1, 2+1+0.
-    assert choose([-3.0, -1.0, -2.0], [0.1, 0.5, 0.9]) == 1
+    assert choose([-3.0, -1.0, -2.0]) == 1
+    assert choose([-3.0, -1.0, -2.0], [0.1, 0.5, 0.9]) == 1  # ranks 2+2, 0+1, 1+0: a tie
     assert choose([-3.0, -2.0, -1.0], [0.1, 0.2, 0.9]) == 2
+
+
+def test_a_name_holds_the_top_keyword_where_a_candidate_does() -> None:
+    phrases = [Phrase("new phone", 1.0, 5), Phrase("2fa code never arrives", 0.9, 6)]
+    assert holding_top_keyword(phrases, ["codes", "phone"]) == phrases[1:]
+    assert holding_top_keyword(phrases, ["sms"]) == phrases
+    assert holding_top_keyword(phrases, []) == phrases
 
 
 # --- Summaries

@@ -1,10 +1,11 @@
 """Theme names chosen, not written. The candidates are the theme's own phrases, most
 distinctive first (insights.pipeline.themes.keywords.theme_phrases): each says something this
-theme's items say and the other themes' do not. Each is ranked three ways: by that
-distinctiveness, by how close its embedding is to the theme's centre (it says what the
-theme as a whole says, as KeyBERT ranks keywords), and by how likely the language model
-finds it as the problem a few of the theme's quotes describe. The candidate with the best
-sum of ranks is the name, as customers wrote it. Where no phrase of two or more
+theme's items say and the other themes' do not. Where some of them hold the theme's most
+distinctive keyword, only those stay in the running (as BERTopic's labels start with it).
+Each is then ranked two ways: by how likely the language model finds it as the problem a
+few of the theme's quotes describe, and by how close its embedding is to the theme's centre
+(it says what the theme as a whole says, as KeyBERT ranks keywords). The candidate with
+the best sum of ranks is the name, as customers wrote it. Where no phrase of two or more
 words qualifies, the name is made from the keywords and says so (NameSource.KEYWORDS).
 
 A base model as small as the packaged one cannot write a name a person would keep (it
@@ -27,7 +28,7 @@ from llm.prompts import FewShotPrompt
 
 # Recorded on each theme with its name: a theme is named again when this changes. Change it
 # whenever the prompt below, the candidates or the way one is chosen changes.
-NAME_PROMPT_VERSION = "name-3"
+NAME_PROMPT_VERSION = "name-4"
 NAME_INSTRUCTION = (
     "Each group of customer feedback is followed by the problem it describes, in a few "
     "words the customers used."
@@ -108,7 +109,7 @@ def name_theme(
     write it; or, without candidates, a name made from the keywords (NameSource.KEYWORDS).
     taken: the other themes' names."""
     scorer, embedder = models
-    candidates = name_candidates(theme.phrases, taken)
+    candidates = holding_top_keyword(name_candidates(theme.phrases, taken), theme.keywords)
     if not candidates:
         return ThemeName(keyword_name(theme.keywords, taken), NameSource.KEYWORDS, "")
     prompt = scorer.render(name_prompt(theme.quotes))
@@ -122,12 +123,22 @@ def name_theme(
     return ThemeName(name, NameSource.CHOSEN, record)
 
 
+def holding_top_keyword(candidates: list[Phrase], keywords: Sequence[str]) -> list[Phrase]:
+    """The candidates that hold the stems of the theme's top keyword, if any do; else all.
+    Measured on Banking77 (docs/benchmarks.md): names that must hold it matched their
+    intent for 0.61 of items, against 0.53-0.58 for every choice among all candidates."""
+    if not keywords:
+        return candidates
+    wanted = set(stems_of(keywords[0]))
+    holding = [phrase for phrase in candidates if wanted <= set(stems_of(phrase.text))]
+    return holding or candidates
+
+
 def choose(*scores: Sequence[float]) -> int:
-    """Return the position of the candidate with the best sum of ranks: its place in the
-    list (c-TF-IDF, most distinctive first) and its place by each of scores (higher is
-    better). Ranks, not scores, so no scale has to be weighed against another; a tie goes
-    to the more distinctive phrase."""
-    total = list(range(len(scores[0]))) if scores else []
+    """Return the position of the candidate with the best sum of its ranks by each of
+    scores (higher is better). Ranks, not scores, so no scale has to be weighed against
+    another; a tie goes to the earlier, more distinctive phrase."""
+    total = [0] * len(scores[0]) if scores else []
     for score in scores:
         order = sorted(range(len(score)), key=lambda i: (-score[i], i))
         for rank, position in enumerate(order):
