@@ -138,6 +138,32 @@ def test_each_theme_comes_with_its_summary_and_distinct_quotes_from_the_period()
 
 
 @pytest.mark.django_db
+def test_a_theme_with_a_card_is_reported_by_its_sentences_and_facets() -> None:
+    feedback = make_feedback()
+    cited = list(feedback.sync.assignments.values_list("item_id", flat=True)[:2])
+    feedback.sync.card = {
+        "version": "card-1",
+        "customers": 12,
+        "facets": [
+            {"phrase": "sync fails", "customers": 9, "items": 9, "share": 0.75, "item_ids": cited}
+        ],
+        "sentences": [{"text": "9 customers (75%) say “sync fails”.", "path": "template"}],
+    }
+    feedback.sync.save()
+    sync = build_report(W08).top_themes[0]
+    # The card's sentence, the model's checked sentence, then a line per facet.
+    assert sync.summary == [
+        "9 customers (75%) say “sync fails”.",
+        "Sync fails after the update.",
+        "“sync fails”: 9 customers (75%)",
+    ]
+    assert sync.summary_note.startswith("Pain-point card")
+    assert "“sync fails”: 9 customers (75%)" in report_html(build_report(W08)).decode()
+    rows = read_csv(themes_csv(build_report(W08)))
+    assert (rows[0]["theme"], rows[0]["summary_kind"]) == ("Sync fails", "card")
+
+
+@pytest.mark.django_db
 def test_items_are_counted_per_source_and_a_source_filter_keeps_only_its_items() -> None:
     feedback = make_feedback()
     report = build_report(W08)

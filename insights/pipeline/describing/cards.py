@@ -24,7 +24,7 @@ from insights.pipeline.themes.keywords import Phrase
 from insights.wording import says_phrase, speaks_to_the_model, stems_of, written_form
 
 # Recorded on each card: cards are built again when this changes.
-CARD_VERSION = "card-1"
+CARD_VERSION = "card-2"
 MAX_FACETS = 4
 FACET_QUOTES = 3
 # A facet must be written by at least this many distinct texts: one is an anecdote.
@@ -205,6 +205,7 @@ def _facet(
         "items": len(written),
         "share": round(count / total, 3) if total else 0.0,
         "item_ids": [item.id for item in quoted],
+        "path": "computed",  # a phrase of the theme, counted in its negative items
     }
 
 
