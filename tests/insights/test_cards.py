@@ -57,8 +57,9 @@ def test_facets_split_the_negative_items_and_cite_items_that_write_them() -> Non
     assert "2FA code" not in facets
     assert facets["resend button"]["customers"] == 3  # the instruction-like item is left out
     assert facets["resend button"]["share"] == round(3 / 7, 3)
-    # The most written phrase comes first; "new phone" is left out, its items being SMS ones.
-    assert list(facets) == ["SMS", "resend button"]
+    # Phrases of two words first, then single words; "button" is inside "resend button".
+    assert list(facets) == ["resend button", "new phone", "SMS"]
+    assert facets["new phone"]["customers"] == 2
     assert facets["SMS"]["customers"] == 5  # items 1, 3, 5 and 6, and ann
     texts = {i.id: i.text for i in twofa_items()}
     for facet in card["facets"]:

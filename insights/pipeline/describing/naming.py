@@ -28,7 +28,7 @@ from llm.prompts import FewShotPrompt
 
 # Recorded on each theme with its name: a theme is named again when this changes. Change it
 # whenever the prompt below, the candidates or the way one is chosen changes.
-NAME_PROMPT_VERSION = "name-4"
+NAME_PROMPT_VERSION = "name-5"
 NAME_INSTRUCTION = (
     "Each group of customer feedback is followed by the problem it describes, in a few "
     "words the customers used."

@@ -154,26 +154,45 @@ def _top_terms(terms: np.ndarray, scores: np.ndarray, top_n: int) -> list[str]:
 # Phrases never cross punctuation: a phrase is something a customer wrote in one breath.
 CLAUSE_BREAK = re.compile('[.!?;:,()\\[\\]{}"\u201c\u201d\u2026\\n]+|\\s[-\u2013\u2014]\\s')
 TOKEN = re.compile(r"\w+(?:['-]\w+)*")  # apostrophes are made straight first
+# Words that join clauses: a phrase across one ("month because the connection", "wrong and
+# land") is half of two things a customer said.
+CLAUSE_WORDS = frozenset(
+    {
+        *("and", "but", "or", "so", "because", "since", "when", "while", "although"),
+        *("though", "if", "unless", "until", "after", "before", "which", "whereas"),
+    }
+)
 MAX_PHRASE_WORDS = 4
 # A phrase must be written by at least this many of a theme's items to speak for it.
 MIN_PHRASE_ITEMS = 2
 
 
 def phrase_terms(text: str) -> list[str]:
-    """The text's distinct phrases of 1 to MAX_PHRASE_WORDS words within one clause, whose
+    """The text's distinct phrases of 1 to MAX_PHRASE_WORDS words within one clause (split
+    at punctuation and at CLAUSE_WORDS), whose
     first and last words are keyword words (not stop words, not bare numbers); words inside
     may be anything ("code never arrives", "charged twice", "crashes on 4.2")."""
     phrases: set[str] = set()
     for clause in CLAUSE_BREAK.split(addressed_to_nobody(text).lower().replace("\u2019", "'")):
-        words = TOKEN.findall(clause)
-        edge = [_is_edge_word(word) for word in words]
-        for start, first_ok in enumerate(edge):
-            if not first_ok:
-                continue
-            for end in range(start, min(start + MAX_PHRASE_WORDS, len(words))):
-                if edge[end]:
-                    phrases.add(" ".join(words[start : end + 1]))
+        for words in _split_on(TOKEN.findall(clause), CLAUSE_WORDS):
+            edge = [_is_edge_word(word) for word in words]
+            for start, first_ok in enumerate(edge):
+                if not first_ok:
+                    continue
+                for end in range(start, min(start + MAX_PHRASE_WORDS, len(words))):
+                    if edge[end]:
+                        phrases.add(" ".join(words[start : end + 1]))
     return sorted(phrases)
+
+
+def _split_on(words: list[str], breaks: frozenset[str]) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    for word in words:
+        if word in breaks:
+            parts.append([])
+        else:
+            parts[-1].append(word)
+    return [part for part in parts if part]
 
 
 def _is_edge_word(word: str) -> bool:
