@@ -1,4 +1,6 @@
+import re
 import uuid
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -43,6 +45,8 @@ from insights.pipeline.themes.keywords import Phrase, theme_keywords, theme_phra
 from insights.wording import says_phrase
 from llm.embeddings import Embedder, load_embedder
 from llm.generation import LocalLLM
+from llm.interfaces import Completion
+from llm.prompts import FewShotPrompt
 
 pytestmark = pytest.mark.django_db
 
@@ -491,3 +495,66 @@ def test_a_changed_prompt_version_describes_themes_again_and_keeps_a_persons_nam
     monkeypatch.setattr(describe, "CARD_VERSION", "card-test-2")
     monkeypatch.setattr(cards, "CARD_VERSION", "card-test-2")
     assert describe_themes([login.pk, sync.pk], llm, embedder) == 2
+
+
+THIRD_PERSON = ((r"\bI'm\b", "they are"), (r"\bmy\b", "their"), (r"\bI\b", "they"))
+
+
+class ChatModel:
+    """An instruction-tuned model as describing sees one: it has a chat template, so it is
+    asked for a sentence of its own. None can run here (the packaged model is a base
+    model), so this one chooses with the real model's scores and writes a scripted answer:
+    restating each complaint it is shown, or always the same off-topic text."""
+
+    name = "chat-stand-in.gguf"
+    sha256 = "7" * 64
+    chat_template = "{{ messages }}"
+
+    def __init__(self, scorer: LocalLLM, off_topic: str = "") -> None:
+        self.scorer, self.off_topic = scorer, off_topic
+
+    def render(self, prompt: FewShotPrompt) -> str:
+        return prompt.as_completion()
+
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        return self.scorer.continuation_logprobs(prompt, continuations)
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0
+    ) -> Completion:
+        complaint = prompt.rsplit("Complaint: ", 1)[-1].split("\n")[0].rstrip(".")
+        for first, third in THIRD_PERSON:
+            complaint = re.sub(first, third, complaint)
+        answer = self.off_topic or f" Users report that {complaint[0].lower()}{complaint[1:]}."
+        return Completion(answer, "stop", 20)
+
+
+def test_a_chat_model_adds_a_checked_sentence_marked_as_its_own(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
+    twofa = embedded_theme("theme 1", TWOFA_TEXTS, 6, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    describe_themes([twofa.pk], ChatModel(llm), embedder)
+    twofa.refresh_from_db()
+    assert twofa.summary_kind == SummaryKind.GENERATED
+    assert twofa.summary_model == ModelVersion.objects.get(name="chat-stand-in.gguf")
+    cited = {pk for facet in twofa.card["facets"] for pk in facet["item_ids"]}
+    assert twofa.pain_summary
+    assert all(set(s["item_ids"]) <= cited for s in twofa.pain_summary)
+    assert twofa.card["facets"] and twofa.card["sentences"][0]["path"] == "template"
+
+
+def test_a_chat_models_unsupported_sentence_is_dropped_and_the_card_stands(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
+    twofa = embedded_theme("theme 1", TWOFA_TEXTS, 6, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    describe_themes([twofa.pk], ChatModel(llm, " I had pizza for dinner."), embedder)
+    twofa.refresh_from_db()
+    assert (twofa.summary_kind, twofa.pain_summary, twofa.summary_model) == (
+        SummaryKind.NONE,
+        [],
+        None,
+    )
+    assert twofa.summary_note.startswith("The generated summary was not used")
+    assert twofa.card["facets"]
