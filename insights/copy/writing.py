@@ -1,11 +1,15 @@
-"""Product copy drafted by the local language model from themes' summaries and quotes.
+"""Product copy drafted by the local language model from themes' cards, summaries and quotes.
 
 A draft is a job row (CopyDraft): the page creates it, a worker writes it theme by theme
-(progress done/total), and people edit the Markdown afterwards. For each theme the model
-completes a few-shot prompt of the chosen kind; its text is checked (not empty, not a loop,
-not in a customer's voice, no promise, no number or name the feedback lacks, nothing borrowed
-from the examples) and replaced by a plain template from the summary and quotes when it
-fails, which the draft says. Every draft ends with the feedback it rests on, linked.
+(progress done/total), and people edit the Markdown afterwards. Where the theme has a
+pain-point card and the model is a base model (no chat template: it cannot write text a
+person keeps), code writes the candidate phrasings of the chosen kind from the card's
+figures and phrases, and the model only picks the one it finds likeliest after the kind's
+few-shot prompt; the draft says so. Otherwise the model completes that prompt; its text is
+checked (not empty, not a loop, not in a customer's voice, no promise, no number or name the
+feedback lacks, nothing borrowed from the examples) and replaced by a plain template from the
+pain points and quotes when it fails, which the draft says. Every draft ends with the
+feedback it rests on, linked.
 """
 
 import re
@@ -26,7 +30,7 @@ from insights.models import CopyDraft, CopyKind, SummaryKind, Theme
 from insights.pipeline.describing.checks import unsupported_details
 from insights.pipeline.describing.quotes import Quote, cited_item_ids, first_distinct, theme_quotes
 from insights.wording import content_words, is_repetitive, one_line, stem, words_of
-from llm.interfaces import TextGenerator
+from llm.interfaces import PhraseScorer, TextGenerator
 from llm.prompts import PROMPT_SEPARATOR, FewShotPrompt
 
 # Feedback each theme's copy rests on (and cites): enough to show the problem, few enough
@@ -49,7 +53,7 @@ class CopyError(Exception):
 
 # Recorded on every draft: drafts change when the prompts or checks do. Change it whenever
 # the instruction, query, examples (EXAMPLE_MATERIAL, COPY_KINDS) or checks below change.
-PROMPT_VERSION = "copy-1"
+PROMPT_VERSION = "copy-2"
 # Shown to instruction-tuned models only; base models complete the examples.
 COPY_INSTRUCTION = (
     "Write the {kind_label} for the topic below from what customers said. Use only facts "
@@ -66,10 +70,14 @@ class Material:
     name: str
     pain_points: tuple[str, ...]
     quotes: tuple[Quote, ...]
+    # From the theme's card: its facets' phrases, most customers first, and how many
+    # customers each has; empty without a card.
+    facets: tuple[tuple[str, int], ...] = ()
 
     def known_text(self) -> str:
         """Everything the feedback says: what the copy may take names and numbers from."""
-        return " ".join([self.name, *self.pain_points, *(text for _, text in self.quotes)])
+        facets = (f"{phrase} {count}" for phrase, count in self.facets)
+        return " ".join([self.name, *self.pain_points, *facets, *(text for _, text in self.quotes)])
 
 
 # Examples from products unlike the customer's, so the model cannot copy one that fits.
@@ -128,6 +136,9 @@ class KindSpec:
     template: str
     # A list item per theme (changelog) instead of a section with the theme's name.
     as_list: bool = False
+    # Phrasings code fills from a card ({name}, {facet}, {facets}, {customers}); a base model
+    # picks one. Several, so that the model has a choice of wording, never of facts.
+    phrasings: tuple[str, ...] = ()
 
 
 COPY_KINDS: dict[str, KindSpec] = {
@@ -143,6 +154,11 @@ COPY_KINDS: dict[str, KindSpec] = {
         ),
         max_tokens=60,
         template="**Fixed: {name}.** {pain}",
+        phrasings=(
+            " Fixed an issue where customers reported “{facet}”.",
+            " Fixed: {name_lower}, including “{facet}” ({customers} customers reported it).",
+            " Fixed an issue with {name_lower}: {facets}.",
+        ),
     ),
     CopyKind.HELP_ARTICLE: KindSpec(
         label="help-centre article",
@@ -162,6 +178,12 @@ COPY_KINDS: dict[str, KindSpec] = {
         template=(
             "**What customers report:** {pain}\n\n"
             "**What to do:** _Describe the fix or a workaround here._"
+        ),
+        phrasings=(
+            " What about {name_lower}? Customers report {facets}. _Describe the fix or a "
+            "workaround here._",
+            " Why {facet}? {customers} customers have reported “{facet}”. _Describe the fix or "
+            "a workaround here._",
         ),
     ),
     CopyKind.SUPPORT_REPLY: KindSpec(
@@ -183,6 +205,12 @@ COPY_KINDS: dict[str, KindSpec] = {
             "Hi, thank you for getting in touch about this. {pain}\n\n"
             "_Add the fix or a workaround here._"
         ),
+        phrasings=(
+            " Hi, thank you for telling us about {name_lower}. We are sorry that {facet_plain} "
+            "and have passed the details to the team. _Add the fix or a workaround here._",
+            " Hi, sorry about {name_lower}: other customers have reported “{facet}” too, and "
+            "we have shared your message with the team. _Add the fix or a workaround here._",
+        ),
     ),
     CopyKind.PRODUCT_PAGE: KindSpec(
         label="product-page description",
@@ -198,6 +226,10 @@ COPY_KINDS: dict[str, KindSpec] = {
         template=(
             "_Describe how the product handles this now._ What customers asked about: {pain}"
         ),
+        phrasings=(
+            " {name}: _describe how the product handles this now._ Customers asked about {facets}.",
+            " _Describe how {name_lower} works now._ What customers asked about: {facets}.",
+        ),
     ),
     CopyKind.CHANGELOG: KindSpec(
         label="changelog line",
@@ -211,6 +243,11 @@ COPY_KINDS: dict[str, KindSpec] = {
         max_tokens=32,
         template="Fixed: {name}.",
         as_list=True,
+        phrasings=(
+            " Fixed: {name_lower}.",
+            " Fixed: {facet_plain}.",
+            " Fixed: {name_lower} ({facet_plain}).",
+        ),
     ),
 }
 
@@ -310,7 +347,8 @@ def theme_material(theme: Theme) -> Material:
         else ()
     )
     pain = card + written
-    return Material(theme.pk, theme.name, pain, tuple(quotes))
+    facets = tuple((str(f["phrase"]), int(f["customers"])) for f in theme.card.get("facets", []))
+    return Material(theme.pk, theme.name, pain, tuple(quotes), facets)
 
 
 def copy_prompt(material: Material, spec: KindSpec) -> FewShotPrompt:
@@ -337,10 +375,14 @@ def _query(material: Material, spec: KindSpec) -> str:
 
 
 def draft_section(material: Material, spec: KindSpec, llm: TextGenerator) -> Section:
-    """Return the theme's part of the draft: the model's text if check_copy passes it,
-    else the kind's template, with a note that says why."""
+    """Return the theme's part of the draft: the phrasing a base model picks where the theme
+    has a card (chosen_section), else the model's text if check_copy passes it, else the
+    kind's template, with a note that says why."""
     if not material.quotes:
         raise CopyError(f"the theme “{material.name}” has no feedback to write from")
+    if material.facets and spec.phrasings and isinstance(llm, PhraseScorer):  # noqa: SIM102
+        if not llm.chat_template:  # a base model chooses; one that can write, writes
+            return chosen_section(material, spec, llm)
     prompt = llm.render(copy_prompt(material, spec))
     completion = llm.complete(
         prompt, max_tokens=spec.max_tokens, stop=["\n", "Topic:"], timeout_s=COPY_TIMEOUT_S
@@ -352,6 +394,55 @@ def draft_section(material: Material, spec: KindSpec, llm: TextGenerator) -> Sec
         note = f"> Template text: the model's draft was not used ({problem})."
         return Section(_layout(spec, material, body, note), prompt, problem)
     return Section(_layout(spec, material, text, ""), prompt, "")
+
+
+def phrasings(material: Material, spec: KindSpec) -> list[str]:
+    """The kind's phrasings filled from the material's card, one per facet for those that
+    name a facet (the three with the most customers); each only once."""
+    facets = material.facets[:3]
+    listed = ", ".join(f"“{phrase}” ({count})" for phrase, count in facets)
+    filled: list[str] = []
+    for phrasing in spec.phrasings:
+        for phrase, count in facets if "{facet" in phrasing else facets[:1]:
+            text = phrasing.format(
+                name=material.name,
+                name_lower=_lower_first(material.name),
+                facet=phrase,
+                facet_plain=_lower_first(phrase),
+                facets=listed,
+                customers=count,
+            )
+            if text not in filled:
+                filled.append(text)
+    return filled
+
+
+def _lower_first(text: str) -> str:
+    """The text with a lower-case first letter, unless its first word is an acronym or a
+    brand ("2FA", "iPhone")."""
+    first = text.split(" ", 1)[0]
+    if first[:1].isupper() and not any(c.isupper() for c in first[1:]):
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def chosen_section(material: Material, spec: KindSpec, llm: PhraseScorer) -> Section:
+    """Return the phrasing (see phrasings) the model finds likeliest after the kind's
+    few-shot prompt, with a note that says it was chosen, not written."""
+    prompt = llm.render(copy_prompt(material, spec))
+    candidates = phrasings(material, spec)
+    scores = llm.continuation_logprobs(prompt, [text.strip() for text in candidates])
+    best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+    note = f"> Written from the theme's card; the model chose this wording among {len(candidates)}."
+    record = (
+        prompt
+        + "\n\n"
+        + "\n".join(
+            f"{i + 1}. {score:.3f} {text.strip()}" + ("  <- chosen" if i == best else "")
+            for i, (text, score) in enumerate(zip(candidates, scores, strict=True))
+        )
+    )
+    return Section(_layout(spec, material, candidates[best].strip(), note), record, "")
 
 
 def complete_sentences(text: str) -> str:

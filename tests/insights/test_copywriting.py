@@ -17,6 +17,7 @@ from insights.copy.writing import (
     Material,
     check_copy,
     copy_prompt,
+    phrasings,
     theme_material,
     write_copy,
 )
@@ -289,3 +290,50 @@ def test_the_checks_reject_unusable_copy(text: str, problem: str) -> None:
 def test_the_checks_accept_copy_grounded_in_the_feedback() -> None:
     assert check_copy(GROUNDED.strip(), SYNC) == ""
     assert check_copy("Fixed: bank sync after the 5.2 update.", SYNC) == ""
+
+
+def with_card(theme: Theme) -> Theme:
+    """The theme with a card as describing builds it: two facets its items write."""
+    ids = list(theme.assignments.order_by("-similarity").values_list("item_id", flat=True))
+    theme.card = {
+        "version": "test",
+        "customers": 4,
+        "facets": [
+            {"phrase": "connection error", "customers": 3, "share": 0.75, "item_ids": ids[:2]},
+            {
+                "phrase": "transactions are missing",
+                "customers": 2,
+                "share": 0.5,
+                "item_ids": ids[1:3],
+            },
+        ],
+        "sentences": [{"text": "3 customers (75%) say “connection error”.", "path": "template"}],
+    }
+    theme.save()
+    return theme
+
+
+@pytest.mark.parametrize("kind", list(COPY_KINDS))
+def test_a_base_model_picks_among_phrasings_written_from_the_card(kind: str) -> None:
+    theme = with_card(sync_theme())
+    draft = new_draft(kind, theme)
+    write_copy(draft.pk, llm=configured_llm())
+    draft.refresh_from_db()
+    assert draft.status == RunStatus.DONE
+    material = theme_material(theme)
+    written = [text.strip() for text in phrasings(material, COPY_KINDS[kind])]
+    assert len(written) >= 2
+    # The draft holds one of them word for word, and says it was chosen, not written.
+    assert sum(text in draft.text for text in written) == 1
+    assert f"the model chose this wording among {len(written)}" in draft.text
+    assert "<- chosen" in draft.prompt
+    assert check_copy(next(t for t in written if t in draft.text), material) == ""
+
+
+def test_a_model_that_cannot_choose_still_writes_from_the_card() -> None:
+    theme = with_card(sync_theme())
+    draft = new_draft(CopyKind.CHANGELOG, theme)
+    write_copy(draft.pk, llm=ScriptedModel(" Fixed: bank sync connection errors."))
+    draft.refresh_from_db()
+    assert "- Fixed: bank sync connection errors." in draft.text
+    assert "chose this wording" not in draft.text
