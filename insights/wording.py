@@ -51,17 +51,21 @@ def is_repetitive(words: Sequence[str], ngram: int) -> bool:
 
 
 def stems_of(text: str) -> list[str]:
-    return [stem(word) for word in re.findall(r"\w+", text.lower().replace("\u2019", "'"))]
+    return [stem(word) for word in re.findall(r"\w+", text.lower())]
 
 
 def says_phrase(text: str, phrase: str) -> bool:
     """Whether text writes phrase, word stem for word stem in order ("codes never
     arrived" writes "code never arrives")."""
-    wanted = stems_of(phrase)
-    have = stems_of(text)
-    if not wanted:
-        return False
-    return any(have[i : i + len(wanted)] == wanted for i in range(len(have) - len(wanted) + 1))
+    return bool(_phrase_starts(stems_of(text), stems_of(phrase)))
+
+
+def _phrase_starts(stems: Sequence[str], wanted: Sequence[str]) -> list[int]:
+    """The positions in stems where the run of stems wanted begins."""
+    run, width = list(wanted), len(wanted)
+    if not width:
+        return []
+    return [i for i in range(len(stems) - width + 1) if list(stems[i : i + width]) == run]
 
 
 def written_form(phrase: str, texts: Sequence[str]) -> str:
@@ -102,12 +106,10 @@ def highlighted(text: str, phrase: str, limit: int = 300) -> list[tuple[str, boo
     """The text on one line as (part, is_the_phrase) pairs, marking where it writes phrase
     (word stems, see says_phrase); cut to about limit characters around the first match."""
     flat = " ".join(text.split())
-    words = list(re.finditer(r"\w+", flat.lower().replace("\u2019", "'")))
+    words = list(re.finditer(r"\w+", flat))
     wanted = stems_of(phrase)
-    spans = []
-    for i in range(len(words) - len(wanted) + 1):
-        if wanted and [stem(w.group(0)) for w in words[i : i + len(wanted)]] == wanted:
-            spans.append((words[i].start(), words[i + len(wanted) - 1].end()))
+    starts = _phrase_starts([stem(word.group(0)) for word in words], wanted)
+    spans = [(words[i].start(), words[i + len(wanted) - 1].end()) for i in starts]
     start = 0
     if len(flat) > limit and spans and spans[0][1] > limit - 40:
         start = flat.rfind(" ", 0, max(spans[0][0] - limit // 3, 0)) + 1

@@ -206,6 +206,8 @@ class LocalLLM:
         return scores
 
     def _continuation_tokens(self, text: str) -> list[int]:
+        """The tokens of text as the model's answer: after a space following a base model's
+        cue ("Sentiment: negative"), without one at the start of a chat model's turn."""
         spaced = text if self.chat_template else f" {text}"
         return self._llama.tokenize(spaced.encode(), add_bos=False)
 
@@ -217,8 +219,7 @@ class LocalLLM:
 
     @functools.cache  # noqa: B019 - one model per process, never freed
     def _first_token(self, label: str) -> int:
-        spaced = label if self.chat_template else f" {label}"
-        return self._llama.tokenize(spaced.encode(), add_bos=False)[0]
+        return self._continuation_tokens(label)[0]
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

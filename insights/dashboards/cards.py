@@ -2,9 +2,7 @@
 (insights.pipeline.describing.cards) with its cited items read back, each quote marked where
 it writes its facet's phrase."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ingestion.models import FeedbackItem
 from insights.models import Theme
@@ -19,16 +17,11 @@ class FacetQuote:
     item: FeedbackItem
     parts: list[tuple[str, bool]]  # (text, is the facet's phrase)
 
-    @property
-    def text(self) -> str:
-        return "".join(part for part, _ in self.parts)
-
 
 @dataclass(frozen=True)
 class ShownFacet:
     phrase: str
     customers: int
-    items: int
     share: float
     quotes: list[FacetQuote]
 
@@ -39,42 +32,27 @@ class ShownFacet:
 
 @dataclass(frozen=True)
 class ShownCard:
-    """A card to show: its template sentences, the model's sentence where one passed the
-    checks, its facets with quotes, its concentrations, and the fallback's reason."""
+    """A card to show: its template sentences, its facets with quotes, how many customers
+    it counts, and the fallback's reason."""
 
     sentences: list[str]
     facets: list[ShownFacet]
-    concentrations: list[dict[str, Any]]
     customers: int
-    recent: int
-    previous: int
     fallback: str
-
-    @property
-    def headline(self) -> str:
-        return self.sentences[0] if self.sentences else ""
 
 
 def shown_card(theme: Theme) -> ShownCard | None:
-    """Return the theme's card with its quotes, or None when it has no negative feedback
-    (or was not described yet)."""
-    return shown_cards([theme]).get(theme.pk)
-
-
-def shown_cards(themes: Sequence[Theme]) -> dict[int, ShownCard]:
-    """Return the cards of the themes that have one, reading every cited item in one query."""
-    cards = {theme.pk: theme.card for theme in themes if theme.card.get("customers")}
-    cited = {pk for card in cards.values() for facet in card["facets"] for pk in facet["item_ids"]}
+    """Return the theme's card with its quotes read back, or None when it has no negative
+    feedback (or was not described yet)."""
+    card = theme.card
+    if not card.get("customers"):
+        return None
+    cited = {pk for facet in card["facets"] for pk in facet["item_ids"]}
     found = FeedbackItem.objects.select_related("source").in_bulk(cited)
-    return {theme_id: _shown(card, found) for theme_id, card in cards.items()}
-
-
-def _shown(card: dict[str, Any], found: dict[int, FeedbackItem]) -> ShownCard:
     facets = [
         ShownFacet(
             phrase=facet["phrase"],
             customers=facet["customers"],
-            items=facet["items"],
             share=facet["share"],
             quotes=[
                 FacetQuote(found[pk], highlighted(found[pk].text, facet["phrase"], QUOTE_CHARS))
@@ -87,13 +65,7 @@ def _shown(card: dict[str, Any], found: dict[int, FeedbackItem]) -> ShownCard:
     return ShownCard(
         sentences=[sentence["text"] for sentence in card["sentences"]],
         facets=facets,
-        concentrations=[
-            {**c, "percent": percent(c["share"]), "baseline_percent": percent(c["baseline"])}
-            for c in card["concentrations"]
-        ],
         customers=card["customers"],
-        recent=card["recent"],
-        previous=card["previous"],
         fallback=card.get("fallback", ""),
     )
 

@@ -8,7 +8,7 @@ number is counted here and every phrase is one its cited items write (word stems
 card is grounded by construction; no language model writes any of it.
 
 build_card is a plain function over CardItem records, so the evaluation builds cards from a
-data set as the product does from its database (theme_card_items, field_baseline).
+data set as the product does from its database (describe.read_corpus and _card_items).
 """
 
 import math
@@ -20,6 +20,7 @@ from typing import Any
 
 from scipy.stats import binomtest
 
+from insights.pipeline.describing.quotes import Quote, first_distinct
 from insights.pipeline.themes.keywords import Phrase
 from insights.wording import says_phrase, speaks_to_the_model, stems_of, written_form
 
@@ -42,7 +43,6 @@ CONCENTRATION_P = 0.01
 MAX_CONCENTRATIONS = 2
 # Metadata keys with more distinct values than this are identifiers, not segments.
 MAX_SEGMENT_VALUES = 30
-FIELD_LABELS = {"source": "source", "kind": "kind", "rating": "rating"}
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ def build_card(
 ) -> dict[str, Any]:
     """Return the card of a theme from its negative items (nearest its centre first), its
     phrases (most distinctive first), its name, how all feedback splits, and the date the
-    data reaches. Without negative items the card counts no customers; without a facet it says why,
-    and the theme's page falls back to quotes."""
+    data reaches. Without negative items the card counts no customers; without a facet it
+    says why, and the theme's page falls back to quotes."""
     usable = [item for item in items if not speaks_to_the_model(item.text)]
     if not usable:
         return {"version": CARD_VERSION, "customers": 0}
@@ -156,7 +156,7 @@ def choose_facets(
                 break
             chosen.append((best, writers.pop(best)))
             covered |= {item.id for item in chosen[-1][1]}
-    return [_facet(phrase, written, items, total) for phrase, written in chosen]
+    return [_facet(phrase, written, total) for phrase, written in chosen]
 
 
 def _next_facet(
@@ -167,7 +167,7 @@ def _next_facet(
     best, best_new = None, 0
     for phrase, written in writers.items():  # most distinctive first: ties keep the first
         ids = {item.id for item in written}
-        if len({" ".join(item.text.lower().split()) for item in written}) < MIN_FACET_QUOTES:
+        if len(_distinct_quotes(written, MIN_FACET_QUOTES)) < MIN_FACET_QUOTES:
             continue
         if any(_overlaps_text(phrase, other) for other, _ in chosen):
             continue
@@ -182,29 +182,23 @@ def _next_facet(
     return best
 
 
+def _distinct_quotes(items: Sequence[CardItem], n: int) -> list[Quote]:
+    return first_distinct(((item.id, item.text) for item in items), n)
+
+
 def _overlaps_text(phrase: str, other: str) -> bool:
     return bool(other) and (f" {phrase} " in f" {other} " or f" {other} " in f" {phrase} ")
 
 
-def _facet(
-    phrase: str, written: list[CardItem], items: Sequence[CardItem], total: int
-) -> dict[str, Any]:
-    quoted: list[CardItem] = []
-    seen: set[str] = set()
-    for item in written:  # nearest the centre first
-        key = " ".join(item.text.lower().split())
-        if key not in seen:
-            seen.add(key)
-            quoted.append(item)
-        if len(quoted) == FACET_QUOTES:
-            break
+def _facet(phrase: str, written: list[CardItem], total: int) -> dict[str, Any]:
+    quoted = _distinct_quotes(written, FACET_QUOTES)  # nearest the centre first
     count = customers(written)
     return {
         "phrase": written_form(phrase, [item.text for item in written]),
         "customers": count,
         "items": len(written),
         "share": round(count / total, 3) if total else 0.0,
-        "item_ids": [item.id for item in quoted],
+        "item_ids": [quote.item_id for quote in quoted],
         "path": "computed",  # a phrase of the theme, counted in its negative items
     }
 
@@ -248,7 +242,7 @@ def concentrations(items: Sequence[CardItem], baseline: FieldBaseline) -> list[d
             found.append(
                 {
                     "field": name,
-                    "label": FIELD_LABELS.get(name, name.removeprefix("metadata:")),
+                    "label": name.removeprefix("metadata:"),
                     "value": value,
                     "items": count,
                     "of": n,

@@ -41,6 +41,7 @@ from insights.pipeline.describing.cards import (
 from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, ThemeText, name_theme
 from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
+    EXTRACTIVE_QUOTES,
     SUMMARY_PROMPT_VERSION,
     PainSummary,
     extractive_summary,
@@ -60,7 +61,6 @@ REDESCRIBE_CHANGE = 0.2
 REPRESENTATIVE_ITEMS = 5
 # Phrases kept per theme: name candidates, facets, and the test of whether a name still fits.
 PHRASES_PER_THEME = 40
-EXTRACTIVE_QUOTES = 3
 
 
 @dataclass(frozen=True)
@@ -184,11 +184,7 @@ def _describe(
     llm, version = model
     phrases = corpus.phrases.get(theme.pk, [])
     keywords = corpus.keywords.get(theme.pk, [])
-    representatives = [
-        quote
-        for quote in theme_quotes(theme, REPRESENTATIVE_ITEMS * 2)
-        if not speaks_to_the_model(quote.text)
-    ][:REPRESENTATIVE_ITEMS]
+    representatives = theme_quotes(theme, REPRESENTATIVE_ITEMS)
     theme.keywords = keywords
     theme.representative_item_ids = [item_id for item_id, _ in representatives]
     if theme.name_source != NameSource.PERSON and not keeps_name(theme, phrases, taken, version):
@@ -245,11 +241,7 @@ def _written_summary(theme: Theme, llm: DescribingModel, embedder: TextEmbedder)
     if not card["customers"]:
         return PainSummary(sentences=[], kind=SummaryKind.NONE, note="No negative feedback.")
     if not card["facets"]:
-        quotes = [
-            quote
-            for quote in theme_quotes(theme, EXTRACTIVE_QUOTES * 2, negative_only=True)
-            if not speaks_to_the_model(quote.text)
-        ]
+        quotes = theme_quotes(theme, EXTRACTIVE_QUOTES, negative_only=True)
         return extractive_summary(quotes, card["fallback"])
     if not llm.chat_template:
         return PainSummary(sentences=[], kind=SummaryKind.NONE)

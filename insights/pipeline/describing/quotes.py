@@ -2,7 +2,8 @@
 it, for its description, its page, reports and copy.
 
 A theme's quotes are the items a caller prefers (what its summary cites, its representative
-items), in that order, then its other items nearest its centre; one per distinct text.
+items), in that order, then its other items nearest its centre; one per distinct text. An
+item that speaks to a language model rather than about the product is never a quote.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,7 +15,7 @@ from django.db.models import QuerySet
 from ingestion.models import FeedbackItem
 from insights.models import Sentiment, Theme, ThemeAssignment, sentiment_label_is
 from insights.pipeline.embedding import item_vectors
-from insights.wording import comparable
+from insights.wording import comparable, speaks_to_the_model
 
 # Items read a query when looking for the nearest: enough for a few distinct texts even
 # where customers repeat one ("Great app!"); further pages are read only when they do.
@@ -36,8 +37,9 @@ def theme_quotes(
     items: QuerySet[FeedbackItem] | None = None,
     negative_only: bool = False,
 ) -> list[Quote]:
-    """Return up to n quotes of the theme, one per distinct text: the preferred items that
-    are still in it, in their order, then its other items nearest its centre first.
+    """Return up to n quotes of the theme, one per distinct text and none that speaks to a
+    language model: the preferred items that are still in it, in their order, then its other
+    items nearest its centre first.
 
     items: only these of the theme's items (a report's period, say). negative_only: the
     nearest items are negative ones (the preferred are taken as they are)."""
@@ -50,7 +52,8 @@ def theme_quotes(
     chosen = [Quote(pk, texts[pk]) for pk in dict.fromkeys(preferred) if pk in texts]
     if negative_only:
         assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
-    return first_distinct(chain(chosen, _nearest(theme, assignments)), n)
+    candidates = chain(chosen, _nearest(theme, assignments))
+    return first_distinct((q for q in candidates if not speaks_to_the_model(q.text)), n)
 
 
 def cited_item_ids(theme: Theme) -> list[int]:
