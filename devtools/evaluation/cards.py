@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from devtools.evaluation.names import PHRASES_PER_THEME, theme_texts
-from devtools.evaluation.pain_points import nearest_quotes
+from devtools.evaluation.names import name_themes
 from devtools.evaluation.report import Row, Section
 from insights.models import NameSource
 from insights.pipeline.describing.cards import (
@@ -25,9 +24,7 @@ from insights.pipeline.describing.cards import (
     build_card,
     percent,
 )
-from insights.pipeline.describing.naming import NAME_QUOTES_SHOWN, ThemeText, name_theme
 from insights.pipeline.themes.clustering import discover_themes
-from insights.pipeline.themes.keywords import KEYWORD_TEXTS_PER_THEME, theme_keywords, theme_phrases
 from insights.wording import says_phrase
 from llm.interfaces import DescribingModel, TextEmbedder
 
@@ -60,31 +57,17 @@ def build_cards(
     discover_themes (UMAP seed 0), and the seconds per theme described."""
     texts = [item.text for item in items]
     clustering = discover_themes(vectors, seed=0)
-    members = theme_texts(texts, vectors, clustering)
-    bucket = {p: [texts[i] for i in rows[:KEYWORD_TEXTS_PER_THEME]] for p, rows in members.items()}
-    keywords, phrases = theme_keywords(bucket), theme_phrases(bucket, top_n=PHRASES_PER_THEME)
     baseline = FieldBaseline.of(item.segments for item in items)
     dates = [item.created_at.date() for item in items if item.created_at]
     as_of = max(dates) if dates else None
-    cards: list[dict[str, Any]] = []
-    sources: list[str] = []
-    taken: list[str] = []
     began = time.perf_counter()
-    for done, (position, rows) in enumerate(members.items(), 1):
-        quotes = nearest_quotes(
-            texts, vectors, np.array(rows), clustering.centroids[position], NAME_QUOTES_SHOWN
-        )
-        centre = clustering.centroids[position]
-        text = ThemeText(phrases[position], keywords[position], quotes, bucket[position], centre)
-        named = name_theme(text, models, taken)
-        taken.append(named.name)
-        sources.append(named.source)
-        theme_items = [items[i] for i in rows]
-        cards.append(build_card(theme_items, phrases[position], named.name, baseline, as_of))
-        if on_progress:
-            on_progress(done, len(members))
-    seconds = (time.perf_counter() - began) / max(len(members), 1)
-    return cards, list(members.values()), sources, seconds
+    named = name_themes(texts, vectors, clustering, models, on_progress)
+    cards = [
+        build_card([items[i] for i in rows], named.phrases[p], named.names[p], baseline, as_of)
+        for p, rows in named.members.items()
+    ]
+    seconds = (time.perf_counter() - began) / max(len(cards), 1)
+    return cards, list(named.members.values()), list(named.sources.values()), seconds
 
 
 def recount_mismatches(

@@ -12,12 +12,14 @@ label (the real package, its c-TF-IDF on the same themes given as labels).
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from devtools.evaluation.pain_points import nearest_quotes
 from devtools.evaluation.report import Row, Section
 from insights.models import NameSource
+from insights.pipeline.describing.describe import PHRASES_PER_THEME
 from insights.pipeline.describing.naming import (
     NAME_MAX_WORDS,
     NAME_MIN_WORDS,
@@ -27,17 +29,30 @@ from insights.pipeline.describing.naming import (
     name_theme,
 )
 from insights.pipeline.themes.clustering import Clustering, discover_themes
-from insights.pipeline.themes.keywords import KEYWORD_TEXTS_PER_THEME, theme_keywords, theme_phrases
+from insights.pipeline.themes.keywords import (
+    KEYWORD_TEXTS_PER_THEME,
+    Phrase,
+    theme_keywords,
+    theme_phrases,
+)
 from llm.interfaces import DescribingModel, TextEmbedder
 
 Progress = Callable[[int, int], None]
 COLUMNS = ("names", "items matching", "themes matching", "fallback names", "seconds per theme")
-PHRASES_PER_THEME = 40  # as the product keeps (insights.pipeline.describing.describe)
 
 
-def theme_texts(
-    texts: Sequence[str], vectors: np.ndarray, clustering: Clustering
-) -> dict[int, list[int]]:
+@dataclass(frozen=True)
+class NamedThemes:
+    """The themes of one clustering, named as the product names them."""
+
+    members: dict[int, list[int]]  # theme position: item indices, nearest its centre first
+    keywords: dict[int, list[str]]
+    phrases: dict[int, list[Phrase]]
+    names: dict[int, str]
+    sources: dict[int, str]  # the NameSource of each name
+
+
+def theme_members(vectors: np.ndarray, clustering: Clustering) -> dict[int, list[int]]:
     """Each theme's member indices, nearest its centre first (as the product reads them)."""
     members = {}
     for position, theme in enumerate(clustering.theme_ids):
@@ -47,16 +62,17 @@ def theme_texts(
     return members
 
 
-def product_names(
+def name_themes(
     texts: Sequence[str],
     vectors: np.ndarray,
-    members: dict[int, list[int]],
+    clustering: Clustering,
     models: tuple[DescribingModel, TextEmbedder],
     on_progress: Progress | None = None,
-) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
-    """Return each theme's name as the product gives it, its NameSource, and its keyword
-    fallback name; themes are named largest first, each distinct from those before."""
-    llm, embedder = models
+) -> NamedThemes:
+    """Name every theme of the clustering as describe does (name_theme on the theme's
+    phrases, keywords, nearest quotes, texts and centre), largest first, each name distinct
+    from those before."""
+    members = theme_members(vectors, clustering)
     bucket = {p: [texts[i] for i in rows[:KEYWORD_TEXTS_PER_THEME]] for p, rows in members.items()}
     keywords = theme_keywords(bucket)
     phrases = theme_phrases(bucket, top_n=PHRASES_PER_THEME)
@@ -64,17 +80,15 @@ def product_names(
     sources: dict[int, str] = {}
     order = sorted(members, key=lambda p: (-len(members[p]), p))
     for done, position in enumerate(order, 1):
+        centre = clustering.centroids[position]
         rows = np.array(members[position])
-        centre = vectors[rows].mean(axis=0)
-        centre /= np.linalg.norm(centre)
         quotes = nearest_quotes(texts, vectors, rows, centre, NAME_QUOTES_SHOWN)
         text = ThemeText(phrases[position], keywords[position], quotes, bucket[position], centre)
-        named = name_theme(text, (llm, embedder), taken=list(names.values()))
+        named = name_theme(text, models, taken=list(names.values()))
         names[position], sources[position] = named.name, named.source
         if on_progress:
             on_progress(done, len(order))
-    fallback = {p: keyword_name(keywords[p]) for p in members}
-    return names, sources, fallback
+    return NamedThemes(members, keywords, phrases, names, sources)
 
 
 def bertopic_names(texts: Sequence[str], labels: np.ndarray) -> dict[int, str]:
@@ -149,14 +163,15 @@ def evaluate_names(
     """Return the names section: match shares for the product and the two baselines."""
     embedder = models[1]
     clustering = discover_themes(vectors, seed=0)
-    members = theme_texts(texts, vectors, clustering)
+    began = time.perf_counter()
+    named = name_themes(texts, vectors, clustering, models, on_progress)
+    seconds = (time.perf_counter() - began) / max(len(named.names), 1)
+    members, names, sources = named.members, named.names, named.sources
+    fallback = {p: keyword_name(named.keywords[p]) for p in members}
     majority = {
         p: Counter(intents[i] for i in rows).most_common(1)[0][0] for p, rows in members.items()
     }
     sizes = {p: len(rows) for p, rows in members.items()}
-    began = time.perf_counter()
-    names, sources, fallback = product_names(texts, vectors, members, models, on_progress)
-    seconds = (time.perf_counter() - began) / max(len(names), 1)
     label_of = np.full(len(texts), -1)
     for p, its_rows in members.items():
         label_of[its_rows] = p
