@@ -83,7 +83,10 @@ def name_themes(
         centre = clustering.centroids[position]
         rows = np.array(members[position])
         quotes = nearest_quotes(texts, vectors, rows, centre, NAME_QUOTES_SHOWN)
-        text = ThemeText(phrases[position], keywords[position], quotes, bucket[position], centre)
+        others = np.delete(clustering.centroids, position, axis=0)
+        text = ThemeText(
+            phrases[position], keywords[position], quotes, bucket[position], centre, others
+        )
         named = name_theme(text, models, taken=list(names.values()))
         names[position], sources[position] = named.name, named.source
         if on_progress:

@@ -27,10 +27,10 @@ from insights.pipeline.describing.naming import (
     NAME_PROMPT_VERSION,
     ThemeText,
     choose,
-    holding_top_keyword,
     keyword_name,
     name_prompt,
     name_theme,
+    picking_out,
 )
 from insights.pipeline.describing.quotes import theme_quotes
 from insights.pipeline.describing.summaries import (
@@ -219,11 +219,14 @@ def test_the_choice_adds_the_ranks_and_ties_go_to_the_more_distinctive() -> None
     assert choose([-3.0, -2.0, -1.0], [0.1, 0.2, 0.9]) == 2
 
 
-def test_a_name_holds_the_top_keyword_where_a_candidate_does() -> None:
-    phrases = [Phrase("new phone", 1.0, 5), Phrase("2fa code never arrives", 0.9, 6)]
-    assert holding_top_keyword(phrases, ["codes", "phone"]) == phrases[1:]
-    assert holding_top_keyword(phrases, ["sms"]) == phrases
-    assert holding_top_keyword(phrases, []) == phrases
+def test_a_name_is_ranked_by_how_well_it_picks_out_its_theme_among_the_others() -> None:
+    centre, other = np.array([1.0, 0.0, 0.0]), np.array([[0.0, 1.0, 0.0]])
+    shared = np.array([0.8, 0.6, 0.0])  # near this theme, as near the other
+    own = np.array([0.6, 0.0, 0.8])  # less near this theme, far from the other
+    vectors = np.stack([shared, own])
+    assert picking_out(vectors, centre, None) == pytest.approx([0.8, 0.6])
+    assert picking_out(vectors, centre, other) == pytest.approx([0.2, 0.6])
+    assert picking_out(vectors, None, other) == [0.0, 0.0]
 
 
 # --- Summaries

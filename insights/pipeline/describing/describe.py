@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 from django.db.models import Max
 from django.utils import timezone
 
@@ -72,6 +73,12 @@ class Corpus:
     phrases: dict[int, list[Phrase]]
     baseline: FieldBaseline
     as_of: date | None  # the latest date an item was written
+    centres: dict[int, np.ndarray]  # live theme id: its centre, by the describing embedder
+
+    def centres_besides(self, theme_id: int) -> np.ndarray | None:
+        """The other live themes' centres, one row each (None if there are none)."""
+        rows = [centre for other, centre in self.centres.items() if other != theme_id]
+        return np.stack(rows) if rows else None
 
 
 def describe_themes(
@@ -92,7 +99,7 @@ def describe_themes(
     ]
     if not themes:
         return 0
-    corpus = read_corpus()
+    corpus = read_corpus(embedder.name)
     taken = {
         theme_id: name
         for theme_id, name in Theme.objects.exclude(status=ThemeStatus.RETIRED).values_list(
@@ -156,7 +163,9 @@ def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
     return theme.summary_kind == SummaryKind.GENERATED and theme.summary_model_id != model.pk
 
 
-def read_corpus() -> Corpus:
+def read_corpus(embedding_model: str) -> Corpus:
+    """Read what describing needs of every theme; centres only of themes embedded by
+    embedding_model, the model that embeds the name candidates."""
     texts = _texts_by_theme()
     return Corpus(
         texts=texts,
@@ -169,6 +178,10 @@ def read_corpus() -> Corpus:
             ).iterator(chunk_size=2000)
         ),
         as_of=_latest_day(),
+        centres={
+            theme.pk: theme.centroid_array()
+            for theme in Theme.objects.live(embedding_model).only("centroid")
+        },
     )
 
 
@@ -190,9 +203,10 @@ def _describe(
     if theme.name_source != NameSource.PERSON and not keeps_name(theme, phrases, taken, version):
         texts = corpus.texts.get(theme.pk, [])
         centre = theme.centroid_array() if theme.embedding_model == embedder.name else None
-        named = name_theme(
-            ThemeText(phrases, keywords, representatives, texts, centre), (llm, embedder), taken
+        text = ThemeText(
+            phrases, keywords, representatives, texts, centre, corpus.centres_besides(theme.pk)
         )
+        named = name_theme(text, (llm, embedder), taken)
         _record_rename(theme, named.name, _rename_reason(theme, version))
         theme.name, theme.name_source, theme.name_prompt = named
         theme.name_model, theme.name_prompt_version = version, NAME_PROMPT_VERSION
