@@ -148,6 +148,7 @@ class Overview:
     """Everything the overview page shows, for one set of filters."""
 
     weeks: list[dict[str, Any]]
+    undated: int  # items in view without a date: counted everywhere but in the weeks
     latest_week: date | None
     totals: SentimentSplit
     by_source: dict[int, SentimentSplit]
@@ -160,10 +161,12 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
     over the items (by week, source, kind and theme) and one over the live themes."""
     groups = overview_counts(filters.apply(FeedbackItem.objects.all()))
     by_week = _sum_by(groups, 0)
-    weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(by_week) if week]
+    undated = by_week.pop(None, NO_ITEMS).total
+    weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(by_week)]
     latest = latest_full_week(weeks, _view_ends_on(filters, now or timezone.now()))
     return Overview(
         weeks=weeks,
+        undated=undated,
         latest_week=latest,
         totals=_sum_splits(groups.values()),
         by_source=_sum_by(groups, 1),

@@ -39,6 +39,11 @@ class ThemeDetail:
     weeks: list[dict[str, Any]]
     items: QuerySet[FeedbackItem]
 
+    @property
+    def undated(self) -> int:
+        """The items without a date: in the split, not in the weeks."""
+        return self.split.total - sum(row["total"] for row in self.weeks)
+
 
 def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList:
     """Return every open theme (closed ones too when show_closed) with its items counted

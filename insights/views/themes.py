@@ -51,6 +51,7 @@ def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
         "theme": theme,
         "filters": filters,
         "count": detail.split.total,
+        "undated": detail.undated,
         "percent": detail.percent,
         "split": theme_stats.split_parts(detail.split),
         **paginated(detail.items, filters, request.GET.get("page"), detail.split.total),

@@ -41,7 +41,7 @@ def monday(weeks_ago: int) -> datetime:
 def add_counted_items(
     source: DataSource,
     n: int,
-    when: datetime,
+    when: datetime | None,
     *,
     kind: str = "review",
     sentiment: str = "",
@@ -153,6 +153,18 @@ def test_the_overview_shows_volume_sentiment_by_source_and_headline_numbers(
     html = page.content.decode()
     assert re.search(r'id="stat-items"><span class="figure">47<', html)
     assert re.search(r'id="stat-not-analysed"><span class="figure">2<', html)
+
+
+def test_undated_items_count_everywhere_but_the_weekly_chart_which_says_so(
+    support_lead: Client, feedback: dict
+) -> None:
+    add_counted_items(feedback["store"], 3, None, sentiment="negative", theme=feedback["crash"])
+    page = overview(support_lead)
+    assert page.context["totals"] == SentimentSplit(total=50, negative=25, neutral=3, positive=20)
+    assert figure(page, "figure-volume")["negative"] == [2, 20, 0]
+    assert figure(page, "figure-themes")["negative"] == [25, 0]
+    assert page.context["view"].undated == 3
+    assert "3 items have no date and are not in this chart." in page.content.decode()
 
 
 @pytest.mark.parametrize(

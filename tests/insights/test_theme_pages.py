@@ -249,6 +249,18 @@ def test_the_theme_page_counts_and_charts_the_filtered_items_by_week(lead: Clien
     bars = {trace["name"]: trace["y"] for trace in figure["figure"]["data"]}
     assert bars["negative"] == [1, 0] and bars["positive"] == [0, 1]
     assert '<div data-figure="theme-weekly"></div>' in page.content.decode()
+    assert "no date" not in page.content.decode()
+
+
+def test_the_theme_page_says_how_many_of_its_items_have_no_date(lead: Client) -> None:
+    undated = add_item("no date", label="negative")
+    FeedbackItem.objects.filter(pk=undated.pk).update(created_at=None)
+    theme = make_theme("Sync", [add_item("a", 2, label="negative"), undated])
+
+    page = lead.get(reverse("insights:theme_detail", args=[theme.pk]))
+
+    assert page.context["count"] == 2
+    assert "1 item has no date and is not in this chart." in page.content.decode()
 
 
 def test_a_merged_theme_says_where_it_went_and_shows_no_forms(pm: Client) -> None:

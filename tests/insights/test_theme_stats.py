@@ -63,6 +63,7 @@ def test_a_themes_detail_counts_its_undated_items_with_the_weekly_ones() -> None
     assert detail.split.not_analysed == 1
     assert detail.percent == 75.0
     assert [row["total"] for row in detail.weeks] == [1, 1]
+    assert detail.undated == 1
     assert list(detail.items) == items  # nearest the centre first
 
 
