@@ -24,7 +24,14 @@ from django.utils import timezone
 
 from feedlens.jobs import carry_out, claim_job, heartbeat
 from ingestion.models import DataSource, FeedbackItem, ImportJob, ImportStatus, SyncStatus
-from ingestion.normalise import UNDECODABLE, ColumnMapping, ItemDraft, RowError, build_draft
+from ingestion.normalise import (
+    UNDECODABLE,
+    ColumnMapping,
+    ItemDraft,
+    RowError,
+    build_draft,
+    read_json_number,
+)
 
 FILE_FORMATS = ("csv", "json", "jsonl")
 # 1,000 rows a batch keeps each transaction short on SQLite and cuts round trips on PostgreSQL.
@@ -164,9 +171,12 @@ def read_jsonl(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:
                 continue
             position = f"line {line_number}"
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_int=read_json_number)
             except json.JSONDecodeError as error:
                 yield RawRecord(position, None, f"is not valid JSON: {error.msg}")
+                continue
+            except RecursionError:
+                yield RawRecord(position, None, "nests too deeply to read")
                 continue
             yield _json_record(position, value)
 

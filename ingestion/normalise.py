@@ -5,6 +5,8 @@ connectors share one definition of a valid item and of "the same item".
 """
 
 import hashlib
+import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ UNDECODABLE = "\ufffd"
 TITLE_MAX_CHARS = 500
 AUTHOR_MAX_CHARS = 255
 EXTERNAL_ID_MAX_CHARS = 255
+# Metadata an item may carry, as JSON: enough for a few dozen fields, not a document.
+METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 8
 # Dates further ahead than this are a mistake in the data (wrong format or time zone).
 FUTURE_TOLERANCE = timedelta(days=2)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -120,6 +125,73 @@ def clean_text(value: str) -> str:
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def clean_line(value: object, field_name: str) -> str:
+    """Return a short field (id, author, title, language, a metadata key) as one line of
+    text; RowError when it is a JSON object or list, or is not valid Unicode."""
+    text = _as_str(_scalar(value, field_name))
+    _check_unicode(text, field_name)
+    return _WHITESPACE.sub(" ", _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", text))).strip()
+
+
+def clean_metadata(value: object, field_name: str = "metadata") -> dict[str, object]:
+    """Return an item's metadata fit to store as JSON: keys and strings cleaned as short
+    fields; RowError for what JSON cannot hold (NaN, Infinity, numbers beyond a float), for
+    nesting deeper than METADATA_MAX_DEPTH and for more than METADATA_MAX_BYTES."""
+    if not isinstance(value, dict):
+        raise RowError(field_name, "must be a JSON object")
+    cleaned = _clean_json(value, field_name, depth=1)
+    assert isinstance(cleaned, dict)
+    size = len(json.dumps(cleaned, ensure_ascii=False).encode())
+    if size > METADATA_MAX_BYTES:
+        raise RowError(
+            field_name, f"is {size:,} bytes as JSON; the limit is {METADATA_MAX_BYTES:,}"
+        )
+    return cleaned
+
+
+def _clean_json(value: object, field_name: str, depth: int) -> object:
+    if depth > METADATA_MAX_DEPTH:
+        raise RowError(field_name, f"nests deeper than {METADATA_MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        return {
+            clean_line(key, field_name): _clean_json(item, field_name, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_clean_json(item, field_name, depth + 1) for item in value]
+    if isinstance(value, str):
+        _check_unicode(value, field_name)
+        return _CONTROL_CHARS.sub("", value)
+    if isinstance(value, Decimal | float) and not math.isfinite(value):
+        raise RowError(field_name, f"holds {value}, which JSON cannot store")
+    if isinstance(value, Decimal):  # an integer too long for Python to read (read_json_number)
+        raise RowError(field_name, "holds a number with too many digits")
+    return value
+
+
+def _scalar(value: object, field_name: str) -> object:
+    if isinstance(value, dict | list):
+        raise RowError(field_name, f"is a JSON {'object' if isinstance(value, dict) else 'list'}")
+    return value
+
+
+def _check_unicode(text: str, field_name: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RowError(field_name, "holds a character that is not valid Unicode") from None
+
+
+def read_json_number(digits: str) -> int | Decimal:
+    """Read an integer of a JSON body (json.loads(parse_int=...)): as an int when it could
+    be a number of this product, else as a Decimal that the field's check then rejects. A
+    bare int() fails the whole body beyond 4,300 digits and float() overflows."""
+    return int(digits) if len(digits) <= LONGEST_INT_DIGITS else Decimal(digits)
+
+
+LONGEST_INT_DIGITS = 300
 
 
 def content_hash(text: str, created_at: datetime | None) -> str:
@@ -238,7 +310,8 @@ def build_draft(
     raw_text = read_field(record, mapping.text)
     if raw_text is None:
         raise RowError("text", f"the column {mapping.text!r} is missing")
-    text = clean_text(_as_str(raw_text))
+    text = clean_text(_as_str(_scalar(raw_text, "text")))
+    _check_unicode(text, "text")
     if not text:
         raise RowError("text", "is empty")
     if UNDECODABLE in text:
@@ -246,21 +319,21 @@ def build_draft(
     if len(text) > max_chars:
         raise RowError("text", f"has {len(text):,} characters; the limit is {max_chars:,}")
     created_at = parse_datetime(read_field(record, mapping.created_at), mapping, now)
-    external_id = _as_str(read_field(record, mapping.external_id))
+    external_id = clean_line(read_field(record, mapping.external_id), "external_id")
     if len(external_id) > EXTERNAL_ID_MAX_CHARS:
         raise RowError("external_id", f"is longer than {EXTERNAL_ID_MAX_CHARS} characters")
     truncated: list[str] = []
     title, author = read_field(record, mapping.title), read_field(record, mapping.author)
-    metadata = {column: read_field(record, column) for column in mapping.metadata}
+    metadata = clean_metadata({column: read_field(record, column) for column in mapping.metadata})
     draft = ItemDraft(
         text=text,
         kind=kind,
         content_hash=content_hash(text, created_at),
         external_id=external_id,
-        title=_limited(clean_text(_as_str(title)), TITLE_MAX_CHARS, "title", truncated),
-        author_handle=_limited(_as_str(author), AUTHOR_MAX_CHARS, "author", truncated),
+        title=_limited(clean_line(title, "title"), TITLE_MAX_CHARS, "title", truncated),
+        author_handle=_limited(clean_line(author, "author"), AUTHOR_MAX_CHARS, "author", truncated),
         rating=parse_rating(read_field(record, mapping.rating)),
-        language=_as_str(read_field(record, mapping.language))[:16],
+        language=clean_line(read_field(record, mapping.language), "language")[:16],
         created_at=created_at,
         metadata=metadata,
     )

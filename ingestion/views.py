@@ -15,7 +15,7 @@ from ingestion.forms import SOURCE_FORMS, MappingForm, UploadForm, initial_mappi
 from ingestion.importers import ImportFileError, preview_file
 from ingestion.jobs import create_import_job, queue_import, queue_sync, save_upload
 from ingestion.models import DataSource, ImportJob, ImportStatus, SourceKind
-from ingestion.webhook import PayloadError, accept_items, read_payload
+from ingestion.webhook import PayloadError, WebhookResult, accept_items, read_payload
 
 
 def _json_error(message: str, status: int) -> JsonResponse:
@@ -40,7 +40,15 @@ def webhook(request: HttpRequest, source_id: int) -> JsonResponse:
         result = accept_items(source, read_payload(request.content_type or "", request))
     except PayloadError as error:
         return _json_error(str(error), error.status)
-    return JsonResponse(result.as_dict(), status=200 if result.valid else 422)
+    return JsonResponse(result.as_dict(), status=_webhook_status(result))
+
+
+def _webhook_status(result: WebhookResult) -> int:
+    """200 when every item was valid, 207 when some were (the body says which were not),
+    422 when none was."""
+    if not result.valid:
+        return 422
+    return 207 if result.problems else 200
 
 
 @role_required("ingestion.add_importjob")

@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from ingestion.importers import RowProblem, store_items
 from ingestion.models import DataSource, ItemKind, SyncStatus
-from ingestion.normalise import ColumnMapping, ItemDraft, RowError, build_draft
+from ingestion.normalise import (
+    ColumnMapping,
+    ItemDraft,
+    RowError,
+    build_draft,
+    clean_metadata,
+    read_json_number,
+)
 
 WEBHOOK_MAPPING = ColumnMapping(
     text="text",
@@ -78,11 +85,14 @@ def read_payload(content_type: str, body: Body) -> object:
     if len(data) > limit:
         raise PayloadError(f"the body is larger than {limit // 1024} KB", 413)
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), parse_int=read_json_number)
     except UnicodeDecodeError:
         raise PayloadError("the body is not UTF-8") from None
     except json.JSONDecodeError as error:
         raise PayloadError(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        # Python's reader stops at about 1,000 levels; no item of this format nests so deep.
+        raise PayloadError("the body nests too deeply to read") from None
 
 
 def items_in_payload(payload: object) -> list[object]:
@@ -124,13 +134,11 @@ def draft_from_item(source: DataSource, item: object) -> ItemDraft:
     if not isinstance(item, dict):
         raise RowError("item", f"is a JSON {type(item).__name__}, not an object")
     kind = item.get("kind") or source.item_kind
-    if kind not in ItemKind.values:
+    if not isinstance(kind, str) or kind not in ItemKind.values:
         raise RowError("kind", f"{kind!r} is not one of {', '.join(ItemKind.values)}")
     metadata = item.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise RowError("metadata", "must be a JSON object")
     draft = build_draft(
         item, WEBHOOK_MAPPING, kind, max_chars=settings.FEEDLENS_MAX_ITEM_CHARS, now=timezone.now()
     )
-    draft.metadata = {**metadata, **draft.metadata}
+    draft.metadata = clean_metadata({**clean_metadata(metadata), **draft.metadata})
     return draft

@@ -288,3 +288,38 @@ def test_the_import_task_is_safe_to_run_twice(tmp_path: Path) -> None:
     job.refresh_from_db()
     assert (job.status, job.items_created, job.duplicates) == (ImportStatus.DONE, 20, 0)
     assert FeedbackItem.objects.count() == 20
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+def test_a_nul_byte_in_a_short_field_past_the_first_block_is_cleaned_not_fatal(
+    tmp_path: Path, file_format: str
+) -> None:
+    rows = review_rows(80)  # well past the 4 KB the preview and the encoding guess read
+    rows[70]["headline"] = "Bad\x00title"
+    rows[71]["review_id"] = "r-\x0071"
+    path = tmp_path / f"nul.{file_format}"
+    if file_format == "csv":
+        write_csv(path, rows)
+    else:
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert path.stat().st_size > 4096
+    job = import_file(path)
+    assert (job.status, job.items_created, job.rows_failed) == (ImportStatus.DONE, 80, 0)
+    assert FeedbackItem.objects.get(external_id="r-70").title == "Badtitle"
+    assert FeedbackItem.objects.filter(external_id="r-71").exists()
+
+
+def test_jsonl_lines_a_reader_cannot_hold_are_reported_one_by_one(tmp_path: Path) -> None:
+    lines = [json.dumps(row) for row in review_rows(3)]
+    lines.insert(1, '{"review_id": "big", "body": "x", "stars": 1' + "0" * 5000 + "}")
+    lines.insert(2, '{"body": ' + "[" * 5000 + "]" * 5000 + "}")
+    lines.insert(3, '{"review_id": "obj", "body": {"a": 1}}')
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    job = import_file(path)
+    assert job.items_created == 3
+    assert [(error["position"], error["field"]) for error in job.row_errors] == [
+        ("line 2", "rating"),
+        ("line 3", "row"),
+        ("line 4", "text"),
+    ]

@@ -55,7 +55,7 @@ def test_it_stores_the_valid_items_of_a_batch_and_reports_the_rest(
 ) -> None:
     batch = {"items": [TICKET, {"id": "T-2", "text": ""}, {**TICKET, "id": "T-3", "rating": "ten"}]}
     status, body = post(source, batch, token)
-    assert status == 200
+    assert status == 207
     assert (body["created"], body["duplicates"]) == (1, 0)
     assert body["errors"] == [
         {"position": "item 2", "field": "text", "message": "is empty"},
@@ -63,6 +63,53 @@ def test_it_stores_the_valid_items_of_a_batch_and_reports_the_rest(
     ]
     source.refresh_from_db()
     assert source.last_sync_status == SyncStatus.PARTIAL
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ('{"id": "B", "text": "bad author", "author": "x\\u0000y"}', None),
+        ('{"id": "B\\u0000", "text": "bad id"}', None),
+        ('{"id": "B", "text": "bad metadata", "metadata": {"k\\u0000": "v\\u0000"}}', None),
+        ('{"id": "B", "text": "lone surrogate \\ud800"}', "text"),
+        ('{"id": "B", "text": "surrogate author", "author": "\\udc00"}', "author"),
+        ('{"id": "B", "text": "infinite", "metadata": {"n": Infinity}}', "metadata"),
+        ('{"id": "B", "text": "not a number", "metadata": {"n": NaN}}', "metadata"),
+        ('{"id": "B", "text": "huge rating", "rating": 1' + "0" * 5000 + "}", "rating"),
+        ('{"id": "B", "text": "huge", "metadata": {"n": 1' + "0" * 5000 + "}}", "metadata"),
+        ('{"id": "B", "text": "deep", "metadata": ' + '{"a": ' * 50 + "1" + "}" * 51, "metadata"),
+        ('{"id": "B", "text": "big", "metadata": {"k": "' + "x" * 20_000 + '"}}', "metadata"),
+        ('{"id": "B", "text": {"a": 1}}', "text"),
+        ('{"id": "B", "text": ["a", "list"]}', "text"),
+        ('{"id": {"a": 1}, "text": "an object as id"}', "external_id"),
+        ('{"id": "B", "text": "an object as kind", "kind": {"a": 1}}', "kind"),
+    ],
+)
+def test_one_bad_value_costs_its_item_only(
+    source: DataSource, token: str, bad: str, field: str | None
+) -> None:
+    good = [json.dumps({"id": f"G-{n}", "text": f"Good item number {n}"}) for n in range(5)]
+    body = ("[" + ", ".join([*good[:2], bad, *good[2:]]) + "]").encode()
+    status, answer = post(source, body, token)
+    stored = set(FeedbackItem.objects.values_list("external_id", flat=True))
+    assert {f"G-{n}" for n in range(5)} <= stored
+    if field is None:  # cleaned, not rejected: the control character is gone
+        assert (status, answer["created"], answer["errors"]) == (200, 6, [])
+        assert not any(
+            "\x00" in str(v)
+            for v in FeedbackItem.objects.values_list("external_id", "author_handle", "metadata")
+        )
+    else:
+        assert (status, answer["created"]) == (207, 5)
+        assert [(e["position"], e["field"]) for e in answer["errors"]] == [("item 3", field)]
+
+
+def test_a_body_nested_beyond_reading_is_refused_whole_and_clearly(
+    source: DataSource, token: str
+) -> None:
+    deep = '{"id": "B", "text": "deep", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5001
+    status, answer = post(source, f'[{deep}, {{"text": "fine"}}]'.encode(), token)
+    assert (status, answer) == (400, {"error": "the body nests too deeply to read"})
 
 
 def test_sending_the_same_item_twice_stores_it_once(source: DataSource, token: str) -> None:
