@@ -50,7 +50,8 @@ def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
     return UNDECODABLE, error.end
 
 
-codecs.register_error("feedlens-mark", _mark_undecodable)
+UNDECODABLE_HANDLER = "feedlens-mark"
+codecs.register_error(UNDECODABLE_HANDLER, _mark_undecodable)
 
 
 class ImportFileError(Exception):
@@ -95,10 +96,7 @@ class BatchOutcome:
 def detect_encoding(head: bytes, declared: str) -> str:
     """Return the encoding to read a file with: the declared one, or one its start shows."""
     if declared and declared != "auto":
-        try:
-            codecs.lookup(declared)
-        except LookupError as error:
-            raise ImportFileError(f"unknown encoding {declared!r}") from error
+        _check_text_encoding(head, declared)
         return declared
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
@@ -108,6 +106,23 @@ def detect_encoding(head: bytes, declared: str) -> str:
             "save it as UTF-8 or give its encoding"
         )
     return "utf-8-sig"  # reads plain UTF-8 too, and drops a BOM if there is one
+
+
+def _check_text_encoding(head: bytes, encoding: str) -> None:
+    """ImportFileError unless encoding is a text encoding that reads the file's first bytes
+    with the importer's error handler: Python also names codecs from bytes to bytes
+    (zlib_codec, base64) and codecs that read only their own alphabet (punycode, idna)."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError as error:
+        raise ImportFileError(f"unknown encoding {encoding!r}") from error
+    # _is_text_encoding is the one flag Python keeps for this (codecs.CodecInfo).
+    if not info._is_text_encoding:
+        raise ImportFileError(f"{encoding!r} is not a text encoding")
+    try:
+        codecs.getincrementaldecoder(encoding)(errors=UNDECODABLE_HANDLER).decode(head)
+    except (UnicodeError, ValueError, TypeError) as error:
+        raise ImportFileError(f"cannot read the file as {encoding!r}: {error}") from error
 
 
 def detect_format(name: str) -> str:
@@ -122,7 +137,7 @@ def detect_format(name: str) -> str:
 @contextlib.contextmanager
 def _text_stream(binary: BinaryIO, encoding: str) -> Iterator[io.TextIOWrapper]:
     """Decode binary as text; the binary file stays open, for progress by bytes read."""
-    text = io.TextIOWrapper(binary, encoding=encoding, errors="feedlens-mark", newline="")
+    text = io.TextIOWrapper(binary, encoding=encoding, errors=UNDECODABLE_HANDLER, newline="")
     try:
         yield text
     finally:

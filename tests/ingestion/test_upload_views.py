@@ -1,3 +1,4 @@
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,34 @@ def test_the_mapping_page_says_when_a_file_cannot_be_read(importer_client: Clien
     )
     page = importer_client.get(response.url)
     assert "it looks like UTF-16 without a byte-order mark" in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("encoding", "says"),
+    [
+        ("zlib_codec", "'zlib_codec' is not a text encoding"),
+        ("base64", "'base64' is not a text encoding"),
+        ("punycode", "cannot read the file as 'punycode'"),
+        ("idna", "cannot read the file as 'idna'"),
+        ("no-such-codec", "unknown encoding 'no-such-codec'"),
+    ],
+)
+def test_an_encoding_that_cannot_read_text_is_refused_on_the_mapping_page(
+    importer_client: Client, encoding: str, says: str
+) -> None:
+    response = importer_client.post(
+        reverse("ingestion:upload"),
+        {
+            "new_source_name": "S",
+            "item_kind": "review",
+            "encoding": encoding,
+            "file": SimpleUploadedFile("r.csv", "text\nTrès déçu\n".encode()),
+        },
+    )
+    page = importer_client.get(response.url)
+    assert page.status_code == 200
+    assert escape(says) in page.content.decode()
 
 
 @pytest.mark.django_db
