@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "feedlens.middleware.ContentSecurityPolicyMiddleware",
+    "feedlens.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "feedlens.urls"

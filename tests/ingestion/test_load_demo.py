@@ -2,7 +2,9 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from ingestion.models import DataSource, FeedbackItem, SyncStatus
 
@@ -10,9 +12,19 @@ pytestmark = pytest.mark.django_db
 
 
 def load_demo(*args: str) -> str:
+    """Run load_demo as `make demo` does, with DEBUG on."""
     out = StringIO()
-    call_command("load_demo", *args, stdout=out, stderr=StringIO())
+    with override_settings(DEBUG=True):
+        call_command("load_demo", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
+
+
+def test_with_debug_off_the_published_logins_need_a_flag() -> None:
+    with pytest.raises(CommandError, match="runs only with DEBUG=true"):
+        call_command("load_demo", "--weeks=1", "--per-week=10", stdout=StringIO())
+    assert not User.objects.exists() and not FeedbackItem.objects.exists()
+    call_command("load_demo", "--weeks=1", "--per-week=10", "--published-logins", stdout=StringIO())
+    assert authenticate(username="demo", password="feedlens-demo") is not None
 
 
 def test_the_demo_loads_three_sources_of_dated_feedback_once() -> None:

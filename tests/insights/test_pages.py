@@ -89,6 +89,12 @@ def test_pages_load_nothing_from_another_host(admin_client: Client, page: str) -
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_signed_in_pages_are_kept_by_no_cache(admin_client: Client, page: str) -> None:
+    cache_control = admin_client.get(reverse(page))["Cache-Control"]
+    assert {part.strip() for part in cache_control.split(",")} >= {"private", "no-store"}
+
+
 def test_the_login_page_logs_people_in(client: Client) -> None:
     user = User.objects.create_user("pm", password="a-long-password-1")
     user.groups.add(Group.objects.get(name=roles.PRODUCT_MANAGER))

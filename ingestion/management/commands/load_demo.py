@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from ingestion.demo.generator import generate_demo_feedback
@@ -22,8 +23,19 @@ class Command(BaseCommand):
         parser.add_argument("--weeks", type=int, default=8)
         parser.add_argument("--per-week", type=int, default=180)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--published-logins",
+            action="store_true",
+            help="make the demo logins even with DEBUG off (their password is in the README)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["published_logins"]:
+            raise CommandError(
+                "load_demo makes logins whose password is published (a superuser among "
+                "them), so it runs only with DEBUG=true, as `make demo` sets it. On a "
+                "machine no one else can reach, pass --published-logins."
+            )
         count = options["weeks"] * options["per_week"]
         records = generate_demo_feedback(
             seed=options["seed"], weeks=options["weeks"], items_per_week=options["per_week"]
