@@ -132,7 +132,7 @@ def clean_line(value: object, field_name: str) -> str:
     text; RowError when it is a JSON object or list, or is not valid Unicode."""
     text = _as_str(_scalar(value, field_name))
     _check_unicode(text, field_name)
-    return _WHITESPACE.sub(" ", _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", text))).strip()
+    return _WHITESPACE.sub(" ", clean_text(text)).strip()
 
 
 def clean_metadata(value: object, field_name: str = "metadata") -> dict[str, object]:
@@ -184,14 +184,16 @@ def _check_unicode(text: str, field_name: str) -> None:
         raise RowError(field_name, "holds a character that is not valid Unicode") from None
 
 
+# Digits an integer of a JSON body may have and be read as one: past a float's range, no
+# field of an item can hold it.
+LONGEST_INT_DIGITS = 300
+
+
 def read_json_number(digits: str) -> int | Decimal:
     """Read an integer of a JSON body (json.loads(parse_int=...)): as an int when it could
     be a number of this product, else as a Decimal that the field's check then rejects. A
     bare int() fails the whole body beyond 4,300 digits and float() overflows."""
     return int(digits) if len(digits) <= LONGEST_INT_DIGITS else Decimal(digits)
-
-
-LONGEST_INT_DIGITS = 300
 
 
 def content_hash(text: str, created_at: datetime | None) -> str:

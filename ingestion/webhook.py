@@ -137,8 +137,11 @@ def draft_from_item(source: DataSource, item: object) -> ItemDraft:
     if not isinstance(kind, str) or kind not in ItemKind.values:
         raise RowError("kind", f"{kind!r} is not one of {', '.join(ItemKind.values)}")
     metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RowError("metadata", "must be a JSON object")
     draft = build_draft(
         item, WEBHOOK_MAPPING, kind, max_chars=settings.FEEDLENS_MAX_ITEM_CHARS, now=timezone.now()
     )
-    draft.metadata = clean_metadata({**clean_metadata(metadata), **draft.metadata})
+    # One cleaning of the merged metadata: its size limit is the item's, not each part's.
+    draft.metadata = clean_metadata({**metadata, **draft.metadata})
     return draft
