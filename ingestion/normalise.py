@@ -165,7 +165,9 @@ def _clean_json(value: object, field_name: str, depth: int) -> object:
         _check_unicode(value, field_name)
         return _CONTROL_CHARS.sub("", value)
     if isinstance(value, Decimal | float) and not math.isfinite(value):
-        raise RowError(field_name, f"holds {value}, which JSON cannot store")
+        # As the client wrote it ("Infinity", "NaN"), not as Python prints it ("inf").
+        written = json.dumps(float(value))
+        raise RowError(field_name, f"holds {written}, which JSON cannot store")
     if isinstance(value, Decimal):  # an integer too long for Python to read (read_json_number)
         raise RowError(field_name, "holds a number with too many digits")
     return value

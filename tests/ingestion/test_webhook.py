@@ -104,6 +104,16 @@ def test_one_bad_value_costs_its_item_only(
         assert [(e["position"], e["field"]) for e in answer["errors"]] == [("item 3", field)]
 
 
+def test_a_value_json_cannot_store_is_named_as_the_client_wrote_it(
+    source: DataSource, token: str
+) -> None:
+    body = b'[{"text": "a", "metadata": {"n": Infinity}}, {"text": "b", "metadata": {"n": NaN}}]'
+    assert [error["message"] for error in post(source, body, token)[1]["errors"]] == [
+        "holds Infinity, which JSON cannot store",
+        "holds NaN, which JSON cannot store",
+    ]
+
+
 def test_a_body_nested_beyond_reading_is_refused_whole_and_clearly(
     source: DataSource, token: str
 ) -> None:
