@@ -156,27 +156,86 @@ def _csv_records(text: io.TextIOWrapper) -> Iterator[RawRecord]:
         raise ImportFileError("the first line is empty: it must name the columns")
     # The header names the columns, so the separator it uses most is the file's separator.
     delimiter = max(",;\t|", key=header_line.count)
-    reader = csv.reader(itertools.chain([header_line], text), delimiter=delimiter)
-    header = [name.strip() for name in next(reader)]
-    row_number = 0
+    header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    yield from _csv_rows(text, header, delimiter, _RowCounter(), first_line=2)
+
+
+class _RowCounter:
+    """Numbers rows across the readers of one file (a re-read goes on counting)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def next_row(self) -> int:
+        self.rows += 1
+        return self.rows
+
+
+class _LineTape:
+    """Hands lines to csv.reader and keeps those of the record being read, to read again."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.taken: list[str] = []
+
+    def __iter__(self) -> "_LineTape":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken.append(line)
+        return line
+
+
+def _csv_rows(
+    lines: Iterator[str], header: list[str], delimiter: str, counter: _RowCounter, first_line: int
+) -> Iterator[RawRecord]:
+    tape = _LineTape(lines)
+    reader = csv.reader(tape, delimiter=delimiter)
     while True:
+        tape.taken.clear()
+        record_line = first_line + reader.line_num
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            row_number += 1
-            yield RawRecord(f"row {row_number} (line {reader.line_num})", None, str(error))
+            position = f"row {counter.next_row()} (line {record_line})"
+            yield RawRecord(position, None, str(error))
             continue
-        row_number += 1
         if not any(value.strip() for value in values):
             continue  # blank lines are not rows
-        position = f"row {row_number} (line {reader.line_num})"
+        position = f"row {counter.next_row()} (line {record_line})"
+        if len(tape.taken) > 1 and _quote_left_open(tape.taken, delimiter):
+            # The quote ran to the end of the file and swallowed every row after its own:
+            # report its row, and read the lines after it as the rows they are.
+            yield RawRecord(position, None, UNCLOSED_QUOTE)
+            rest = iter(tape.taken[1:])
+            yield from _csv_rows(rest, header, delimiter, counter, first_line=record_line + 1)
+            return
         if len(values) != len(header):
             message = f"has {len(values)} fields; the header has {len(header)}"
+            if len(tape.taken) > 1:
+                last_line = record_line + len(tape.taken) - 1
+                message += f" (it runs on to line {last_line}: is a quote left open?)"
             yield RawRecord(position, None, message)
             continue
         yield RawRecord(position, dict(zip(header, values, strict=True)))
+
+
+UNCLOSED_QUOTE = "opens a quote that never closes; the lines after it are read as rows"
+
+
+def _quote_left_open(record_lines: list[str], delimiter: str) -> bool:
+    """Whether the record ends inside a quoted field: only the end of the file ends it so,
+    as the lenient reader takes everything after an unclosed quote into one field."""
+    strict = csv.reader(io.StringIO("".join(record_lines)), delimiter=delimiter, strict=True)
+    try:
+        for _ in strict:
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def read_jsonl(binary: BinaryIO, encoding: str) -> Iterator[RawRecord]:

@@ -204,6 +204,46 @@ def test_a_row_with_the_wrong_number_of_fields_is_reported(tmp_path: Path) -> No
     assert FeedbackItem.objects.get(external_id="r-3").text == "multi\nline text"
 
 
+def test_an_unclosed_quote_is_reported_at_its_row_and_the_rows_after_it_still_import(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "unclosed.csv"
+    lines = ["review_id,body", 'r-1,"fine"', 'r-7,"a quoted field', 'on two lines"']
+    lines += ['r-2,"the quote opens and never closes']
+    lines += [f"r-{n},row {n} after it" for n in range(3, 7)]
+    path.write_text("\n".join(lines) + "\n")
+    job = import_file(path, ColumnMapping(text="body", external_id="review_id"))
+    assert job.row_errors == [
+        {"position": "row 3 (line 5)", "field": "row", "message": importers.UNCLOSED_QUOTE}
+    ]
+    assert sorted(FeedbackItem.objects.values_list("external_id", flat=True)) == [
+        "r-1",
+        "r-3",
+        "r-4",
+        "r-5",
+        "r-6",
+        "r-7",
+    ]
+    assert FeedbackItem.objects.get(external_id="r-7").text == "a quoted field\non two lines"
+    assert FeedbackItem.objects.get(external_id="r-6").text == "row 6 after it"
+
+
+def test_a_quote_that_runs_over_rows_is_reported_where_it_opened(tmp_path: Path) -> None:
+    path = tmp_path / "runaway.csv"
+    path.write_text('review_id,body\nr-1,"opens\nr-2,closes" here,and more\nr-3,fine\n')
+    job = import_file(path, ColumnMapping(text="body", external_id="review_id"))
+    assert job.row_errors == [
+        {
+            "position": "row 1 (line 2)",
+            "field": "row",
+            "message": (
+                "has 3 fields; the header has 2 (it runs on to line 3: is a quote left open?)"
+            ),
+        }
+    ]
+    assert list(FeedbackItem.objects.values_list("external_id", flat=True)) == ["r-3"]
+
+
 def test_an_interrupted_import_resumes_without_duplicates(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "reviews.csv", review_rows(3_500))
     source = make_source()
