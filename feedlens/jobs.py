@@ -18,16 +18,18 @@ so that the task's autoretry_for claims it again and carries it through.
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ JOB_TASK_RETRY: dict[str, Any] = {
 }
 # Longest error text kept on a job; a traceback belongs in the worker's log.
 MAX_ERROR_CHARS = 2000
+# What a job that could not be handed to a worker says on its page.
+QUEUE_UNREACHABLE = "Could not start: the task queue is unreachable. Try again once it is back."
 
 
 class JobStatus(models.TextChoices):
@@ -62,6 +66,10 @@ class LeaseLost(Exception):
 
 class JobHeld(Exception):
     """The job is being carried out by another worker, whose lease has not run out."""
+
+
+class QueueUnreachable(Exception):
+    """The broker could not take the task: nothing was handed to a worker."""
 
 
 class Job(models.Model):
@@ -86,6 +94,9 @@ class Job(models.Model):
     # The Celery task that claimed it: a retry or a redelivery of that task (the same id)
     # takes the job back at once, even if the failed attempt could not release it.
     task_id = models.CharField(max_length=255, blank=True, editable=False)
+    # When the job was last handed to the broker: a job queued for longer than a lease
+    # since then is handed out again by beat (its message may have been lost).
+    handed_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Claims so far; requeue_expired gives up after FEEDLENS_JOB_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -152,10 +163,38 @@ def lease_duration() -> timedelta:
     return timedelta(seconds=settings.FEEDLENS_JOB_LEASE_SECONDS)
 
 
+def send(task: Enqueueable, *args: Any) -> None:
+    """Hand the task to the broker now; raise QueueUnreachable when it cannot take it.
+
+    Celery gives up on an unreachable broker after its publish retries (about a second),
+    raising kombu's OperationalError for every transport."""
+    try:
+        task.delay(*args)
+    except BrokerError as error:
+        logger.error("could not send %s%r to the broker: %s", task, args, error)
+        raise QueueUnreachable(QUEUE_UNREACHABLE) from error
+
+
 def enqueue_on_commit(task: Enqueueable, object_id: int) -> None:
-    """Hand the job to a worker once the current transaction commits (at once outside one):
-    a worker must never look for a row that is not committed yet."""
-    transaction.on_commit(partial(task.delay, object_id))
+    """Hand the task an id once the current transaction commits (at once outside one): a
+    worker must never look for a row that is not committed yet."""
+    transaction.on_commit(partial(send, task, object_id))
+
+
+def hand_out_on_commit(task: Enqueueable, job: Job) -> None:
+    """Hand the job to a worker once the current transaction commits. When the broker cannot
+    take it the job is failed with QUEUE_UNREACHABLE, for its page to say so; it is never
+    left queued with nothing on its way to a worker."""
+    transaction.on_commit(partial(_hand_out, task, type(job), job.pk))
+
+
+def _hand_out(task: Enqueueable, model: type[Job], job_id: int) -> None:
+    waiting = model._default_manager.filter(pk=job_id, status=JobStatus.QUEUED)
+    waiting.update(handed_out_at=timezone.now())
+    try:
+        send(task, job_id)
+    except QueueUnreachable as error:
+        waiting.update(status=JobStatus.FAILED, error=str(error), finished_at=timezone.now())
 
 
 def claim_job(
@@ -283,9 +322,11 @@ def carry_out(
 
 def requeue_expired(model: type[Job], task: Enqueueable) -> list[int]:
     """Beat, every minute: hand out again each running job whose lease ran out (its worker
-    died), or fail it once it was claimed FEEDLENS_JOB_MAX_ATTEMPTS times; return the ids
-    handed out again."""
+    died), or fail it once it was claimed FEEDLENS_JOB_MAX_ATTEMPTS times, and each job
+    still queued a lease after it was sent (its message lost: the broker restarted
+    empty, or the web process died before sending it); return the ids handed out again."""
     now = timezone.now()
+    resent = _resend_unclaimed(model, task, now - lease_duration())
     expired = model._default_manager.filter(status=JobStatus.RUNNING).filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     )
@@ -307,9 +348,25 @@ def requeue_expired(model: type[Job], task: Enqueueable) -> list[int]:
                 lease_expires_at=None,
             )
         elif rows.update(status=JobStatus.QUEUED, lease_expires_at=None, task_id=""):
-            enqueue_on_commit(task, job.pk)
+            hand_out_on_commit(task, job)
             requeued.append(job.pk)
-    return requeued
+    return resent + requeued
+
+
+def _resend_unclaimed(model: type[Job], task: Enqueueable, before: datetime) -> list[int]:
+    """Hand out again the queued jobs last handed out (or made) before that moment. A message
+    still on its way is then sent twice, which is safe: the second claim finds the job taken
+    or finished and does nothing."""
+    unclaimed = (
+        model._default_manager.filter(status=JobStatus.QUEUED)
+        .annotate(last_handed_out=Coalesce("handed_out_at", "created_at"))
+        .filter(last_handed_out__lt=before)
+    )
+    resent = []
+    for job in unclaimed.only("pk"):
+        hand_out_on_commit(task, job)
+        resent.append(job.pk)
+    return resent
 
 
 def job_status_response(jobs: "models.QuerySet[J]", job_id: int) -> JsonResponse:

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
 
 from accounts.people import signed_in_person
-from feedlens.jobs import enqueue_on_commit
+from feedlens.jobs import hand_out_on_commit, send
 from ingestion import tasks
 from ingestion.importers import detect_format
 from ingestion.models import DataSource, ImportJob, ImportStatus
@@ -61,9 +61,10 @@ def set_mapping(job: ImportJob, mapping: ColumnMapping) -> None:
 def queue_import(job: ImportJob, mapping: ColumnMapping) -> None:
     """Set the mapping and hand the job to a worker once the transaction commits."""
     set_mapping(job, mapping)
-    enqueue_on_commit(tasks.import_file, job.pk)
+    hand_out_on_commit(tasks.import_file, job)
 
 
 def queue_sync(source_id: int) -> None:
-    """Hand a sync of the source to a worker once the current transaction commits."""
-    enqueue_on_commit(tasks.sync_source_task, source_id)
+    """Hand a sync of the source to a worker now; raise feedlens.jobs.QueueUnreachable when
+    the broker cannot take it."""
+    send(tasks.sync_source_task, source_id)

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from feedlens.access import role_required
-from feedlens.jobs import job_status_response
+from feedlens.jobs import QueueUnreachable, job_status_response
 from ingestion.forms import SOURCE_FORMS, MappingForm, UploadForm, initial_mapping, source_form
 from ingestion.importers import ImportFileError, preview_file
 from ingestion.jobs import create_import_job, queue_import, queue_sync, save_upload
@@ -156,8 +156,12 @@ def source_sync(request: HttpRequest, source_id: int) -> HttpResponse:
     if not (source.enabled and source.is_polling):
         messages.error(request, f"{source.name!r} is not an enabled source that Feedlens fetches.")
     else:
-        queue_sync(source.pk)
-        messages.success(request, f"A sync of {source.name!r} is queued.")
+        try:
+            queue_sync(source.pk)
+        except QueueUnreachable as error:
+            messages.error(request, f"No sync of {source.name!r} was queued. {error}")
+        else:
+            messages.success(request, f"A sync of {source.name!r} is queued.")
     return redirect("ingestion:source_list")
 
 

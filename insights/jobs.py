@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
-from feedlens.jobs import enqueue_on_commit
+from feedlens.jobs import hand_out_on_commit
 from insights import tasks
 from insights.copy.writing import new_copy_draft
 from insights.models import AnalysisRun, CopyDraft, Report
@@ -26,7 +26,7 @@ def start_analysis(
     """Create a run and hand it to a worker once the transaction commits; return it."""
     with transaction.atomic():
         run = new_run(source_id=source_id, recluster=recluster, user=user)
-        enqueue_on_commit(tasks.run_analysis_task, run.pk)
+        hand_out_on_commit(tasks.run_analysis_task, run)
     return run
 
 
@@ -37,7 +37,7 @@ def start_copy_draft(
     commits; return it (queued)."""
     with transaction.atomic():
         draft = new_copy_draft(kind, theme_ids, user)
-        enqueue_on_commit(tasks.write_copy_task, draft.pk)
+        hand_out_on_commit(tasks.write_copy_task, draft)
     return draft
 
 
@@ -52,5 +52,5 @@ def request_report(
     tens of seconds (see the reports section of README.md)."""
     with transaction.atomic():
         report = new_report(period, source_ids, formats, created_by)
-        enqueue_on_commit(tasks.generate_report_task, report.pk)
+        hand_out_on_commit(tasks.generate_report_task, report)
     return report

@@ -11,7 +11,7 @@ from feedlens.jobs import (
     JOB_TASK_RETRY,
     TRANSIENT_ERRORS,
     JobHeld,
-    enqueue_on_commit,
+    hand_out_on_commit,
     requeue_expired,
 )
 from insights.copy.writing import write_copy
@@ -53,7 +53,7 @@ def _start_scheduled_run(*, recluster: bool) -> int | None:
     run = new_scheduled_run(recluster=recluster)
     if run is None:
         return None
-    enqueue_on_commit(run_analysis_task, run.pk)
+    hand_out_on_commit(run_analysis_task, run)
     return run.pk
 
 

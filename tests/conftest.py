@@ -6,6 +6,7 @@ shared datasets fail, not skip, when those are missing.
 
 import functools
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -145,14 +146,54 @@ def start_worker(
 
 def route_tasks_to(queue: str) -> None:
     """Send every task, the model work included, to one test queue."""
-    celery_app.conf.task_default_queue = queue
-    celery_app.conf.task_routes = {"insights.*": {"queue": queue}}
+    _route(queue, {"insights.*": {"queue": queue}})
+
+
+@pytest.fixture
+def unread_queue() -> Iterator[str]:
+    """Send every task to a queue of this test's own that no worker reads; yield its name.
+    The queue is emptied and the routes put back afterwards."""
+    require_redis()
+    before = (celery_app.conf.task_default_queue, celery_app.conf.task_routes)
+    queue = f"feedlens-unread-{uuid.uuid4().hex[:8]}"
+    route_tasks_to(queue)
+    try:
+        yield queue
+    finally:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+        _route(*before)
+
+
+def _route(default_queue: str, routes: object) -> None:
+    celery_app.conf.task_default_queue = default_queue
+    celery_app.conf.task_routes = routes
     # Celery keeps its router and default queue from first use: without this, tasks kept
     # going to the queue of the first worker a session started.
     amqp = celery_app.amqp
     amqp.flush_routes()
     for cached in ("router", "default_queue", "queues"):
         amqp.__dict__.pop(cached, None)
+
+
+@pytest.fixture
+def broker_down() -> Iterator[str]:
+    """Point Celery at a port where no broker listens, as when Redis is down; yield its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    _use_broker(url)
+    try:
+        yield url
+    finally:
+        _use_broker(settings.CELERY_BROKER_URL)
+
+
+def _use_broker(url: str) -> None:
+    # Celery keeps its connection and producer pools from first use: drop them, so that the
+    # next send connects to url.
+    celery_app.conf.broker_url = url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def require_redis() -> None:

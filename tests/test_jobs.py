@@ -11,6 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from feedlens.jobs import (
+    QUEUE_UNREACHABLE,
     JobStatus,
     LeaseLost,
     carry_out,
@@ -21,7 +22,10 @@ from feedlens.jobs import (
 )
 from ingestion.models import DataSource, ImportJob, ImportStatus
 from ingestion.tasks import import_file
+from insights.jobs import request_report, start_analysis
 from insights.models import AnalysisRun, CopyDraft, Report
+from insights.pipeline.run import new_scheduled_run
+from insights.reports.period import last_full_week
 from insights.tasks import run_analysis_task
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +222,29 @@ def test_beat_looks_for_expired_leases_every_minute_on_the_default_queue() -> No
     assert tasks["ingestion.requeue_expired_jobs"] == tasks["insights.requeue_expired_jobs"] == 60
     route = settings.CELERY_TASK_ROUTES["insights.requeue_expired_jobs"]
     assert route["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def test_beat_sends_again_a_queued_job_whose_message_was_lost(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    long_ago = timezone.now() - timedelta(seconds=settings.FEEDLENS_JOB_LEASE_SECONDS + 1)
+    lost = AnalysisRun.objects.create(created_at=long_ago, handed_out_at=long_ago)
+    AnalysisRun.objects.create(created_at=long_ago, handed_out_at=timezone.now())  # on its way
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert requeue_expired(AnalysisRun, run_analysis_task) == [lost.pk]
+    assert len(callbacks) == 1
+
+
+def test_a_job_the_broker_cannot_take_fails_with_the_reason_and_blocks_nothing(
+    broker_down: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        run = start_analysis()
+        report = request_report(last_full_week())
+    for job in (run, report):
+        job.refresh_from_db()
+        assert (job.status, job.error) == (JobStatus.FAILED, QUEUE_UNREACHABLE)
+        assert job.finished_at is not None
+    # The failed run does not hold the schedule back.
+    assert new_scheduled_run(recluster=False) is not None

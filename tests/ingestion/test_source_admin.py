@@ -4,6 +4,8 @@ secrets never shown back, enable/disable, sync now, and rotating a webhook token
 import json
 
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -205,15 +207,24 @@ def test_an_admin_disables_and_enables_a_source(admin: Client) -> None:
     assert source.enabled is True
 
 
-def test_sync_now_queues_a_sync_once_the_request_commits(
-    admin: Client, django_capture_on_commit_callbacks: object
-) -> None:
+def test_sync_now_hands_a_sync_to_the_task_queue(admin: Client, unread_queue: str) -> None:
     source = create(admin, SourceKind.RSS, FEED_FORM)
-    url = reverse("ingestion:source_sync", args=[source.pk])
-    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
-        response = admin.post(url, follow=True)
-    assert len(callbacks) == 1
+    response = admin.post(reverse("ingestion:source_sync", args=[source.pk]), follow=True)
     assert "A sync of &#x27;Forum&#x27; is queued." in response.content.decode()
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    [message] = broker.lrange(unread_queue, 0, -1)
+    headers = json.loads(message)["headers"]
+    assert (headers["task"], headers["argsrepr"]) == ("ingestion.sync_source", f"({source.pk},)")
+
+
+def test_sync_now_says_when_the_task_queue_is_unreachable(admin: Client, broker_down: str) -> None:
+    source = create(admin, SourceKind.RSS, FEED_FORM)
+    response = admin.post(reverse("ingestion:source_sync", args=[source.pk]), follow=True)
+    assert response.status_code == 200
+    assert (
+        "No sync of &#x27;Forum&#x27; was queued. Could not start: the task queue is unreachable."
+        in response.content.decode()
+    )
 
 
 def test_a_rotated_token_is_shown_once_and_the_old_one_stops_working(admin: Client) -> None:

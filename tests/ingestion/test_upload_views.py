@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from feedlens.jobs import QUEUE_UNREACHABLE
 from ingestion.models import DataSource, FeedbackItem, ImportJob, ImportStatus
 from ingestion.presets import PRESETS
 from tests.conftest import wait_until
@@ -179,3 +180,19 @@ def test_anonymous_people_are_sent_to_log_in(client: Client) -> None:
     response = client.get(reverse("ingestion:upload"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_an_import_the_task_queue_cannot_take_fails_with_the_reason_on_its_page(
+    importer_client: Client, broker_down: str, django_capture_on_commit_callbacks: object
+) -> None:
+    upload(importer_client, FIXTURES / "reviews.csv", new_source_name="Reviews", item_kind="review")
+    job = ImportJob.objects.get()
+    mapping = {"text": "body", "external_id": "review_id", "timezone": "UTC"}
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = importer_client.post(reverse("ingestion:mapping", args=[job.pk]), mapping)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.error) == (ImportStatus.FAILED, QUEUE_UNREACHABLE)
+    page = importer_client.get(response.url).content.decode()
+    assert "Could not start: the task queue is unreachable." in page

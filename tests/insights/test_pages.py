@@ -156,6 +156,17 @@ def test_only_people_allowed_to_analyse_can_start_a_run(client: Client) -> None:
     assert not AnalysisRun.objects.exists()
 
 
+def test_a_run_the_task_queue_cannot_take_says_so_on_its_page(
+    admin_client: Client, broker_down: str, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = admin_client.post(reverse("insights:analysis"), {"recluster": "on"})
+    assert response.status_code == 302
+    assert AnalysisRun.objects.get().status == "failed"
+    page = admin_client.get(response.url).content.decode()
+    assert "Could not start: the task queue is unreachable." in page
+
+
 def test_the_run_page_reports_its_progress(admin_client: Client) -> None:
     run = AnalysisRun.objects.create(
         status="running",
