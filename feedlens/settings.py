@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE["requeue-expired-insights-jobs"] = {
 FEEDLENS_SECRETS_KEY = envstr("FEEDLENS_SECRETS_KEY", "")
 if not FEEDLENS_SECRETS_KEY and DEBUG:
     FEEDLENS_SECRETS_KEY = f"derived-from-secret-key:{SECRET_KEY}"
+# Sources fetch from public addresses only (ingestion.connectors.network): never loopback,
+# private, link-local or multicast ones, where the database, the broker and cloud metadata
+# live. An API or mail server on the company's own network is allowed by naming its host
+# or network here: "reviews.internal,10.20.0.0/16".
+FEEDLENS_CONNECTOR_ALLOWED_HOSTS = envlist("FEEDLENS_CONNECTOR_ALLOWED_HOSTS", "")
 # Each minute, queue a sync of every enabled polling source whose next sync time has come.
 CELERY_BEAT_SCHEDULE["sync-due-sources"] = {
     "task": "ingestion.sync_due_sources",

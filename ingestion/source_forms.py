@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from django import forms
 from pydantic import ValidationError
 
-from ingestion.connectors.base import Connector
+from ingestion.connectors.base import Connector, SecretNotCarried
 from ingestion.models import DataSource
 from ingestion.normalise import describe_mapping_error
 from ingestion.secrets import SecretKeyError, secret_hint
@@ -82,6 +82,8 @@ class PollingSourceForm(SourceForm):
             self.stored_config = self.connector.config_to_store(config, self.instance.config)
         except ValidationError as error:
             self.add_error(None, describe_mapping_error(error))
+        except SecretNotCarried as error:
+            self.add_error(error.field, str(error))
         except SecretKeyError as error:
             self.add_error(None, str(error))
         return cleaned

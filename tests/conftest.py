@@ -131,6 +131,8 @@ def start_worker(
         "CELERY_ML_QUEUE": queue,
         "SECRET_KEY": settings.SECRET_KEY,
         "FEEDLENS_EAGER_TASKS": "false",
+        # The connector tests' servers listen on 127.0.0.1 (tests/ingestion/conftest.py).
+        "FEEDLENS_CONNECTOR_ALLOWED_HOSTS": "127.0.0.1",
         **extra_env,
     }
     command = [sys.executable, "-m", "celery", "-A", "feedlens", "worker", "--pool=solo"]

@@ -14,6 +14,7 @@ Adding a kind takes one module and a migration:
 """
 
 import http.client
+import logging
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -23,9 +24,12 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ingestion.connectors import network
 from ingestion.importers import RawRecord
 from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.secrets import decrypt_secret, encrypt_secret
+
+logger = logging.getLogger(__name__)
 
 # A server that takes longer than this to answer is treated as down; the sync backs off.
 HTTP_TIMEOUT_S = 30
@@ -39,6 +43,17 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 class ConnectorError(Exception):
     """A sync cannot go on: the server is unreachable, refuses, or sends what cannot be read."""
+
+
+class SecretNotCarried(Exception):
+    """A secret was left blank (keep the stored one) on a config that now sends it elsewhere."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(
+            "Enter it again: the source now connects to another host, and a stored secret "
+            "is only sent to the host it was entered for."
+        )
 
 
 @dataclass
@@ -74,16 +89,25 @@ class Connector(ABC, Generic[ConfigT]):
 
     def config_to_store(self, config: ConfigT, previous: dict[str, object]) -> dict[str, object]:
         """Return config as saved in DataSource.config: secrets encrypted, and a secret left
-        blank keeping the one stored before."""
+        blank keeping the one stored before, as long as it is sent where it was before.
+
+        Raises SecretNotCarried for a secret left blank when its destination changed: a
+        password typed for one server is never sent to another on someone else's edit."""
         stored = config.model_dump(mode="json")
         for name in self.secret_fields:
             if stored.get(name):
                 stored[name] = encrypt_secret(stored[name])
-            elif previous.get(name):
-                stored[name] = previous[name]
-            else:
+            elif not previous.get(name):
                 stored.pop(name, None)
+            elif self.secret_destination(previous) != self.secret_destination(stored):
+                raise SecretNotCarried(name)
+            else:
+                stored[name] = previous[name]
         return stored
+
+    def secret_destination(self, config: dict[str, object]) -> object:
+        """Return where a stored config's secrets are sent (an origin, a host)."""
+        return None
 
     @abstractmethod
     def mapping(self, config: ConfigT) -> ColumnMapping:
@@ -95,23 +119,35 @@ class Connector(ABC, Generic[ConfigT]):
 
 
 def http_get(url: str, headers: dict[str, str] | None = None) -> bytes:
-    """Return the body of a GET; ConnectorError for an error status, a timeout or no answer."""
+    """Return the body of a GET; ConnectorError for an error status, a timeout or no answer.
+
+    Fetched through ingestion.connectors.network: public addresses (or allowed hosts) only,
+    on every redirect, and the headers given never leave the URL's origin."""
     # The config schemas accept http and https URLs only (http_url), never file: or ftp:.
     request = urllib.request.Request(  # noqa: S310
         url, headers={"User-Agent": USER_AGENT, **(headers or {})}
     )
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+        with network.opener().open(request, timeout=HTTP_TIMEOUT_S) as response:
             body = response.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as error:
         raise ConnectorError(f"{url} answered {error.code} {error.reason}") from error
     # HTTPException: the server closed or garbled the answer part-way (IncompleteRead).
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ConnectorError(f"cannot reach {url}: {reason}") from error
+        raise connection_error(url, getattr(error, "reason", error)) from error
     if len(body) > MAX_RESPONSE_BYTES:
         raise ConnectorError(f"{url} sent more than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB")
     return body
+
+
+def connection_error(where: str, reason: object) -> ConnectorError:
+    """Return the error a sync records when it could not talk to where. Refused, reset and
+    timed out read the same ("could not connect"), so that a source's last error cannot
+    be used to scan ports; the reason goes to the worker's log."""
+    if isinstance(reason, network.BlockedDestination):
+        return ConnectorError(f"could not connect to {where}: {reason}")
+    logger.warning("could not connect to %s: %s", where, reason)
+    return ConnectorError(f"could not connect to {where}")
 
 
 def http_url(value: str) -> str:

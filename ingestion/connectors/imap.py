@@ -7,6 +7,7 @@ import email
 import email.policy
 import imaplib
 import re
+import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -16,7 +17,15 @@ from django import forms
 from django.utils.html import strip_tags
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingestion.connectors.base import HTTP_TIMEOUT_S, Connector, ConnectorError, Cursor, Page
+from ingestion.connectors.base import (
+    HTTP_TIMEOUT_S,
+    Connector,
+    ConnectorError,
+    Cursor,
+    Page,
+    connection_error,
+)
+from ingestion.connectors.network import open_checked_connection
 from ingestion.importers import RawRecord
 from ingestion.models import SourceKind
 from ingestion.normalise import ColumnMapping
@@ -55,19 +64,37 @@ class ImapConnector(Connector[ImapConfig]):
     def mapping(self, config: ImapConfig) -> ColumnMapping:
         return IMAP_MAPPING
 
+    def secret_destination(self, config: dict[str, object]) -> object:
+        return str(config.get("host", "")).lower().rstrip(".")
+
     def fetch(self, config: ImapConfig, cursor: Cursor) -> Iterator[Page]:
         try:
             with _open(config) as mailbox:
                 yield from _pages(mailbox, config, cursor)
-        except (imaplib.IMAP4.error, OSError) as error:
+        except imaplib.IMAP4.error as error:  # the server answered: a refused login, a bad folder
             raise ConnectorError(f"IMAP {config.host}:{config.port}: {error}") from error
+        except OSError as error:
+            raise connection_error(f"IMAP {config.host}", error) from error
+
+
+class _CheckedIMAP4(imaplib.IMAP4):
+    """IMAP to an address a connector may reach (ingestion.connectors.network)."""
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return open_checked_connection((self.host, self.port), timeout)
+
+
+class _CheckedIMAP4_SSL(imaplib.IMAP4_SSL):
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        sock = open_checked_connection((self.host, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _open(config: ImapConfig) -> imaplib.IMAP4:
     if config.security == "ssl":
-        mailbox: imaplib.IMAP4 = imaplib.IMAP4_SSL(config.host, config.port, timeout=HTTP_TIMEOUT_S)
+        mailbox: imaplib.IMAP4 = _CheckedIMAP4_SSL(config.host, config.port, timeout=HTTP_TIMEOUT_S)
     else:
-        mailbox = imaplib.IMAP4(config.host, config.port, timeout=HTTP_TIMEOUT_S)
+        mailbox = _CheckedIMAP4(config.host, config.port, timeout=HTTP_TIMEOUT_S)
         if config.security == "starttls":
             mailbox.starttls()
     mailbox.login(config.username, config.password)

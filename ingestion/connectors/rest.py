@@ -18,6 +18,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ingestion.connectors.base import Connector, ConnectorError, Cursor, Page, http_get, http_url
+from ingestion.connectors.network import origin
 from ingestion.importers import RawRecord
 from ingestion.models import SourceKind
 from ingestion.normalise import ColumnMapping, RowError, parse_datetime, read_field
@@ -67,6 +68,9 @@ class RestConnector(Connector[RestConfig]):
 
     def mapping(self, config: RestConfig) -> ColumnMapping:
         return config.mapping
+
+    def secret_destination(self, config: dict[str, object]) -> object:
+        return origin(str(config.get("url", "")))
 
     def fetch(self, config: RestConfig, cursor: Cursor) -> Iterator[Page]:
         for number in range(1, MAX_PAGES_PER_SYNC + 1):

@@ -41,6 +41,11 @@ def _not_found(query: dict[str, str], headers: dict[str, str]) -> Answer:
     return 404, "text/plain", b"not found"
 
 
+def redirect_answer(location: str, status: int = 302) -> Answer:
+    """A redirect: the body of a 3xx answer is sent as its Location."""
+    return status, "text/plain", location.encode()
+
+
 def json_answer(body: bytes | str, status: int = 200) -> Answer:
     return status, "application/json", body.encode() if isinstance(body, str) else body
 
@@ -58,6 +63,8 @@ def http_server() -> Iterator[LocalHttpServer]:
             route = state.routes.get(parts.path, _not_found)
             status, content_type, body = route(query, headers)
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", body.decode())  # see redirect_answer
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -159,6 +159,21 @@ def test_a_new_secret_replaces_the_stored_one(admin: Client) -> None:
     assert decrypt_secret(source.config["auth_header_value"]) == "a-brand-new-token-1234"
 
 
+def test_the_password_is_asked_for_again_when_the_mail_host_changes(admin: Client) -> None:
+    source = create(admin, SourceKind.IMAP, IMAP_FORM)
+    url = reverse("ingestion:source_edit", args=[source.pk])
+    moved = {**IMAP_FORM, "host": "imap.elsewhere.example", "password": ""}
+    response = admin.post(url, moved)
+    assert response.status_code == 200
+    assert "Enter it again: the source now connects to another host" in response.content.decode()
+    source.refresh_from_db()
+    assert source.config["host"] == "imap.example.com"
+    response = admin.post(url, {**moved, "password": "the-new-hosts-password"})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert decrypt_secret(source.config["password"]) == "the-new-hosts-password"
+
+
 def test_an_imap_source_needs_a_password(admin: Client) -> None:
     url = f"{reverse('ingestion:source_create')}?kind=imap"
     response = admin.post(url, {**IMAP_FORM, "password": ""})
