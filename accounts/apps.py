@@ -14,11 +14,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts: roles and people"
 
     def ready(self) -> None:
-        # This app has no models, so Django sends it no post_migrate of its own. The roles
-        # grant the permissions of ingestion and insights; insights comes after ingestion in
-        # INSTALLED_APPS, so its signal is sent when both apps' permissions exist.
+        # The roles grant the permissions of the apps before this one in INSTALLED_APPS
+        # (ingestion, insights, axes): this app's signal comes after theirs exist.
         post_migrate.connect(
             _ensure_role_groups,
-            sender=apps.get_app_config("insights"),
+            sender=apps.get_app_config("accounts"),
             dispatch_uid="feedlens_role_groups",
         )

@@ -23,7 +23,8 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts import roles
+from accounts import roles, throttle
+from accounts.models import MailKind
 
 ROLE_NAMES = (roles.ADMIN, roles.PRODUCT_MANAGER, roles.SUPPORT_LEAD)
 INVITATION_SUBJECT = "You are invited to Feedlens"
@@ -73,6 +74,7 @@ def invite_user(email: str, name: str, role: str, site_url: str) -> Invitation:
             # The whole name goes in first_name: people's names do not split reliably.
             user = User(username=email, email=email, first_name=name.strip()[:150])
             user.set_unusable_password()
+            user.is_staff = role == roles.ADMIN
             user.save()
             user.groups.add(Group.objects.get(name=role))
     except IntegrityError as error:  # the same email invited twice at once
@@ -82,9 +84,17 @@ def invite_user(email: str, name: str, role: str, site_url: str) -> Invitation:
 
 def send_invitation(user: User, site_url: str) -> Invitation:
     """Email the person a new link to set their password; return it with the sending error,
-    if any (a missing mail server must not lose the invitation)."""
+    if any (a missing mail server must not lose the invitation). At most
+    FEEDLENS_INVITATIONS_PER_ADDRESS an hour go to one address."""
     if user.has_usable_password():
         raise PeopleError(f"{user.username} has already set a password.")
+    limit = settings.FEEDLENS_INVITATIONS_PER_ADDRESS
+    if throttle.sent_this_hour(MailKind.INVITATION, recipient=user.email) >= limit:
+        raise PeopleError(
+            f"{user.email} was sent {limit} invitations in the last hour: wait before "
+            "sending another."
+        )
+    throttle.record_sent(MailKind.INVITATION, user.email, client=None)
     link = site_url.rstrip("/") + set_password_path(user)
     invitation = Invitation(user, link, send_error="")
     body = render_to_string("accounts/people_invitation_email.txt", {"invitation": invitation})
@@ -115,6 +125,9 @@ def set_role(user: User, role: str | None) -> User:
         user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(name=role))
         if role is not None:
             user.groups.add(Group.objects.get(name=role))
+        # Admins use Django's admin too (the Admin group holds its permissions).
+        user.is_staff = role == roles.ADMIN or user.is_superuser
+        user.save(update_fields=["is_staff"])
     return user
 
 
@@ -123,10 +136,18 @@ def deactivate(user: User, by: User) -> User:
     Django's ModelBackend refuses inactive users); return them."""
     if user.pk == by.pk:
         raise PeopleError("You cannot deactivate yourself.")
+    if user.is_superuser and not by.is_superuser:
+        raise PeopleError(f"Only a superuser can deactivate {user.username}, a superuser.")
     with transaction.atomic():
         _keep_another_admin(user, "deactivate")
         user.is_active = False
-        user.save(update_fields=["is_active"])
+        update = ["is_active"]
+        if not user.has_usable_password():
+            # A new unusable password changes what the invitation's token was made from:
+            # the link sent before stops working, and reactivating does not revive it.
+            user.set_unusable_password()
+            update.append("password")
+        user.save(update_fields=update)
     return user
 
 

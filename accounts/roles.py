@@ -39,14 +39,16 @@ _MAKE_REPORTS = [
     "insights.view_reportschedule",
     "insights.add_reportschedule",
     "insights.change_reportschedule",
+    "insights.delete_reportschedule",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     SUPPORT_LEAD: _BROWSE + _READ_REPORTS + _MAKE_REPORTS,
     PRODUCT_MANAGER: _BROWSE + _EDIT_AND_GENERATE + _READ_REPORTS,
 }
-# Admins get every permission of these apps: sources, imports, users, schedules, everything.
-ADMIN_APPS = ("ingestion", "insights", "auth", "django_celery_beat")
+# Admins get every permission of these apps: sources, imports, users, schedules, everything,
+# and the sign-in lockouts (axes), which they lift in Django's admin.
+ADMIN_APPS = ("ingestion", "insights", "auth", "django_celery_beat", "axes")
 
 # The permission that makes a person a user of the dashboards at all (every role has it).
 BROWSE_PERMISSION = "insights.view_theme"

@@ -1,20 +1,26 @@
-"""The admin area's landing page, the people page (invite, role, deactivate), and the page
-where an invited person sets their password."""
+"""The admin area's landing page, the people page (invite, role, deactivate), the page
+where an invited person sets their password, and the throttled sign-in and reset pages."""
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
-from django.contrib.auth.views import PasswordResetConfirmView
+from django.contrib.auth.views import PasswordResetConfirmView, PasswordResetView
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from accounts import people, roles
+from accounts import people, roles, throttle
 from accounts.forms import InviteForm, RoleForm
+from accounts.models import MailKind
 from feedlens.access import role_required
+
+logger = logging.getLogger(__name__)
 
 # Either is enough to need the admin area: the Admin role has both.
 ADMIN_AREA_PERMISSIONS = ("auth.change_user", "ingestion.change_datasource")
@@ -135,6 +141,8 @@ class SetPasswordView(PasswordResetConfirmView):
     password and is signed in."""
 
     post_reset_login = True
+    # The backend that checked the password; django-axes' only guards sign-in forms.
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
     success_url = reverse_lazy("insights:overview")
     template_name = "registration/password_set.html"
 
@@ -142,3 +150,34 @@ class SetPasswordView(PasswordResetConfirmView):
         # A person deactivated after the link went out must not get back in through it.
         user = super().get_user(uidb64)
         return user if user is not None and user.is_active else None
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset page, sending at most FEEDLENS_RESET_MAILS_PER_ADDRESS mails an hour to
+    one address and FEEDLENS_RESET_MAILS_PER_CLIENT to one client address. Over a limit it
+    answers as when it sends, as it does for an unknown address: the page never tells
+    whether an address has an account."""
+
+    email_template_name = "registration/password_reset_email.txt"
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        client = throttle.client_address(self.request)
+        kind = MailKind.PASSWORD_RESET
+        if (
+            throttle.sent_this_hour(kind, recipient=email)
+            >= settings.FEEDLENS_RESET_MAILS_PER_ADDRESS
+            or throttle.sent_this_hour(kind, client=client)
+            >= settings.FEEDLENS_RESET_MAILS_PER_CLIENT
+        ):
+            logger.warning("password reset for %s from %s refused: over the limit", email, client)
+            return HttpResponseRedirect(self.get_success_url())
+        throttle.record_sent(kind, email, client)
+        return super().form_valid(form)
+
+
+def locked_out(request: HttpRequest, response: object, credentials: dict[str, Any]) -> HttpResponse:
+    """django-axes' answer to a sign-in while it is paused (settings.AXES_LOCKOUT_CALLABLE)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"username": (credentials or {}).get("username", ""), "minutes": minutes}
+    return render(request, "registration/locked_out.html", context, status=429)

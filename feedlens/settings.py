@@ -3,6 +3,7 @@
 `.env.example` lists every variable read here. Code reads `settings.X`, never `os.environ`.
 """
 
+from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_celery_beat",
+    "axes",
     "ingestion",
     "insights",
     "accounts",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "feedlens.middleware.ContentSecurityPolicyMiddleware",
     "feedlens.middleware.PrivatePagesMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "feedlens.urls"
@@ -99,6 +103,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "insights:overview"
 LOGOUT_REDIRECT_URL = "login"
+
+# ---- Throttling of sign-ins (django-axes) and of the mail anyone can make us send
+# django-axes checks every sign-in first (its backend) and counts the failures in the
+# database: after FEEDLENS_LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one
+# client address, sign-in there is refused (429, accounts.views.locked_out) for the cool-off,
+# even with the right password. A success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("FEEDLENS_LOGIN_FAILURE_LIMIT", "10")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("FEEDLENS_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Password resets to one address, and reset mails asked for from one client address, in an
+# hour (accounts.throttle); invitations to one address in an hour.
+FEEDLENS_RESET_MAILS_PER_ADDRESS = envint("FEEDLENS_RESET_MAILS_PER_ADDRESS", "3")
+FEEDLENS_RESET_MAILS_PER_CLIENT = envint("FEEDLENS_RESET_MAILS_PER_CLIENT", "20")
+FEEDLENS_INVITATIONS_PER_ADDRESS = envint("FEEDLENS_INVITATIONS_PER_ADDRESS", "5")
 
 STATIC_URL = "static/"
 _PLOTLY = find_spec("plotly")

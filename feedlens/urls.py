@@ -2,16 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts.views import SetPasswordView
+from accounts.views import SetPasswordView, ThrottledPasswordResetView
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password-reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="registration/password_reset_email.txt"
-        ),
+        ThrottledPasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

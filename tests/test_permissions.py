@@ -51,7 +51,6 @@ IMPORT = "import"  # imports: admins only
 PEOPLE = "people"  # the admin area: invite people, give roles, deactivate: admins only
 SOURCES = "sources"  # the admin area's data sources: admins only
 REPORTS = "reports"  # make reports and schedule them: support leads and admins
-DELETE_SCHEDULES = "delete_schedules"  # admins only
 TOKEN = "token"  # the webhook: its source's token, never a session
 MAY = {
     BROWSE: {"support", "pm", "admin"},
@@ -60,7 +59,6 @@ MAY = {
     PEOPLE: {"admin"},
     SOURCES: {"admin"},
     REPORTS: {"support", "admin"},
-    DELETE_SCHEDULES: {"admin"},
 }
 PERSONAS = ["anonymous", "norole", "support", "pm", "admin"]
 
@@ -517,7 +515,7 @@ ENDPOINTS += [
     Endpoint(
         "insights:report_schedule_delete",
         "post",
-        DELETE_SCHEDULES,
+        REPORTS,
         schedule_id,
         changes=True,
         form_page=("insights:report_schedule", schedule_id),

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -66,7 +67,9 @@ def test_an_invited_person_sets_a_password_through_the_emailed_link_and_logs_in(
     assert visitor.get(reverse("insights:theme_list")).status_code == 200  # signed in already
 
     fresh = Client()
-    assert fresh.login(username="Ana.Lopez@example.com", password="quiet-harbour-42")
+    assert fresh.login(
+        request=HttpRequest(), username="Ana.Lopez@example.com", password="quiet-harbour-42"
+    )
     assert Client().get(link).context["validlink"] is False  # the link works once
 
 
@@ -82,6 +85,57 @@ def test_the_invitation_link_stops_working_when_the_person_is_deactivated(
 
     assert page.context["validlink"] is False
     assert "This link no longer works" in page.content.decode()
+
+
+def test_reactivating_a_person_does_not_revive_their_old_invitation_link(
+    admin_user: User,
+) -> None:
+    invite(signed_in(admin_user), "di@example.com")
+    link = re.search(r"http://testserver(\S+)", mail.outbox[0].body).group(1)
+    di = User.objects.get(email="di@example.com")
+    people.deactivate(di, by=admin_user)
+    people.reactivate(di)
+
+    assert Client().get(link, follow=True).context["validlink"] is False
+
+
+def test_an_admin_who_is_not_a_superuser_cannot_deactivate_a_superuser(
+    admin_user: User,
+) -> None:
+    root = User.objects.create_superuser("root", "root@example.com", "root-password-1")
+    response = signed_in(admin_user).post(
+        reverse("accounts:deactivate", args=[root.pk]), follow=True
+    )
+    assert "Only a superuser can deactivate root, a superuser." in response.content.decode()
+    root.refresh_from_db()
+    assert root.is_active
+
+
+def test_the_admin_role_opens_djangos_admin_and_other_roles_do_not(
+    admin_user: User, pm_user: User
+) -> None:
+    people.set_role(pm_user, roles.ADMIN)
+    assert signed_in(pm_user).get("/admin/").status_code == 200
+    people.set_role(pm_user, roles.SUPPORT_LEAD)
+    response = signed_in(pm_user).get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    invite(signed_in(admin_user), "ed@example.com", role=roles.ADMIN)
+    assert User.objects.get(email="ed@example.com").is_staff
+
+
+def test_invitations_to_one_address_are_limited_per_hour(
+    admin_user: User, settings: object
+) -> None:
+    client = signed_in(admin_user)
+    invite(client, "fay@example.com")
+    fay = User.objects.get(email="fay@example.com")
+    limit = settings.FEEDLENS_INVITATIONS_PER_ADDRESS  # type: ignore[attr-defined]
+    for _ in range(limit):
+        last = client.post(reverse("accounts:reinvite", args=[fay.pk]), follow=True)
+    assert len(mail.outbox) == limit
+    assert f"fay@example.com was sent {limit} invitations in the last hour" in (
+        last.content.decode()
+    )
 
 
 def test_a_new_invitation_link_can_be_sent_until_the_password_is_set(admin_user: User) -> None:
@@ -298,11 +352,13 @@ def test_a_deactivated_person_is_signed_out_and_can_be_reactivated(
 
     response = person.get(reverse("insights:theme_list"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
-    assert not Client().login(username="support", password="support-password-1")
+    assert not Client().login(
+        request=HttpRequest(), username="support", password="support-password-1"
+    )
 
     admin.post(reverse("accounts:reactivate", args=[support_user.pk]))
 
-    assert Client().login(username="support", password="support-password-1")
+    assert Client().login(request=HttpRequest(), username="support", password="support-password-1")
 
 
 def test_a_person_who_forgot_their_password_sets_a_new_one_through_an_emailed_link(
@@ -319,8 +375,8 @@ def test_a_person_who_forgot_their_password_sets_a_new_one_through_an_emailed_li
     link = re.search(r"http://testserver(/accounts/reset/\S+/)", message.body).group(1)
     set_url = visitor.get(link, follow=True).redirect_chain[-1][0]
     visitor.post(set_url, {"new_password1": "lantern-field-7", "new_password2": "lantern-field-7"})
-    assert Client().login(username="pm", password="lantern-field-7")
-    assert not Client().login(username="pm", password="pm-password-1")
+    assert Client().login(request=HttpRequest(), username="pm", password="lantern-field-7")
+    assert not Client().login(request=HttpRequest(), username="pm", password="pm-password-1")
 
 
 def test_an_invited_person_without_a_password_gets_no_reset_email(admin_user: User) -> None:
