@@ -153,6 +153,18 @@ FEEDLENS_DATASETS_DIR = envpath("FEEDLENS_DATASETS_DIR", BASE_DIR.parent / "shar
 
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Served over HTTPS (production, README "Deploying"): plain-HTTP requests are redirected to
+# HTTPS, and browsers told to use HTTPS only for SECURE_HSTS_SECONDS. Behind a proxy that
+# ends TLS, SECURE_PROXY_SSL_HEADER=true trusts its X-Forwarded-Proto to say a request was
+# HTTPS (without it every request would look plain and be redirected forever).
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+if envbool("SECURE_PROXY_SSL_HEADER", "false"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The compose health check fetches this file over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^static/img/favicon\.svg$"]
 
 # Celery: Redis broker; JSON only; late acknowledgement so a killed worker loses nothing.
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
