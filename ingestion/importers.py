@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import ijson
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from feedlens.jobs import carry_out, claim_job, heartbeat
@@ -337,18 +337,35 @@ def drafts_from_records(
 def store_items(
     source: DataSource, drafts: list[ItemDraft], import_job: ImportJob | None = None
 ) -> StoreResult:
-    """Store the drafts that are not already stored; return how many were new."""
+    """Store the drafts that are not already stored; return how many this call inserted."""
     fresh = _without_known_items(source, _unique_within(drafts))
-    FeedbackItem.objects.bulk_create(
-        [_item_from_draft(source, draft, import_job) for draft in fresh],
-        batch_size=BATCH_SIZE,
-        # A concurrent import may store the same item between the check and the insert;
-        # the unique constraints then drop it instead of failing the batch.
-        ignore_conflicts=True,
-    )
-    # Count what really landed: conflicts dropped by the database are duplicates too.
-    created = len(_stored_identities(source, fresh))
+    created = _insert_counting([_item_from_draft(source, draft, import_job) for draft in fresh])
     return StoreResult(created=created, duplicates=len(drafts) - created)
+
+
+def _insert_counting(items: list[FeedbackItem]) -> int:
+    """Insert the items; return how many this call inserted.
+
+    A concurrent writer (a webhook retry, a second import of the file) may store some of
+    them between the check for known items and this insert: the unique constraints then
+    refuse the batch, and the items are inserted one by one, each counted only if it is
+    this call's row, so that the counts of concurrent calls add up to the rows stored."""
+    try:
+        with transaction.atomic():
+            FeedbackItem.objects.bulk_create(items, batch_size=BATCH_SIZE)
+        return len(items)
+    except IntegrityError:
+        pass
+    inserted = 0
+    for item in items:
+        item.pk = None
+        try:
+            with transaction.atomic():
+                item.save(force_insert=True)
+        except IntegrityError:
+            continue  # the other writer's row: a duplicate here
+        inserted += 1
+    return inserted
 
 
 def _identity(draft: ItemDraft) -> tuple[str, str]:

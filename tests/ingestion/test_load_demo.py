@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import override_settings
 
 from ingestion.models import DataSource, FeedbackItem, SyncStatus
@@ -24,7 +25,7 @@ def test_with_debug_off_the_published_logins_need_a_flag() -> None:
         call_command("load_demo", "--weeks=1", "--per-week=10", stdout=StringIO())
     assert not User.objects.exists() and not FeedbackItem.objects.exists()
     call_command("load_demo", "--weeks=1", "--per-week=10", "--published-logins", stdout=StringIO())
-    assert authenticate(username="demo", password="feedlens-demo") is not None
+    assert authenticate(HttpRequest(), username="demo", password="feedlens-demo") is not None
 
 
 def test_the_demo_loads_three_sources_of_dated_feedback_once() -> None:
@@ -48,16 +49,16 @@ def test_the_demo_loads_three_sources_of_dated_feedback_once() -> None:
 def test_the_demo_login_it_prints_works() -> None:
     output = load_demo("--weeks=1", "--per-week=10")
     username, password = output.split("Demo login: ")[1].strip().split(" / ")
-    user = authenticate(username=username, password=password)
+    user = authenticate(HttpRequest(), username=username, password=password)
     assert user is not None and user.is_superuser
 
 
 def test_the_demo_has_a_login_for_each_role() -> None:
     load_demo("--weeks=1", "--per-week=10")
     for username, role in (("pm", "Product manager"), ("support", "Support lead")):
-        user = authenticate(username=username, password="feedlens-demo")
+        user = authenticate(HttpRequest(), username=username, password="feedlens-demo")
         assert user is not None and not user.is_superuser
         assert list(user.groups.values_list("name", flat=True)) == [role]
-    assert authenticate(username="support", password="feedlens-demo").has_perm(
+    assert authenticate(HttpRequest(), username="support", password="feedlens-demo").has_perm(
         "insights.view_theme"
     )

@@ -1,7 +1,10 @@
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -248,3 +251,25 @@ def test_a_payload_that_cannot_be_read_says_which_status_answers_it(
     with pytest.raises(webhook.PayloadError) as raised:
         webhook.read_payload(content_type, Body(data))
     assert raised.value.status == status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_with_the_same_ids_count_each_item_created_once() -> None:
+    source = DataSource.objects.create(name="Zendesk", kind="webhook", item_kind="ticket")
+    token = source.rotate_webhook_token()
+    batch = [{"id": f"T-{n}", "text": f"Ticket number {n} about the export"} for n in range(25)]
+    senders = 8
+    start = threading.Barrier(senders)
+
+    def send() -> dict:
+        start.wait()
+        try:
+            return post(source, batch, token)[1]
+        finally:
+            connection.close()  # each thread's own connection
+
+    with ThreadPoolExecutor(senders) as pool:
+        answers = list(pool.map(lambda _: send(), range(senders)))
+    assert FeedbackItem.objects.count() == len(batch)
+    assert sum(answer["created"] for answer in answers) == len(batch)
+    assert sum(answer["duplicates"] for answer in answers) == len(batch) * (senders - 1)
