@@ -94,10 +94,18 @@ def _sentiment_bars(
 
 
 def _unique_labels(names: list[str]) -> list[str]:
-    """Plotly merges bars that share a category: two themes may share a name."""
+    """Return the names as plain-text category labels. Plotly merges bars that share a
+    category (two themes may share a name), and it reads tags in labels (<a href>, <b>):
+    a name is drawn as the text it is, never as a link."""
     seen: dict[str, int] = {}
     labels = []
     for name in names:
         seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        labels.append(plain_text(name if seen[name] == 1 else f"{name} ({seen[name]})"))
     return labels
+
+
+def plain_text(text: str) -> str:
+    """Return text as plotly draws it literally: its entities for the characters that
+    start tags and entities (plotly decodes &amp;, &lt; and &gt; back when it draws)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -83,3 +83,20 @@ def test_a_theme_opens_from_the_overview_with_its_trend_drawn(
     assert int(browser.find("#theme-size").text.replace(",", "")) == theme.assignments.count()
     assert browser.console_errors() == []
     assert browser.foreign_requests() == []
+
+
+def test_a_theme_name_with_markup_is_drawn_as_its_text_not_as_a_link(
+    browser: Browser, analysed: None, pm_user: User
+) -> None:
+    sign_in(browser, pm_user)
+    browser.wait_until_charts_are_drawn()
+    largest = browser.find("#themes-by-volume tbody a").text
+    name = '<a href="https://attacker.example/">Click me</a>'
+    Theme.objects.filter(name=largest).update(name=name)
+
+    browser.open("/")
+    browser.wait_until_charts_are_drawn()
+    browser.screenshot("overview-theme-name-with-markup")
+    assert name in [tick.text for tick in browser.find_all("[data-figure] .ytick text")]
+    assert browser.find_all("[data-figure] svg a") == []
+    assert browser.console_errors() == []

@@ -75,6 +75,16 @@ def test_theme_bars_keep_two_themes_of_the_same_name_apart() -> None:
     assert list(traces["not analysed"].x) == [0, 1]
 
 
+def test_a_name_with_markup_is_a_plain_label_not_a_link() -> None:
+    name = '<a href="https://attacker.example">Refunds</a> & <b>more</b>'
+    figure = charts.theme_volume_figure([group(name, 3, 1, 1, 1)], "Top themes by volume")
+    [label] = bars(figure)["negative"].y
+    assert "<" not in label and ">" not in label
+    assert label == (
+        '&lt;a href="https://attacker.example"&gt;Refunds&lt;/a&gt; &amp; &lt;b&gt;more&lt;/b&gt;'
+    )
+
+
 def test_a_page_figure_is_plain_json_under_its_id() -> None:
     figure = charts.weekly_sentiment_figure([week(WEEKS[0], 1, 1, 0, 0)], "Items per week")
     page_figure = charts.page_figure("figure-volume", figure)
