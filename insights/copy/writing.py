@@ -490,9 +490,22 @@ def _pain_text(material: Material) -> str:
 
 
 def _layout(spec: KindSpec, material: Material, body: str, note: str) -> str:
+    # The body and the name may hold a customer's words; the note is ours (a blockquote).
+    body, name = literal(body), literal(material.name)
     if spec.as_list:
         return "\n".join(filter(None, [f"- {body}", f"  {note}" if note else ""]))
-    return "\n\n".join(filter(None, [f"## {material.name}", body, note]))
+    return "\n\n".join(filter(None, [f"## {name}", body, note]))
+
+
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+
+
+def literal(text: str) -> str:
+    """Return text (which may hold a customer's words) for a Markdown draft, to be shown as
+    written wherever the draft is pasted: its tags and entities escaped, so no customer's
+    HTML is rendered, and its square brackets, so no quote becomes a link or an image."""
+    text = _ENTITY.sub("&amp;", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("[", "\\[").replace("]", "\\]")
 
 
 def assemble_draft(spec: KindSpec, sections: Sequence[Section], quotes: Sequence[Quote]) -> str:
@@ -512,5 +525,5 @@ def citations(quotes: Sequence[Quote]) -> str:
             continue
         seen.add(item_id)
         url = reverse("insights:item_detail", args=[item_id])
-        lines.append(f"- [Item {item_id}]({url}): “{one_line(text, CITED_QUOTE_CHARS)}”")
+        lines.append(f"- [Item {item_id}]({url}): “{literal(one_line(text, CITED_QUOTE_CHARS))}”")
     return "\n".join(lines)

@@ -337,3 +337,25 @@ def test_a_model_that_cannot_choose_still_writes_from_the_card() -> None:
     draft.refresh_from_db()
     assert "- Fixed: bank sync connection errors." in draft.text
     assert "chose this wording" not in draft.text
+
+
+def test_a_customers_html_and_links_are_written_as_text_in_the_markdown() -> None:
+    hostile = [
+        (
+            'Export <img src=x onerror="alert(1)"> fails, see [help](https://attacker.example)',
+            "negative",
+        ),
+        ("The export <script>alert(2)</script> is empty &amp; broken.", "negative"),
+    ]
+    theme = sync_theme('Export <b onmouseover="x()">errors</b>', hostile)
+    draft = new_draft(CopyKind.RELEASE_NOTE, theme)
+
+    write_copy(draft.pk, llm=ScriptedModel(LOOP))  # the template, with a customer's words
+
+    text = CopyDraft.objects.get(pk=draft.pk).text
+    assert not re.search(r"<(img|script|b)\b", text)
+    assert not re.search(r"(?<!\\)\]\(https://attacker", text)  # no link but an escaped one
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
+    assert "\\[help\\](https://attacker.example)" in text
+    assert '## Export &lt;b onmouseover="x()"&gt;errors&lt;/b&gt;' in text
+    assert "&amp;amp; broken" in text  # an entity in the text is shown as written
