@@ -92,7 +92,13 @@ INSTRUCTION_LIKE = re.compile(
     r"|\b(?:system|previous|above)\s+prompt\b"
     r"|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot|llm)\b"
     r"|\b(?:name|call|title|label)\s+(?:this|the)\s+(?:theme|topic|cluster|group)\b"
-    r"|\b(?:respond|answer|reply)\s+(?:only\s+)?with\s+(?:the\s+)?(?:word|text|phrase)\b",
+    r"|\b(?:respond|answer|reply)\s+(?:only\s+)?with\s+(?:the\s+)?(?:word|text|phrase)\b"
+    # A role as a chat transcript or a prompt writes it ("SYSTEM: ...", "### Assistant:");
+    # "System: crashes" may be a review, so a bare role counts in capitals only.
+    r"|(?:^|\n)\s*(?:\#{1,6}\s*(?:system|assistant|instructions?)|(?-i:SYSTEM|ASSISTANT))\s*:"
+    # Chat-template tokens of common model families (Gemma, ChatML, Llama, GPT).
+    r"|<\|?(?:start_of_turn|end_of_turn|im_start|im_end|endoftext|system|assistant|user)\|?>"
+    r"|\[/?INST\]|<</?SYS>>",
     re.IGNORECASE | re.DOTALL,
 )
 

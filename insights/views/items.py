@@ -16,6 +16,7 @@ from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
 from insights.views.pages import apply_correction, paginated, report_invalid
+from insights.wording import speaks_to_the_model
 
 
 @role_required()
@@ -50,6 +51,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         "probabilities": _probabilities(sentiment),
         "assignment": assignment,
         "theme": assignment.theme if assignment else None,
+        "speaks_to_the_model": speaks_to_the_model(item.text),
         "history": Correction.objects.filter(item=item).select_related(
             "made_by", "theme", "target_theme"
         ),
