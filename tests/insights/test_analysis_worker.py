@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from feedlens.celery import app as celery_app
 from ingestion.demo.generator import generate_demo_feedback
@@ -17,6 +18,7 @@ from ingestion.demo.load import load_demo_feedback
 from ingestion.models import FeedbackItem
 from insights.jobs import start_analysis
 from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
+from insights.tasks import requeue_expired_jobs_task
 from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
 
 pytestmark = pytest.mark.services
@@ -86,5 +88,46 @@ def test_a_worker_killed_mid_run_loses_nothing(
     received = re.findall(r"Task insights\.run_analysis\[[\w-]+\] received", log.read_text())
     assert len(received) >= 2
     assert AnalysisRun.objects.get(pk=run.pk).started_at > first_start
+    assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
+    assert ItemSentiment.objects.exclude(predicted="").count() == items
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_is_taken_again_once_its_lease_runs_out(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The lease, not the broker: the dead worker's message stays unacknowledged for the
+    broker's hours-long visibility timeout, and beat's requeue hands the run out again."""
+    require_redis()
+    queue = f"feedlens-lease-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(partial(route_tasks_to, celery_app.conf.task_default_queue))
+    route_tasks_to(queue)
+    items = load_demo(per_week=60)
+    log = tmp_path / "worker.log"
+    short_lease = {"FEEDLENS_JOB_LEASE_SECONDS": "10"}
+    worker = start_worker(queue, log, **short_lease)
+    run = start_analysis()
+    try:
+        wait_until(
+            lambda: stage_of(run.pk)[1] == "sentiment" and stage_of(run.pk)[2] > 0,
+            300,
+            "the run never reached the sentiment stage",
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        assert stage_of(run.pk)[0] == RunStatus.RUNNING
+        wait_until(
+            lambda: AnalysisRun.objects.get(pk=run.pk).lease_expires_at < timezone.now(),
+            60,
+            "the dead worker's lease did not run out",
+        )
+        worker = start_worker(queue, log, **short_lease)
+        requeue_expired_jobs_task.delay()  # what beat sends every minute
+        wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 600, log.read_text()[-3000:])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    finished = AnalysisRun.objects.get(pk=run.pk)
+    assert (finished.attempts, finished.error) == (2, "")
     assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
     assert ItemSentiment.objects.exclude(predicted="").count() == items
