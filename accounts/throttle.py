@@ -3,8 +3,10 @@ ask for one) and invitations. Each mail sent is recorded (accounts.models.SentMa
 counts those of the last hour to one address, or asked for from one client address. Sign-ins
 are limited by django-axes (settings.AXES_*)."""
 
+import ipaddress
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -16,7 +18,18 @@ KEPT_FOR = timedelta(days=1)
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """Return the address the request came from (REMOTE_ADDR, which django-axes reads too)."""
+    """Return the address the request came from, for these limits and django-axes'
+    (settings.AXES_CLIENT_IP_CALLABLE). Behind FEEDLENS_TRUSTED_PROXIES proxies it is the
+    one the outermost of them saw: each appends its client to X-Forwarded-For, so it stands
+    that many places from the end (what a client writes there itself comes before)."""
+    proxies = settings.FEEDLENS_TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if proxies and len(forwarded) >= proxies:
+        candidate = forwarded[-proxies].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass  # not an address a proxy writes: fall back to the connection's
     return request.META.get("REMOTE_ADDR") or None
 
 

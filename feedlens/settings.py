@@ -118,6 +118,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("FEEDLENS_LOGIN_COOLOFF_MINUTES", "
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Proxies in front of the app (a TLS proxy: 1): the client's address is then read from
+# X-Forwarded-For, or every client would share the proxy's address and its limits.
+FEEDLENS_TRUSTED_PROXIES = envint("FEEDLENS_TRUSTED_PROXIES", "0")
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
 # Password resets to one address, and reset mails asked for from one client address, in an
 # hour (accounts.throttle); invitations to one address in an hour.
 FEEDLENS_RESET_MAILS_PER_ADDRESS = envint("FEEDLENS_RESET_MAILS_PER_ADDRESS", "3")

@@ -83,3 +83,21 @@ def test_reset_mail_asked_for_from_one_address_is_limited_per_hour(settings: obj
         ask_for_reset(f"person{number}@example.com")
     assert len(mail.outbox) == 4
     assert ask_for_reset("person5@example.com", address="192.0.2.50") == 5
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
+    pm_user: User, limit: int, settings: object
+) -> None:
+    settings.FEEDLENS_TRUSTED_PROXIES = 1  # type: ignore[attr-defined]
+
+    def through_proxy(forwarded_for: str, username: str, password: str) -> int:
+        client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+        response = client.post(reverse("login"), {"username": username, "password": password})
+        return response.status_code
+
+    # One client guesses, writing a new address of its own before the proxy's each time.
+    for number in range(limit):
+        through_proxy(f"192.0.2.{number}, 198.51.100.7", f"guess-{number}", WRONG)
+    assert through_proxy("192.0.2.99, 198.51.100.7", "pm", "pm-password-1") == 429
+    # Another client behind the same proxy is not held back by it.
+    assert through_proxy("203.0.113.9", "pm", "pm-password-1") == 302
