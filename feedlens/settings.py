@@ -288,4 +288,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # django-axes announces its version at every start, in every command's output.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

@@ -24,7 +24,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ingestion.connectors import network
+from ingestion.connectors.network import BlockedDestination, opener
 from ingestion.importers import RawRecord
 from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.secrets import decrypt_secret, encrypt_secret
@@ -128,7 +128,7 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> bytes:
         url, headers={"User-Agent": USER_AGENT, **(headers or {})}
     )
     try:
-        with network.opener().open(request, timeout=HTTP_TIMEOUT_S) as response:
+        with opener().open(request, timeout=HTTP_TIMEOUT_S) as response:
             body = response.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as error:
         raise ConnectorError(f"{url} answered {error.code} {error.reason}") from error
@@ -144,7 +144,7 @@ def connection_error(where: str, reason: object) -> ConnectorError:
     """Return the error a sync records when it could not talk to where. Refused, reset and
     timed out read the same ("could not connect"), so that a source's last error cannot
     be used to scan ports; the reason goes to the worker's log."""
-    if isinstance(reason, network.BlockedDestination):
+    if isinstance(reason, BlockedDestination):
         return ConnectorError(f"could not connect to {where}: {reason}")
     logger.warning("could not connect to %s: %s", where, reason)
     return ConnectorError(f"could not connect to {where}")
