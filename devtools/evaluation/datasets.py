@@ -9,6 +9,9 @@ import numpy as np
 
 BANKING77_FILE = Path("banking77") / "train.csv"
 AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
+AMAZON_REVIEWS_FILE = (
+    Path("datafiniti_amazon_reviews") / "Datafiniti_Amazon_Consumer_Reviews_of_Amazon_Products.csv"
+)
 
 
 class DatasetError(ValueError):
@@ -43,7 +46,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
             f"{path} does not exist: set FEEDLENS_DATASETS_DIR or pass --datasets to the "
             "folder that holds the public data sets."
         )
-    with path.open(newline="", encoding="utf-8") as file:
+    with path.open(newline="", encoding="utf-8-sig") as file:  # some carry a BOM
         reader = csv.DictReader(file)
         missing = set(columns) - set(reader.fieldnames or ())
         if missing:
@@ -74,6 +77,24 @@ def read_airline_tweets(datasets_dir: Path) -> Tweets:
         airlines=[row.get("airline", "") for row in kept],
         created=[row.get("tweet_created", "") for row in kept],
     )
+
+
+def read_amazon_reviews(datasets_dir: Path) -> LabeledTexts:
+    """Return the Amazon device reviews' texts with their star rating as a sentiment: 1-2
+    stars negative, 3 neutral, 4-5 positive (rows without a text or a rating left out)."""
+    rows = _rows(Path(datasets_dir) / AMAZON_REVIEWS_FILE, ("reviews.text", "reviews.rating"))
+    texts, labels = [], []
+    for row in rows:
+        text, rating = row["reviews.text"].strip(), row["reviews.rating"].strip()
+        if text and rating:
+            texts.append(text)
+            labels.append(stars_sentiment(float(rating)))
+    return LabeledTexts(texts, labels)
+
+
+def stars_sentiment(stars: float) -> str:
+    """Return the sentiment a 1-5 star rating stands for."""
+    return "negative" if stars < 2.5 else "neutral" if stars < 3.5 else "positive"
 
 
 def split_tweets(n_tweets: int, sample_size: int, pool_size: int, seed: int = 0) -> TweetSplit:

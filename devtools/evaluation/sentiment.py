@@ -1,5 +1,6 @@
-"""Sentiment on the airline tweets: accuracy and macro-F1 of the product's pipeline with no
-labels and with some corrections, beside the VADER lexicon and the raw few-shot model.
+"""Sentiment on labeled sets (the airline tweets; Amazon device reviews, stars as labels):
+accuracy, macro-F1, per-class F1 and the predicted class mix of the product's pipeline with
+no labels and with some corrections, beside the VADER lexicon and the raw few-shot model.
 
 Ours is insights.pipeline.sentiment.fitting's functions on arrays (no database): the language
 model's scores on a pool of unlabeled tweets give the prior and the pseudo-labels (fit_sentiment),
@@ -30,7 +31,17 @@ LABEL_COUNTS = (100, 300, 1000)
 LABEL_SEEDS = (0, 1, 2)
 # VADER's documented thresholds on the compound score.
 VADER_THRESHOLD = 0.05
-COLUMNS = ("method", "labels", "accuracy", "macro-F1", "F1 sd", "s/item", "fit s")
+COLUMNS = (
+    "method",
+    "labels",
+    "accuracy",
+    "macro-F1",
+    "F1 sd",
+    "F1 neg/neu/pos",
+    "predicted mix",
+    "s/item",
+    "fit s",
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,17 @@ def scores(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
     """Return accuracy and macro-F1 over the three labels."""
     macro_f1 = f1_score(truth, predicted, labels=range(len(LABELS)), average="macro")
     return float(accuracy_score(truth, predicted)), float(macro_f1)
+
+
+def class_figures(truth: np.ndarray, predicted: np.ndarray) -> dict[str, str]:
+    """Return the per-class F1 and the predicted class mix, as "0.71/0.32/0.80" and
+    "63/21/16 %" in LABELS order."""
+    per_class = f1_score(truth, predicted, labels=range(len(LABELS)), average=None)
+    mix = np.bincount(predicted, minlength=len(LABELS)) / max(1, len(predicted))
+    return {
+        "F1 neg/neu/pos": "/".join(f"{value:.2f}" for value in per_class),
+        "predicted mix": "/".join(f"{100 * share:.0f}" for share in mix) + " %",
+    }
 
 
 def vader_labels(texts: list[str]) -> np.ndarray:
@@ -132,6 +154,7 @@ def labeled_rows(
         "accuracy": float(np.mean(accuracies)),
         "macro-F1": float(np.mean(f1s)),
         "F1 sd": float(np.std(f1s)) if count else None,
+        **class_figures(data.y_test, predicted),  # the last seed's
         "s/item": extra_s + float(np.mean(per_item)),
         "fit s": float(np.mean(fits)),
     }
@@ -145,13 +168,38 @@ def fixed_rule_row(name: str, predicted: np.ndarray, truth: np.ndarray, seconds:
         "accuracy": accuracy,
         "macro-F1": macro_f1,
         "F1 sd": None,
+        **class_figures(truth, predicted),
         "s/item": seconds,
         "fit s": None,
     }
 
 
+@dataclass(frozen=True)
+class SentimentSet:
+    """Which labeled set a sentiment section measures, for its title and notes."""
+
+    key: str  # the section's key in the report
+    title: str
+    items: str  # what its items are called: "tweets", "reviews"
+    labels_from: str  # where the true labels come from
+
+
+AIRLINE_TWEETS = SentimentSet(
+    "sentiment", "Sentiment on airline tweets", "tweets", "the annotators' sentiment"
+)
+AMAZON_REVIEWS = SentimentSet(
+    "sentiment_reviews",
+    "Sentiment on Amazon device reviews (stars as labels)",
+    "reviews",
+    "stars: 1-2 negative, 3 neutral, 4-5 positive",
+)
+
+
 def evaluate_sentiment(
-    data: SentimentData, test_texts: list[str], label_counts: tuple[int, ...] = LABEL_COUNTS
+    data: SentimentData,
+    test_texts: list[str],
+    label_counts: tuple[int, ...] = LABEL_COUNTS,
+    labeled_set: SentimentSet = AIRLINE_TWEETS,
 ) -> Section:
     """Return the sentiment section: ours with no labels and with label_counts, the peers."""
     per_item_ours = data.llm_seconds_per_item + data.embed_seconds_per_item
@@ -183,16 +231,19 @@ def evaluate_sentiment(
             data.llm_seconds_per_item,
         )
     )
-    return Section("sentiment", "Sentiment on airline tweets", COLUMNS, rows, _notes(data))
+    notes = _notes(data, labeled_set)
+    return Section(labeled_set.key, labeled_set.title, COLUMNS, rows, notes)
 
 
-def _notes(data: SentimentData) -> list[str]:
+def _notes(data: SentimentData, labeled_set: SentimentSet) -> list[str]:
     shares = np.bincount(data.y_test, minlength=len(LABELS)) / len(data.y_test)
     mix = ", ".join(f"{label} {share:.0%}" for label, share in zip(LABELS, shares, strict=True))
+    items = labeled_set.items
     return [
-        f"Test: a seeded sample of {len(data.y_test):,} tweets ({mix}); the pipeline is "
-        f"fitted on {len(data.y_pool):,} other tweets scored by the LLM, unlabeled.",
-        "Labels: that many pool tweets given their true label as corrections, chosen with "
+        f"Test: a seeded sample of {len(data.y_test):,} {items} ({mix}; true labels: "
+        f"{labeled_set.labels_from}); the pipeline is fitted on {len(data.y_pool):,} other "
+        f"{items} scored by the LLM, unlabeled.",
+        f"Labels: that many pool {items} given their true label as corrections, chosen with "
         f"seeds {', '.join(map(str, LABEL_SEEDS))}; figures are the mean, F1 sd over seeds.",
         f"s/item: LLM scoring {data.llm_seconds_per_item:.3f} s and embedding "
         f"{data.embed_seconds_per_item:.4f} s per item, measured when first computed (cached "

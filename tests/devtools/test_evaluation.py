@@ -14,6 +14,7 @@ from devtools.evaluation import cache
 from devtools.evaluation.datasets import (
     DatasetError,
     read_airline_tweets,
+    read_amazon_reviews,
     read_banking77,
     split_tweets,
 )
@@ -27,7 +28,9 @@ from devtools.evaluation.pain_points import (
 )
 from devtools.evaluation.report import Section, format_value, text_table, write_report
 from devtools.evaluation.sentiment import (
+    AMAZON_REVIEWS,
     SentimentData,
+    class_figures,
     corrections,
     evaluate_sentiment,
     label_indices,
@@ -54,6 +57,12 @@ def test_it_reads_each_airline_tweet_once() -> None:
     assert tweets.sentiments[:4] == ["negative", "negative", "negative", "positive"]
     assert tweets.reasons[1] == "Lost Luggage"
     assert tweets.reasons[3] == ""
+
+
+def test_it_reads_amazon_reviews_with_their_stars_as_sentiment() -> None:
+    reviews = read_amazon_reviews(DATASETS)  # the file starts with a byte order mark
+    assert reviews.texts[0] == "Love this tablet, the screen is bright"
+    assert reviews.labels == ["positive", "negative", "neutral", "negative", "positive"]
 
 
 def test_it_reads_banking77_texts_with_their_intents() -> None:
@@ -173,6 +182,27 @@ def test_the_sentiment_section_compares_ours_with_the_peers() -> None:
     assert rows[("ours", 0)]["accuracy"] > 0.8
     assert rows[("ours", 0)]["s/item"] >= 0.025
     assert all(0 <= row["macro-F1"] <= 1 for row in section.rows)
+
+
+def test_each_class_gets_its_f1_and_the_predicted_mix_is_shown() -> None:
+    truth = np.array([0, 0, 1, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 2, 2, 0])
+    assert class_figures(truth, predicted) == {
+        "F1 neg/neu/pos": "0.50/0.67/0.80",
+        "predicted mix": "33/33/33 %",
+    }
+
+
+def test_the_reviews_section_is_named_for_its_set() -> None:
+    pytest.importorskip("vaderSentiment", reason="the eval extra is not installed")
+    rng = np.random.default_rng(1)
+    y_test, raw_test, x_test = synthetic_sentiment(rng, 30)
+    y_pool, raw_pool, x_pool = synthetic_sentiment(rng, 90)
+    data = SentimentData(raw_test, x_test, y_test, raw_pool, x_pool, y_pool, 0.02, 0.005)
+    section = evaluate_sentiment(data, ["Fine."] * 30, (), AMAZON_REVIEWS)
+    assert (section.name, section.title) == ("sentiment_reviews", AMAZON_REVIEWS.title)
+    assert "30 reviews" in section.notes[0] and "stars: 1-2 negative" in section.notes[0]
+    assert {row["predicted mix"].endswith(" %") for row in section.rows} == {True}
 
 
 def test_vader_reads_clear_cases() -> None:
