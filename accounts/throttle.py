@@ -19,18 +19,37 @@ KEPT_FOR = timedelta(days=1)
 
 def client_address(request: HttpRequest) -> str | None:
     """Return the address the request came from, for these limits and django-axes'
-    (settings.AXES_CLIENT_IP_CALLABLE). Behind FEEDLENS_TRUSTED_PROXIES proxies it is the
-    one the outermost of them saw: each appends its client to X-Forwarded-For, so it stands
-    that many places from the end (what a client writes there itself comes before)."""
-    proxies = settings.FEEDLENS_TRUSTED_PROXIES
+    (settings.AXES_CLIENT_IP_CALLABLE): the connection's, or, for a request from a proxy
+    that FEEDLENS_TRUSTED_PROXIES names, the address that the outermost trusted proxy saw.
+    Each proxy appends its client to X-Forwarded-For, so that is the last entry that is no
+    trusted proxy itself; whatever a client wrote there comes before and is not read."""
+    connected = request.META.get("REMOTE_ADDR") or None
+    if not _is_trusted_proxy(connected):
+        return connected
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-    if proxies and len(forwarded) >= proxies:
-        candidate = forwarded[-proxies].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            pass  # not an address a proxy writes: fall back to the connection's
-    return request.META.get("REMOTE_ADDR") or None
+    for entry in reversed([part.strip() for part in forwarded if part.strip()]):
+        if not _is_trusted_proxy(entry):
+            return entry if _is_address(entry) else connected
+    return connected
+
+
+def _is_trusted_proxy(address: str | None) -> bool:
+    if not address or not _is_address(address):
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in _trusted_networks())
+
+
+def _trusted_networks() -> list[str]:
+    return [entry for entry in settings.FEEDLENS_TRUSTED_PROXIES if entry.strip()]
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def sent_this_hour(kind: str, *, recipient: str = "", client: str | None = None) -> int:

@@ -3,6 +3,7 @@
 `.env.example` lists every variable read here. Code reads `settings.X`, never `os.environ`.
 """
 
+import ipaddress
 from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
@@ -108,7 +109,9 @@ LOGOUT_REDIRECT_URL = "login"
 # django-axes checks every sign-in first (its backend) and counts the failures in the
 # database: after FEEDLENS_LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one
 # client address, sign-in there is refused (429, accounts.views.locked_out) for the cool-off,
-# even with the right password. A success resets the count.
+# even with the right password. Failures count for the cool-off after them; a success does
+# not reset them (it would reset those of its address, so an attacker with an account of
+# their own could guess another's password without end).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -116,11 +119,17 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = envint("FEEDLENS_LOGIN_FAILURE_LIMIT", "10")
 AXES_COOLOFF_TIME = timedelta(minutes=envint("FEEDLENS_LOGIN_COOLOFF_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
-# Proxies in front of the app (a TLS proxy: 1): the client's address is then read from
-# X-Forwarded-For, or every client would share the proxy's address and its limits.
-FEEDLENS_TRUSTED_PROXIES = envint("FEEDLENS_TRUSTED_PROXIES", "0")
+# The addresses or networks of the proxies in front of the app (a TLS proxy): a request from
+# one of them is counted by the client address it appends to X-Forwarded-For, or every
+# client would share the proxy's address and its limits. Never a network clients are on.
+FEEDLENS_TRUSTED_PROXIES = envlist("FEEDLENS_TRUSTED_PROXIES", "")
+for _proxy in FEEDLENS_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"FEEDLENS_TRUSTED_PROXIES: {_error}") from _error
 AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
 # Password resets to one address, and reset mails asked for from one client address, in an
 # hour (accounts.throttle); invitations to one address in an hour.

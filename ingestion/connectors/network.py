@@ -34,12 +34,28 @@ class BlockedDestination(OSError):
     """The host resolves to no address a connector may connect to."""
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, which a router may
+# reach: NAT64 (64:ff9b::/96, RFC 6052) and the deprecated IPv4-compatible ::a.b.c.d.
+_CARRIES_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether the address is on the public internet: not loopback, private, link-local,
-    multicast, reserved or shared (carrier-grade NAT)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    return address.is_global and not address.is_multicast
+    multicast, reserved or shared (carrier-grade NAT), nor an IPv6 form of such an IPv4
+    address (mapped, NAT64, 6to4, compatible)."""
+    return all(
+        candidate.is_global and not candidate.is_multicast
+        for candidate in (address, *_embedded_ipv4(address))
+    )
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    embedded = [address.ipv4_mapped, address.sixtofour]
+    if any(address in network for network in _CARRIES_IPV4):
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [candidate for candidate in embedded if candidate is not None]
 
 
 def _allowed_by_setting(host: str, address: IPAddress) -> bool:
@@ -132,6 +148,9 @@ class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
         headers: Any,
         newurl: str,
     ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            # urllib would follow ftp: too, through ftplib's unchecked sockets.
+            raise BlockedDestination(f"a redirect to {newurl}, which is not http or https")
         follow = super().redirect_request(req, fp, code, msg, headers, newurl)
         if follow is not None and origin(newurl) != origin(req.full_url):
             for name in list(follow.headers):

@@ -412,3 +412,34 @@ def test_the_people_page_makes_as_many_queries_for_thirty_people_as_for_three(
     for number in range(27):
         people.set_role(User.objects.create_user(f"person{number}"), roles.SUPPORT_LEAD)
     assert queries() == few
+
+
+def test_an_admin_who_is_not_a_superuser_cannot_raise_anyone_in_djangos_admin(
+    admin_user: User, pm_user: User
+) -> None:
+    people.set_role(admin_user, roles.ADMIN)  # staff, as the role makes them
+    root = User.objects.create_superuser("root", "root@example.com", "root-password-1")
+    client = signed_in(admin_user)
+    change_root = client.post(f"/admin/auth/user/{root.pk}/change/", {"username": "root"})
+    assert change_root.status_code == 403
+    assert client.post(f"/admin/auth/user/{root.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get(f"/admin/auth/user/{root.pk}/password/").status_code == 403
+
+    page = client.get(f"/admin/auth/user/{pm_user.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="is_superuser"' not in page.content.decode()
+    client.post(
+        f"/admin/auth/user/{admin_user.pk}/change/",
+        {
+            "username": "admin",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "is_active": "on",
+            "date_joined_0": "2026-12-01",
+            "date_joined_1": "10:00:00",
+        },
+    )
+    admin_user.refresh_from_db()
+    assert not admin_user.is_superuser
+    root.refresh_from_db()
+    assert root.is_active

@@ -53,13 +53,15 @@ def test_the_pause_holds_for_the_address_with_another_account(
     assert sign_in("support", "support-password-1", address="192.0.2.50") == (302, True)
 
 
-def test_a_success_starts_the_count_again(pm_user: User, limit: int) -> None:
+def test_signing_in_to_ones_own_account_does_not_lift_the_count_on_another(
+    pm_user: User, support_user: User, limit: int
+) -> None:
+    # An attacker with an account of their own, guessing pm's password from one address.
     for _ in range(limit - 1):
-        sign_in("pm", WRONG)
-    assert sign_in("pm", "pm-password-1") == (302, True)
-    for _ in range(limit - 1):
-        sign_in("pm", WRONG)
-    assert sign_in("pm", "pm-password-1") == (302, True)
+        assert sign_in("pm", WRONG) == (200, False)
+        assert sign_in("support", "support-password-1") == (302, True)
+    assert sign_in("pm", WRONG) == (429, False)
+    assert sign_in("pm", "pm-password-1", address="192.0.2.50") == (429, False)
 
 
 def ask_for_reset(email: str, address: str = "203.0.113.7") -> int:
@@ -88,7 +90,7 @@ def test_reset_mail_asked_for_from_one_address_is_limited_per_hour(settings: obj
 def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
     pm_user: User, limit: int, settings: object
 ) -> None:
-    settings.FEEDLENS_TRUSTED_PROXIES = 1  # type: ignore[attr-defined]
+    settings.FEEDLENS_TRUSTED_PROXIES = ["10.0.0.0/24"]  # type: ignore[attr-defined]
 
     def through_proxy(forwarded_for: str, username: str, password: str) -> int:
         client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
@@ -101,3 +103,13 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
     assert through_proxy("192.0.2.99, 198.51.100.7", "pm", "pm-password-1") == 429
     # Another client behind the same proxy is not held back by it.
     assert through_proxy("203.0.113.9", "pm", "pm-password-1") == 302
+
+
+def test_a_client_that_is_no_trusted_proxy_cannot_choose_its_address(
+    pm_user: User, limit: int, settings: object
+) -> None:
+    settings.FEEDLENS_TRUSTED_PROXIES = ["10.0.0.0/24"]  # type: ignore[attr-defined]
+    for number in range(limit):
+        client = Client(REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}")
+        client.post(reverse("login"), {"username": f"guess-{number}", "password": WRONG})
+    assert sign_in("pm", "pm-password-1", address="198.51.100.7") == (429, False)

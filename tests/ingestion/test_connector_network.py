@@ -77,6 +77,9 @@ def last_error(source: DataSource) -> str:
         "fd00::1",
         "ff02::1",
         "::ffff:127.0.0.1",  # loopback written as IPv6
+        "64:ff9b::a9fe:a9fe",  # the metadata address through NAT64
+        "2002:7f00:1::",  # 127.0.0.1 as 6to4
+        "::7f00:1",  # 127.0.0.1 as a compatible address
     ],
 )
 def test_internal_addresses_are_not_public(address: str) -> None:
@@ -118,6 +121,16 @@ def test_every_redirect_hop_is_checked(settings: object, server: LocalHttpServer
     assert sync_source(source.pk).status == SyncStatus.FAILED
     assert [path for path, _, _ in server.requests] == ["/moved"]
     assert "may not fetch from" in last_error(source)
+
+
+def test_a_redirect_to_another_scheme_is_not_followed(
+    settings: object, server: LocalHttpServer
+) -> None:
+    settings.FEEDLENS_CONNECTOR_ALLOWED_HOSTS = ["127.0.0.1"]  # type: ignore[attr-defined]
+    server.routes["/moved"] = lambda query, headers: redirect_answer("ftp://127.0.0.2/x")
+    source = rest_source(server.url("/moved"))
+    assert sync_source(source.pk).status == SyncStatus.FAILED
+    assert "not http or https" in last_error(source)
 
 
 def test_credentials_follow_a_redirect_on_their_origin_only(
