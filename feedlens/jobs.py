@@ -190,7 +190,8 @@ def hand_out_on_commit(task: Enqueueable, job: Job) -> None:
 
 def _hand_out(task: Enqueueable, model: type[Job], job_id: int) -> None:
     waiting = model._default_manager.filter(pk=job_id, status=JobStatus.QUEUED)
-    waiting.update(handed_out_at=timezone.now())
+    if not waiting.update(handed_out_at=timezone.now()):
+        return  # taken or finished meanwhile: there is nothing to hand out
     try:
         send(task, job_id)
     except QueueUnreachable as error:

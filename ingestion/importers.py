@@ -11,7 +11,7 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -157,7 +157,22 @@ def _csv_records(text: io.TextIOWrapper) -> Iterator[RawRecord]:
     # The header names the columns, so the separator it uses most is the file's separator.
     delimiter = max(",;\t|", key=header_line.count)
     header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
-    yield from _csv_rows(text, header, delimiter, _RowCounter(), first_line=2)
+    counter, lines, first_line = _RowCounter(), iter(text), 2
+    for _ in range(MAX_QUOTE_RECOVERIES):
+        rest = yield from _csv_rows(lines, header, delimiter, counter, first_line)
+        if rest is None:
+            return
+        lines, first_line = rest
+    # Each recovery read the rest of the file again: past a few, read it a line at a time.
+    for number, line in enumerate(lines, start=first_line):
+        values = next(csv.reader([line], delimiter=delimiter), [])
+        if any(value.strip() for value in values):
+            yield from _csv_record(values, header, f"row {counter.next_row()} (line {number})", 1)
+
+
+# Quotes that never close which _csv_records reads past by reading the rest of the file again
+# (a record spans lines only inside quotes); a file with more is read a line at a time after.
+MAX_QUOTE_RECOVERIES = 10
 
 
 class _RowCounter:
@@ -189,7 +204,9 @@ class _LineTape:
 
 def _csv_rows(
     lines: Iterator[str], header: list[str], delimiter: str, counter: _RowCounter, first_line: int
-) -> Iterator[RawRecord]:
+) -> Generator[RawRecord, None, tuple[Iterator[str], int] | None]:
+    """Yield the records of lines; return None at their end, or, after a quote that never
+    closed, the lines after the row it opened in and the number of the first of them."""
     tape = _LineTape(lines)
     reader = csv.reader(tape, delimiter=delimiter)
     while True:
@@ -198,7 +215,7 @@ def _csv_rows(
         try:
             values = next(reader)
         except StopIteration:
-            return
+            return None
         except csv.Error as error:
             position = f"row {counter.next_row()} (line {record_line})"
             yield RawRecord(position, None, str(error))
@@ -208,19 +225,25 @@ def _csv_rows(
         position = f"row {counter.next_row()} (line {record_line})"
         if len(tape.taken) > 1 and _quote_left_open(tape.taken, delimiter):
             # The quote ran to the end of the file and swallowed every row after its own:
-            # report its row, and read the lines after it as the rows they are.
+            # report its row, and have the lines after it read as the rows they are.
             yield RawRecord(position, None, UNCLOSED_QUOTE)
-            rest = iter(tape.taken[1:])
-            yield from _csv_rows(rest, header, delimiter, counter, first_line=record_line + 1)
-            return
-        if len(values) != len(header):
-            message = f"has {len(values)} fields; the header has {len(header)}"
-            if len(tape.taken) > 1:
-                last_line = record_line + len(tape.taken) - 1
-                message += f" (it runs on to line {last_line}: is a quote left open?)"
-            yield RawRecord(position, None, message)
-            continue
-        yield RawRecord(position, dict(zip(header, values, strict=True)))
+            return iter(tape.taken[1:]), record_line + 1
+        yield from _csv_record(values, header, position, len(tape.taken), record_line)
+
+
+def _csv_record(
+    values: list[str], header: list[str], position: str, line_count: int, record_line: int = 0
+) -> Iterator[RawRecord]:
+    """Yield the record of one row's values."""
+    if len(values) != len(header):
+        message = f"has {len(values)} fields; the header has {len(header)}"
+        if line_count > 1:
+            message += (
+                f" (it runs on to line {record_line + line_count - 1}: is a quote left open?)"
+            )
+        yield RawRecord(position, None, message)
+        return
+    yield RawRecord(position, dict(zip(header, values, strict=True)))
 
 
 UNCLOSED_QUOTE = "opens a quote that never closes; the lines after it are read as rows"

@@ -504,7 +504,7 @@ def literal(text: str) -> str:
     """Return text (which may hold a customer's words) for a Markdown draft, to be shown as
     written wherever the draft is pasted: its tags and entities escaped, so no customer's
     HTML is rendered, and its square brackets, so no quote becomes a link or an image."""
-    text = _ENTITY.sub("&amp;", text)
+    text = _ENTITY.sub("&amp;", text.replace("\\", "\\\\"))  # a backslash escapes nothing
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("[", "\\[").replace("]", "\\]")
 
 

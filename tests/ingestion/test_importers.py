@@ -228,6 +228,21 @@ def test_an_unclosed_quote_is_reported_at_its_row_and_the_rows_after_it_still_im
     assert FeedbackItem.objects.get(external_id="r-6").text == "row 6 after it"
 
 
+def test_a_file_of_unclosed_quotes_is_read_in_linear_time_and_keeps_its_good_rows() -> None:
+    # From every one of these lines a quote stays open to the end of the file: read again
+    # and again, the rest of the file once went past Python's recursion limit.
+    stray = ['a","'] * 2000
+    good = [f"g-{n},a good row {n}" for n in range(5)]
+    data = "\n".join(["review_id,body", *stray, *good]) + "\n"
+    records = list(importers.read_csv(io.BytesIO(data.encode()), "utf-8"))
+    unclosed = [r for r in records if r.error == importers.UNCLOSED_QUOTE]
+    assert len(unclosed) == importers.MAX_QUOTE_RECOVERIES
+    assert unclosed[0].position == "row 1 (line 2)"
+    kept = {r.fields["review_id"]: r.fields["body"] for r in records if r.fields}
+    assert all(kept[f"g-{n}"] == f"a good row {n}" for n in range(5))
+    assert records[-1].position == f"row {len(stray) + len(good)} (line {len(stray) + 6})"
+
+
 def test_a_quote_that_runs_over_rows_is_reported_where_it_opened(tmp_path: Path) -> None:
     path = tmp_path / "runaway.csv"
     path.write_text('review_id,body\nr-1,"opens\nr-2,closes" here,and more\nr-3,fine\n')

@@ -346,6 +346,7 @@ def test_a_customers_html_and_links_are_written_as_text_in_the_markdown() -> Non
             "negative",
         ),
         ("The export <script>alert(2)</script> is empty &amp; broken.", "negative"),
+        ("Export fails \\[again\\](https://attacker.example/2) today", "negative"),
     ]
     theme = sync_theme('Export <b onmouseover="x()">errors</b>', hostile)
     draft = new_draft(CopyKind.RELEASE_NOTE, theme)
@@ -354,7 +355,8 @@ def test_a_customers_html_and_links_are_written_as_text_in_the_markdown() -> Non
 
     text = CopyDraft.objects.get(pk=draft.pk).text
     assert not re.search(r"<(img|script|b)\b", text)
-    assert not re.search(r"(?<!\\)\]\(https://attacker", text)  # no link but an escaped one
+    # No "](" that Markdown reads as a link: an even run of backslashes escapes nothing.
+    assert not re.search(r"(?<!\\)(?:\\\\)*\]\(https://attacker", text)
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in text
     assert "\\[help\\](https://attacker.example)" in text
     assert '## Export &lt;b onmouseover="x()"&gt;errors&lt;/b&gt;' in text
