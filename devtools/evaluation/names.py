@@ -24,6 +24,7 @@ from insights.pipeline.describing.naming import (
     NAME_MAX_WORDS,
     NAME_MIN_WORDS,
     NAME_QUOTES_SHOWN,
+    Neighbourhood,
     ThemeText,
     keyword_name,
     name_theme,
@@ -76,6 +77,7 @@ def name_themes(
     bucket = {p: [texts[i] for i in rows[:KEYWORD_TEXTS_PER_THEME]] for p, rows in members.items()}
     keywords = theme_keywords(bucket)
     phrases = theme_phrases(bucket, top_n=PHRASES_PER_THEME)
+    neighbourhood = Neighbourhood.of({p: vectors[rows] for p, rows in members.items()})
     names: dict[int, str] = {}
     sources: dict[int, str] = {}
     order = sorted(members, key=lambda p: (-len(members[p]), p))
@@ -83,9 +85,8 @@ def name_themes(
         centre = clustering.centroids[position]
         rows = np.array(members[position])
         quotes = nearest_quotes(texts, vectors, rows, centre, NAME_QUOTES_SHOWN)
-        others = np.delete(clustering.centroids, position, axis=0)
         text = ThemeText(
-            phrases[position], keywords[position], quotes, bucket[position], centre, others
+            phrases[position], keywords[position], quotes, bucket[position], position, neighbourhood
         )
         named = name_theme(text, models, taken=list(names.values()))
         names[position], sources[position] = named.name, named.source
@@ -184,7 +185,7 @@ def evaluate_names(
     fallback_share = sum(s != NameSource.CHOSEN for s in sources.values()) / len(sources)
     rows: list[Row] = []
     for title, shown, fallbacks in (
-        ("ours: chosen by the model from the theme's phrases", names, fallback_share),
+        ("ours: the theme's phrase that best finds its items", names, fallback_share),
         ("keyword fallback: top keywords joined", fallback, None),
         (
             "BERTopic default topic label, same themes",

@@ -25,12 +25,14 @@ from insights.pipeline.describing.cards import CARD_VERSION
 from insights.pipeline.describing.describe import describe_themes, is_due
 from insights.pipeline.describing.naming import (
     NAME_PROMPT_VERSION,
+    NEIGHBOURHOOD_ITEMS_PER_THEME,
+    Neighbourhood,
     ThemeText,
     choose,
+    finds_theme,
     keyword_name,
     name_prompt,
     name_theme,
-    picking_out,
 )
 from insights.pipeline.describing.quotes import theme_quotes
 from insights.pipeline.describing.summaries import (
@@ -175,13 +177,16 @@ def test_phrases_are_what_this_theme_says_and_the_others_do_not() -> None:
 
 
 def twofa_text(embedder: Embedder, phrases: list[Phrase] | None = None) -> ThemeText:
-    centre = embedder.embed(TWOFA_TEXTS).mean(axis=0)
+    neighbourhood = Neighbourhood.of(
+        {"2fa": embedder.embed(TWOFA_TEXTS), "sync": embedder.embed(SYNC_TEXTS)}
+    )
     return ThemeText(
         phrases if phrases is not None else phrases_of(TWOFA_TEXTS),
         [],
         list(enumerate(TWOFA_TEXTS)),
         TWOFA_TEXTS,
-        centre / np.linalg.norm(centre),
+        "2fa",
+        neighbourhood,
     )
 
 
@@ -212,21 +217,38 @@ def test_without_a_phrase_of_two_words_the_keywords_name_the_theme(
     assert named == (keyword_name(LOGIN_KEYWORDS), NameSource.KEYWORDS, "")
 
 
-def test_the_choice_adds_the_ranks_and_ties_go_to_the_more_distinctive() -> None:
+def test_the_choice_goes_by_the_first_score_then_the_next_then_the_more_distinctive() -> None:
     assert choose([-1.0, -2.0, -3.0]) == 0
     assert choose([-3.0, -1.0, -2.0]) == 1
-    assert choose([-3.0, -1.0, -2.0], [0.1, 0.5, 0.9]) == 1  # ranks 2+2, 0+1, 1+0: a tie
-    assert choose([-3.0, -2.0, -1.0], [0.1, 0.2, 0.9]) == 2
+    assert choose([0.5, 0.5, 0.2], [-3.0, -1.0, -0.5]) == 1  # tied first, the second decides
+    assert choose([0.5, 0.5, 0.5], [-1.0, -1.0, -1.0]) == 0  # tied in all: the earlier
+    assert choose([0.2, 0.9], [-0.1, -5.0]) == 1
 
 
-def test_a_name_is_ranked_by_how_well_it_picks_out_its_theme_among_the_others() -> None:
-    centre, other = np.array([1.0, 0.0, 0.0]), np.array([[0.0, 1.0, 0.0]])
-    shared = np.array([0.8, 0.6, 0.0])  # near this theme, as near the other
-    own = np.array([0.6, 0.0, 0.8])  # less near this theme, far from the other
-    vectors = np.stack([shared, own])
-    assert picking_out(vectors, centre, None) == pytest.approx([0.8, 0.6])
-    assert picking_out(vectors, centre, other) == pytest.approx([0.2, 0.6])
-    assert picking_out(vectors, None, other) == [0.0, 0.0]
+def test_a_name_is_ranked_by_how_well_it_finds_its_themes_items_among_the_others() -> None:
+    # This theme's items lie along two directions; the other theme's between them, so a
+    # query at this theme's centre finds the other theme's items first.
+    ours = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    theirs = np.array([[0.7, 0.0, 0.7], [0.6, 0.0, 0.8]])
+    neighbourhood = Neighbourhood.of({"ours": ours, "theirs": theirs})
+    assert neighbourhood is not None
+    centre = np.array([0.7071, 0.0, 0.7071])
+    along = np.array([0.95, 0.0, 0.31])  # nearest one of this theme's items
+    found = finds_theme(np.stack([centre, along]), neighbourhood, "ours")
+    assert found == pytest.approx([0.0, 0.5])
+    assert finds_theme(np.stack([centre]), neighbourhood, "absent") == [0.0]
+    assert finds_theme(np.stack([centre]), None, "ours") == [0.0]
+
+
+def test_the_neighbourhood_samples_each_theme_from_its_nearest_to_its_farthest() -> None:
+    rows = np.arange(2 * NEIGHBOURHOOD_ITEMS_PER_THEME, dtype=float).reshape(-1, 1)
+    neighbourhood = Neighbourhood.of({1: rows, 2: rows[:3]})
+    assert neighbourhood is not None
+    sampled = neighbourhood.vectors[neighbourhood.themes == 1].ravel()
+    assert len(sampled) == NEIGHBOURHOOD_ITEMS_PER_THEME
+    assert (sampled[0], sampled[-1]) == (rows[0, 0], rows[-1, 0])
+    assert (neighbourhood.themes == 2).sum() == 3
+    assert Neighbourhood.of({}) is None
 
 
 # --- Summaries

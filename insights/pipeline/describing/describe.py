@@ -39,7 +39,12 @@ from insights.pipeline.describing.cards import (
     build_card,
     segment_values,
 )
-from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, ThemeText, name_theme
+from insights.pipeline.describing.naming import (
+    NAME_PROMPT_VERSION,
+    Neighbourhood,
+    ThemeText,
+    name_theme,
+)
 from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
     EXTRACTIVE_QUOTES,
@@ -48,6 +53,7 @@ from insights.pipeline.describing.summaries import (
     extractive_summary,
     summarise_pain_points,
 )
+from insights.pipeline.embedding import item_vectors
 from insights.pipeline.themes.keywords import (
     KEYWORD_TEXTS_PER_THEME,
     Phrase,
@@ -73,12 +79,8 @@ class Corpus:
     phrases: dict[int, list[Phrase]]
     baseline: FieldBaseline
     as_of: date | None  # the latest date an item was written
-    centres: dict[int, np.ndarray]  # live theme id: its centre, by the describing embedder
-
-    def centres_besides(self, theme_id: int) -> np.ndarray | None:
-        """The other live themes' centres, one row each (None if there are none)."""
-        rows = [centre for other, centre in self.centres.items() if other != theme_id]
-        return np.stack(rows) if rows else None
+    # The live themes' items by the describing embedder, keyed by theme id.
+    neighbourhood: Neighbourhood | None
 
 
 def describe_themes(
@@ -178,10 +180,37 @@ def read_corpus(embedding_model: str) -> Corpus:
             ).iterator(chunk_size=2000)
         ),
         as_of=_latest_day(),
-        centres={
-            theme.pk: theme.centroid_array()
-            for theme in Theme.objects.live(embedding_model).only("centroid")
-        },
+        neighbourhood=_neighbourhood(embedding_model),
+    )
+
+
+# Item ids a query: inside every database's limit on query parameters.
+ID_BATCH_SIZE = 5000
+
+
+def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
+    """A sample of the items of every live theme embedded by embedding_model, with their
+    vectors by that model (see Neighbourhood.of)."""
+    members: dict[int, list[int]] = {}
+    rows = (
+        ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
+        .order_by("theme_id", "-similarity", "item_id")
+        .values_list("theme_id", "item_id")
+    )
+    for theme_id, item_id in rows.iterator(chunk_size=2000):
+        members.setdefault(theme_id, []).append(item_id)
+    ids = [item_id for item_ids in members.values() for item_id in item_ids]
+    vectors: dict[int, np.ndarray] = {}
+    for start in range(0, len(ids), ID_BATCH_SIZE):
+        batch = FeedbackItem.objects.filter(pk__in=ids[start : start + ID_BATCH_SIZE])
+        found, matrix = item_vectors(batch, embedding_model)
+        vectors.update(zip(found, matrix, strict=True))
+    return Neighbourhood.of(
+        {
+            theme_id: np.array([vectors[i] for i in item_ids if i in vectors])
+            for theme_id, item_ids in members.items()
+            if any(i in vectors for i in item_ids)
+        }
     )
 
 
@@ -202,10 +231,7 @@ def _describe(
     theme.representative_item_ids = [item_id for item_id, _ in representatives]
     if theme.name_source != NameSource.PERSON and not keeps_name(theme, phrases, taken, version):
         texts = corpus.texts.get(theme.pk, [])
-        centre = theme.centroid_array() if theme.embedding_model == embedder.name else None
-        text = ThemeText(
-            phrases, keywords, representatives, texts, centre, corpus.centres_besides(theme.pk)
-        )
+        text = ThemeText(phrases, keywords, representatives, texts, theme.pk, corpus.neighbourhood)
         named = name_theme(text, (llm, embedder), taken)
         _record_rename(theme, named.name, _rename_reason(theme, version))
         theme.name, theme.name_source, theme.name_prompt = named

@@ -1,19 +1,21 @@
 """Theme names chosen, not written. The candidates are the theme's own phrases, most
 distinctive first (insights.pipeline.themes.keywords.theme_phrases): each says something this
-theme's items say and the other themes' do not. Each is ranked two ways: by how likely the
-language model finds it as the problem a few of the theme's quotes describe, and by how
-well its embedding picks out this theme among all of them (near this theme's centre and
-far from every other's: contrast, as kura's names are written against neighbouring
-clusters). The candidate with the best sum of ranks is the name, as customers wrote it.
+theme's items say and the other themes' do not. Each is ranked by how well it finds this
+theme's items when used as a search query among a sample of every theme's items (contrast,
+as kura's names are written against neighbouring clusters); among those that find it
+equally well (common in small themes), by how many of the theme's items write it, then by
+how likely the language model finds it as the problem a few of the theme's quotes
+describe. The best is the name, as customers wrote it.
 Where no phrase of two or more words qualifies, the name is made from the keywords and
 says so (NameSource.KEYWORDS).
 
 A base model as small as the packaged one cannot write a name a person would keep (it
-proposed "Payment declined at checkout" for a screen-freeze theme); it can tell which of a
-theme's own phrases fits its quotes best.
+proposed "Payment declined at checkout" for a screen-freeze theme). Measured on Banking77,
+its preference among a theme's phrases matched the theme's intent less often than the
+search-query test did (docs/research/theme-names.md), so it only breaks the last ties.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,7 +30,7 @@ from llm.prompts import FewShotPrompt
 
 # Recorded on each theme with its name: a theme is named again when this changes. Change it
 # whenever the prompt below, the candidates or the way one is chosen changes.
-NAME_PROMPT_VERSION = "name-6"
+NAME_PROMPT_VERSION = "name-7"
 NAME_INSTRUCTION = (
     "Each group of customer feedback is followed by the problem it describes, in a few "
     "words the customers used."
@@ -57,8 +59,10 @@ NAME_EXAMPLES = (
 )
 NAME_QUERY = "Feedback: {quotes}\nThe problem:"
 NAME_QUOTES_SHOWN = 3
-# Phrases the model scores: the most distinctive few (each costs a few one-token steps).
-NAME_CANDIDATES = 8
+# Phrases tried: the most distinctive few (each costs the model a few one-token steps).
+# Measured on Banking77 (docs/research/theme-names.md): 12 found a matching name more
+# often than 8, and 16 hardly more than 12.
+NAME_CANDIDATES = 12
 NAME_MIN_WORDS = 2
 NAME_MAX_WORDS = 6
 
@@ -87,18 +91,48 @@ def name_candidates(phrases: Sequence[Phrase], taken: Collection[str] = ()) -> l
     ][:NAME_CANDIDATES]
 
 
+# Items of each theme that a name is tried against: enough to tell a theme from its
+# neighbours, few enough that hundreds of themes fit in memory (500 themes: 150 MB).
+NEIGHBOURHOOD_ITEMS_PER_THEME = 200
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A sample of every live theme's items in embedding space, each row with its theme:
+    what a name is tried against as a search query."""
+
+    vectors: np.ndarray  # unit-length rows
+    themes: np.ndarray  # the theme of each row
+
+    @classmethod
+    def of(cls, members: Mapping[Hashable, np.ndarray]) -> "Neighbourhood | None":
+        """Sample each theme's item vectors (rows nearest its centre first) evenly from
+        the nearest to the farthest, at most NEIGHBOURHOOD_ITEMS_PER_THEME each; None when
+        there are none."""
+        vectors, themes = [], []
+        for theme, rows in members.items():
+            if len(rows) > NEIGHBOURHOOD_ITEMS_PER_THEME:
+                spread = np.linspace(0, len(rows) - 1, NEIGHBOURHOOD_ITEMS_PER_THEME)
+                rows = rows[spread.round().astype(int)]
+            vectors.append(rows)
+            themes.extend([theme] * len(rows))
+        if not themes:
+            return None
+        return cls(np.concatenate(vectors), np.array(themes, dtype=object))
+
+
 @dataclass(frozen=True)
 class ThemeText:
     """What a theme is named from: its phrases (most distinctive first), keywords, a few
-    quotes, its texts (for the customers' spelling), its centre in embedding space and the
-    other themes' centres."""
+    quotes, its texts (for the customers' spelling), and where it sits among the themes
+    (its key in the neighbourhood; None: nowhere to try names against)."""
 
     phrases: Sequence[Phrase]
     keywords: Sequence[str]
     quotes: Sequence[Quote]
     texts: Sequence[str]
-    centre: np.ndarray | None  # unit length; None: no centre to compare with
-    other_centres: np.ndarray | None = None  # one unit-length row per other live theme
+    theme: Hashable = None
+    neighbourhood: Neighbourhood | None = None
 
 
 def name_theme(
@@ -106,10 +140,11 @@ def name_theme(
     models: tuple[PhraseScorer, TextEmbedder],
     taken: Collection[str] = (),
 ) -> ThemeName:
-    """Return the candidate phrase (see name_candidates) with the best sum of ranks (see
-    choose) as NameSource.CHOSEN, as the theme's texts (or else its quotes) most often
-    write it; or, without candidates, a name made from the keywords (NameSource.KEYWORDS).
-    taken: the other themes' names."""
+    """Return the candidate phrase (see name_candidates) that best finds the theme's items
+    (finds_theme), ties going to the phrase more items write, then to the one the model
+    finds likelier (see choose), as NameSource.CHOSEN and
+    as the theme's texts (or else its quotes) most often write it; or, without candidates,
+    a name made from the keywords (NameSource.KEYWORDS). taken: the other themes' names."""
     scorer, embedder = models
     candidates = name_candidates(theme.phrases, taken)
     if not candidates:
@@ -117,40 +152,40 @@ def name_theme(
     prompt = scorer.render(name_prompt(theme.quotes))
     texts = [phrase.text for phrase in candidates]
     log_probs = scorer.continuation_logprobs(prompt, texts)
-    contrasts = picking_out(embedder.embed(texts), theme.centre, theme.other_centres)
-    best = choose(log_probs, contrasts)
-    record = prompt + "\n\n" + _scores_table(candidates, (log_probs, contrasts), best)
+    found = finds_theme(embedder.embed(texts), theme.neighbourhood, theme.theme)
+    best = choose(found, [phrase.items for phrase in candidates], log_probs)
+    record = prompt + "\n\n" + _scores_table(candidates, (log_probs, found), best)
     spelled = theme.texts or [text for _, text in theme.quotes]
     name = as_name(written_form(candidates[best].text, spelled))
     return ThemeName(name, NameSource.CHOSEN, record)
 
 
 def choose(*scores: Sequence[float]) -> int:
-    """Return the position of the candidate with the best sum of its ranks by each of
-    scores (higher is better). Ranks, not scores, so no scale has to be weighed against
-    another; a tie goes to the earlier, more distinctive phrase."""
-    total = [0] * len(scores[0]) if scores else []
-    for score in scores:
-        order = sorted(range(len(score)), key=lambda i: (-score[i], i))
-        for rank, position in enumerate(order):
-            total[position] += rank
-    return min(range(len(total)), key=lambda i: (total[i], i))
+    """Return the position of the candidate best by the first of scores (higher is
+    better), ties broken by the next, and so on; a tie in all goes to the earlier, more
+    distinctive phrase."""
+    count = len(scores[0]) if scores else 0
+    return min(range(count), key=lambda i: ([-score[i] for score in scores], i))
 
 
-def picking_out(
-    vectors: np.ndarray, centre: np.ndarray | None, other_centres: np.ndarray | None
+def finds_theme(
+    vectors: np.ndarray, neighbourhood: Neighbourhood | None, theme: Hashable
 ) -> list[float]:
-    """How well each unit-length vector picks out the theme: its cosine to the theme's
-    centre less its highest cosine to another theme's centre (the plain cosine where there
-    is no other; 0 where there is no centre). Measured on Banking77 (docs/benchmarks.md),
-    names ranked by this matched their intent more often than names ranked by the plain
-    cosine, which favours phrases every neighbouring theme says too."""
-    if centre is None or not len(centre):
+    """How well each unit-length vector, used as a search query, finds the theme: of the
+    neighbourhood's k rows nearest it, the share that are the theme's, where k is how many
+    the theme has there (R-precision; 0 for all without the theme in a neighbourhood).
+    Measured on Banking77 (docs/research/theme-names.md), names ranked by this matched their
+    intent more often than names ranked by their cosine to the theme's centre, with or
+    without the other themes' centres: a theme is rarely a ball around its centre."""
+    if neighbourhood is None:
         return [0.0] * len(vectors)
-    own = vectors @ centre
-    if other_centres is None or not len(other_centres):
-        return own.tolist()
-    return (own - (vectors @ other_centres.T).max(axis=1)).tolist()
+    own = neighbourhood.themes == theme
+    k = int(own.sum())
+    if not k or not len(vectors):
+        return [0.0] * len(vectors)
+    similarity = vectors @ neighbourhood.vectors.T
+    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    return own[nearest].mean(axis=1).tolist()
 
 
 def as_name(phrase: str) -> str:
@@ -164,12 +199,12 @@ def as_name(phrase: str) -> str:
 def _scores_table(
     candidates: Sequence[Phrase], scores: tuple[Sequence[float], Sequence[float]], best: int
 ) -> str:
-    lines = ["Candidates (c-TF-IDF order; mean token log-probability; picks out the theme; items):"]
+    lines = ["Candidates (c-TF-IDF order; mean token log-probability; finds the theme; items):"]
     for position, phrase in enumerate(candidates):
-        log_prob, contrast = scores[0][position], scores[1][position]
+        log_prob, found = scores[0][position], scores[1][position]
         mark = "  <- chosen" if position == best else ""
         lines.append(
-            f"{position + 1}. {phrase.text}; {log_prob:.3f}; {contrast:.3f}; {phrase.items}{mark}"
+            f"{position + 1}. {phrase.text}; {log_prob:.3f}; {found:.3f}; {phrase.items}{mark}"
         )
     return "\n".join(lines)
 
