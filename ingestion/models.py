@@ -121,6 +121,20 @@ class DataSource(models.Model):
     last_sync_created = models.PositiveIntegerField(
         default=0, editable=False, help_text="Items the last sync added."
     )
+    # Ratings read as sentiment, which trains the source's sentiment classifier
+    # (insights.pipeline.sentiment.ratings); empty: by the scale the ratings use.
+    rating_negative_max = models.FloatField(
+        null=True,
+        blank=True,
+        verbose_name="Negative ratings up to",
+        help_text="Empty: 2 on a 1-5 scale, 4 on a 1-10 scale.",
+    )
+    rating_positive_min = models.FloatField(
+        null=True,
+        blank=True,
+        verbose_name="Positive ratings from",
+        help_text="Empty: 4 on a 1-5 scale, 7 on a 1-10 scale. Ratings between are neutral.",
+    )
 
     objects = DataSourceQuerySet.as_manager()
 

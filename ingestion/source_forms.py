@@ -18,11 +18,20 @@ class SourceForm(forms.ModelForm):
 
     class Meta:
         model = DataSource
-        fields = ["name", "item_kind", "enabled"]
+        fields = ["name", "item_kind", "enabled", "rating_negative_max", "rating_positive_min"]
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kind = kind
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        negative, positive = cleaned.get("rating_negative_max"), cleaned.get("rating_positive_min")
+        if negative is not None and positive is not None and negative >= positive:
+            self.add_error(
+                "rating_positive_min", "Positive ratings must start above the negative ones."
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> DataSource:
         source = super().save(commit=False)

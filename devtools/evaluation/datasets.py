@@ -2,10 +2,12 @@
 fixed seeded split of the airline tweets that the sentiment and pain-point steps share."""
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from insights.pipeline.sentiment.ratings import RatingBounds
 
 BANKING77_FILE = Path("banking77") / "train.csv"
 AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
@@ -23,6 +25,7 @@ class DatasetError(ValueError):
 class LabeledTexts:
     texts: list[str]
     labels: list[str]
+    ratings: list[float] = field(default_factory=list)  # where the labels come from stars
 
 
 @dataclass(frozen=True)
@@ -83,18 +86,15 @@ def read_amazon_reviews(datasets_dir: Path) -> LabeledTexts:
     """Return the Amazon device reviews' texts with their star rating as a sentiment: 1-2
     stars negative, 3 neutral, 4-5 positive (rows without a text or a rating left out)."""
     rows = _rows(Path(datasets_dir) / AMAZON_REVIEWS_FILE, ("reviews.text", "reviews.rating"))
-    texts, labels = [], []
+    texts, labels, ratings = [], [], []
+    stars = RatingBounds.for_ratings(5.0)
     for row in rows:
         text, rating = row["reviews.text"].strip(), row["reviews.rating"].strip()
         if text and rating:
             texts.append(text)
-            labels.append(stars_sentiment(float(rating)))
-    return LabeledTexts(texts, labels)
-
-
-def stars_sentiment(stars: float) -> str:
-    """Return the sentiment a 1-5 star rating stands for."""
-    return "negative" if stars < 2.5 else "neutral" if stars < 3.5 else "positive"
+            ratings.append(float(rating))
+            labels.append(stars.label(float(rating)))
+    return LabeledTexts(texts, labels, ratings)
 
 
 def split_tweets(n_tweets: int, sample_size: int, pool_size: int, seed: int = 0) -> TweetSplit:

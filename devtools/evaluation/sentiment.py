@@ -56,6 +56,8 @@ class SentimentData:
     y_pool: np.ndarray
     llm_seconds_per_item: float
     embed_seconds_per_item: float
+    content_free: np.ndarray | None = None  # the model's scores of CONTENT_FREE_TEXTS
+    rated: bool = False  # whether the pool's labels are its star ratings
 
 
 def label_indices(labels: list[str]) -> np.ndarray:
@@ -75,6 +77,7 @@ def as_classifier(fitted: SentimentFit) -> SentimentClassifier:
     """Return an unsaved classifier row, what predict_distributions reads."""
     return SentimentClassifier(
         prior=dict(zip(LABELS, fitted.prior.tolist(), strict=True)),
+        calibration=fitted.calibration,
         classifier=fitted.classifier,
         uses_classifier=fitted.uses_classifier,
     )
@@ -112,14 +115,27 @@ def vader_labels(texts: list[str]) -> np.ndarray:
 Predictor = Callable[[SentimentData, np.ndarray], tuple[np.ndarray, float, float]]
 
 
-def ours(data: SentimentData, corrected: np.ndarray) -> tuple[np.ndarray, float, float]:
+def ours(
+    data: SentimentData, corrected: np.ndarray, rated: np.ndarray | None = None
+) -> tuple[np.ndarray, float, float]:
     """Return our predicted labels, fit seconds and prediction seconds per item."""
     began = time.perf_counter()
-    fitted = as_classifier(fit_sentiment(data.raw_pool, data.x_pool, corrected))
+    fitted = as_classifier(
+        fit_sentiment(
+            data.raw_pool, data.x_pool, corrected, rated=rated, content_free=data.content_free
+        )
+    )
     fit_seconds = time.perf_counter() - began
     began = time.perf_counter()
     predicted = predict_distributions(data.raw_test, data.x_test, fitted).argmax(axis=1)
     return predicted, fit_seconds, (time.perf_counter() - began) / len(predicted)
+
+
+def ours_with_ratings(
+    data: SentimentData, corrected: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """Ours with every pool item's star rating as a weak label, beside any corrections."""
+    return ours(data, corrected, rated=data.y_pool)
 
 
 def labels_only(data: SentimentData, corrected: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -209,6 +225,15 @@ def evaluate_sentiment(
         )
         for count in (0, *label_counts)
     ]
+    if data.rated:
+        with_ratings = labeled_rows(
+            "ours, the pool's star ratings as supervision",
+            ours_with_ratings,
+            data,
+            0,
+            per_item_ours,
+        )
+        rows.append({**with_ratings, "labels": f"{len(data.y_pool):,} ratings"})
     rows += [
         labeled_rows(
             "logistic regression on embeddings, labels only",

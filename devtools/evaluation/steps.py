@@ -4,7 +4,7 @@ measure; each step returns its report section. The evaluate command calls run_ev
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from devtools.evaluation.sentiment import (
 )
 from devtools.evaluation.themes import evaluate_themes
 from insights.local_models import configured_embedder, configured_llm
-from insights.pipeline.sentiment.prompt import LABELS
+from insights.pipeline.sentiment.prompt import LABELS, content_free_scores
 
 # observe(stage, done, total): progress of one named stage.
 Observer = Callable[[str, int, int], None]
@@ -148,6 +148,7 @@ def run_sentiment_reviews(config: EvaluationConfig, observe: Observer | None = N
     data = _sentiment_data(
         config, observe, (test_texts, labels[split.test]), (pool_texts, labels[split.pool])
     )
+    data = replace(data, rated=True)  # the labels are what the stars read as
     return evaluate_sentiment(data, test_texts, REVIEW_LABEL_COUNTS, AMAZON_REVIEWS)
 
 
@@ -173,6 +174,7 @@ def _sentiment_data(
         llm_seconds_per_item=(scored[0].seconds + scored[1].seconds)
         / (len(test[0]) + len(pool[0])),
         embed_seconds_per_item=embedded[0].seconds_per_item,
+        content_free=content_free_scores(llm),
     )
 
 

@@ -9,10 +9,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from accounts.people import signed_in_person
-from ingestion.models import FeedbackItem
-from insights.models import EvaluationLabel, ItemSentiment, ThemeAssignment
-from insights.pipeline.sentiment.stage import correct_sentiment
+from ingestion.models import DataSource, FeedbackItem
+from insights.models import EvaluationLabel, ItemSentiment, SentimentClassifier, ThemeAssignment
+from insights.pipeline.sentiment.stage import correct_sentiment, rating_bounds
 
 Z_95 = 1.959964
 
@@ -89,6 +91,43 @@ def evaluation_tables(labels: list[EvaluationLabel]) -> dict[str, list[Accuracy]
             key = (lambda row: row.group) if name == "week" else (lambda row: -row.labels)
             tables[f"{measure}_{name}"] = sorted(rows, key=key)
     return tables
+
+
+@dataclass(frozen=True)
+class RatingAgreement:
+    """How often a source's predictions agree with what its star ratings read as, and what
+    its classifier was trained on."""
+
+    agreement: Accuracy  # group: the source's name
+    classifier: SentimentClassifier | None  # the latest fitted for the source
+
+
+def rating_agreement() -> list[RatingAgreement]:
+    """Return, per source with rated and predicted items (most rated first), the share of
+    them whose predicted sentiment is what their rating reads as. The classifier learns
+    from these ratings, so the figure is not held out: its held-out accuracy is the
+    classifier's own (combined_accuracy)."""
+    rows = []
+    for source in DataSource.objects.filter(items__rating__isnull=False).distinct():
+        bounds = rating_bounds(source)
+        rated = FeedbackItem.objects.filter(
+            source=source, rating__isnull=False, sentiment__predicted__gt=""
+        )
+        agree = rated.filter(
+            Q(rating__lte=bounds.negative_max, sentiment__predicted="negative")
+            | Q(rating__gte=bounds.positive_min, sentiment__predicted="positive")
+            | Q(
+                rating__gt=bounds.negative_max,
+                rating__lt=bounds.positive_min,
+                sentiment__predicted="neutral",
+            )
+        ).count()
+        total = rated.count()
+        if total:
+            latest = source.sentiment_classifiers.order_by("-created_at", "-pk").first()
+            agreement = Accuracy(source.name, total, agree, *wilson_interval(agree, total))
+            rows.append(RatingAgreement(agreement, latest))
+    return sorted(rows, key=lambda row: -row.agreement.labels)
 
 
 def next_item_to_label() -> FeedbackItem | None:

@@ -4,6 +4,7 @@ Django finds them and callers write `from insights.models import Theme`."""
 from insights.models.analysis import (
     AnalysisRun,
     AssignmentMethod,
+    Calibration,
     ItemEmbedding,
     ItemSentiment,
     ModelVersion,
@@ -24,6 +25,7 @@ from insights.models.querysets import sentiment_label_is
 __all__ = [
     "AnalysisRun",
     "AssignmentMethod",
+    "Calibration",
     "CopyDraft",
     "CopyKind",
     "Correction",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 import insights.models.sentiment_labels as labels
 from feedlens.jobs import Job
-from ingestion.models import FeedbackItem
+from ingestion.models import DataSource, FeedbackItem
 from insights.models.querysets import ThemeQuerySet
 
 
@@ -215,16 +215,29 @@ class Sentiment(models.TextChoices):
     POSITIVE = labels.POSITIVE.value, labels.POSITIVE.name
 
 
-class SentimentClassifier(models.Model):
-    """What turns the language model's label scores into sentiment for one body of feedback:
-    the calibration prior and a classifier on the embeddings, fitted on the customer's own
-    items (the model's confident labels and people's corrections)."""
+class Calibration(models.TextChoices):
+    RAW = "raw", "none (the model's raw scores)"
+    MEAN = "mean", "divided by the source's mean scores"
+    CONTENT_FREE = "content-free", "divided by the scores of an empty text"
 
+
+class SentimentClassifier(models.Model):
+    """What turns the language model's label scores into sentiment for one source: the
+    calibration prior and a classifier on the embeddings, fitted on the source's own items
+    (their star ratings, people's corrections and the model's confident labels). Each source
+    is judged on its own terms: no other source's mix or labels reach it."""
+
+    source = models.ForeignKey(
+        DataSource, null=True, on_delete=models.CASCADE, related_name="sentiment_classifiers"
+    )  # null: fitted before classifiers were per source (never used again)
     llm_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     prompt_version = models.CharField(max_length=40)
     embedding_model = models.CharField(max_length=200)
-    # Mean label distribution over unlabeled items, {label: p}; scores are divided by it.
+    # The label distribution scores are divided by, {label: p} (see calibration).
     prior = models.JSONField(default=dict)
+    calibration = models.CharField(
+        max_length=20, choices=Calibration.choices, default=Calibration.MEAN
+    )
     # Logistic regression on the embeddings: {"classes", "coef", "intercept"}, with
     # "llm_weight" (the language model's weight when the two are summed) or "stack" (a
     # regression learned from corrections that combines them); empty when too few labels
@@ -234,8 +247,10 @@ class SentimentClassifier(models.Model):
     scored_items = models.PositiveIntegerField(default=0)
     pseudo_labels = models.PositiveIntegerField(default=0)
     corrections = models.PositiveIntegerField(default=0)
-    # Accuracy on people's corrections held out from fitting (cross-validated); null when
-    # there were too few corrections to tell.
+    # Items whose star rating trained it (insights.pipeline.sentiment.ratings).
+    ratings = models.PositiveIntegerField(default=0)
+    # Accuracy on people's corrections and star ratings held out from fitting
+    # (cross-validated); null when there were too few to tell.
     llm_accuracy = models.FloatField(null=True, blank=True)
     combined_accuracy = models.FloatField(null=True, blank=True)
     uses_classifier = models.BooleanField(default=False)
@@ -246,6 +261,11 @@ class SentimentClassifier(models.Model):
 
     def __str__(self) -> str:
         return f"sentiment classifier {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def held_out_accuracy(self) -> float | None:
+        """The cross-validated accuracy of what predicts (None: too few labels to tell)."""
+        return self.combined_accuracy if self.uses_classifier else self.llm_accuracy
 
 
 class ItemSentiment(models.Model):

@@ -3,7 +3,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
-from insights.curation.accuracy import evaluation_tables, next_item_to_label, record_label
+from insights.curation.accuracy import (
+    evaluation_tables,
+    next_item_to_label,
+    rating_agreement,
+    record_label,
+)
 from insights.forms import EvaluationLabelForm
 from insights.models import EvaluationLabel, Theme
 
@@ -12,7 +17,11 @@ from insights.models import EvaluationLabel, Theme
 def evaluation(request: HttpRequest) -> HttpResponse:
     """The analysis's accuracy on this company's feedback, from people's labels."""
     labels = list(EvaluationLabel.objects.select_related("item__source"))
-    context = {"tables": evaluation_tables(labels), "label_count": len(labels)}
+    context = {
+        "tables": evaluation_tables(labels),
+        "label_count": len(labels),
+        "ratings": rating_agreement(),
+    }
     return render(request, "insights/evaluation.html", context)
 
 

@@ -15,6 +15,7 @@ from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
+from insights.pipeline.sentiment.stage import rating_bounds
 from insights.views.pages import apply_correction, paginated, report_invalid
 from insights.wording import speaks_to_the_model
 
@@ -47,6 +48,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     assignment: ThemeAssignment | None = _related(item, "theme_assignment")
     context = {
         "item": item,
+        "rating_label": rating_bounds(item.source).label(item.rating),
         "sentiment": sentiment,
         "probabilities": _probabilities(sentiment),
         "assignment": assignment,

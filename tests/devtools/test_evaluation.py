@@ -63,6 +63,7 @@ def test_it_reads_amazon_reviews_with_their_stars_as_sentiment() -> None:
     reviews = read_amazon_reviews(DATASETS)  # the file starts with a byte order mark
     assert reviews.texts[0] == "Love this tablet, the screen is bright"
     assert reviews.labels == ["positive", "negative", "neutral", "negative", "positive"]
+    assert reviews.ratings == [5.0, 1.0, 3.0, 2.0, 4.0]
 
 
 def test_it_reads_banking77_texts_with_their_intents() -> None:
@@ -198,9 +199,13 @@ def test_the_reviews_section_is_named_for_its_set() -> None:
     rng = np.random.default_rng(1)
     y_test, raw_test, x_test = synthetic_sentiment(rng, 30)
     y_pool, raw_pool, x_pool = synthetic_sentiment(rng, 90)
-    data = SentimentData(raw_test, x_test, y_test, raw_pool, x_pool, y_pool, 0.02, 0.005)
+    data = SentimentData(
+        raw_test, x_test, y_test, raw_pool, x_pool, y_pool, 0.02, 0.005, rated=True
+    )
     section = evaluate_sentiment(data, ["Fine."] * 30, (), AMAZON_REVIEWS)
     assert (section.name, section.title) == ("sentiment_reviews", AMAZON_REVIEWS.title)
+    rated = [row for row in section.rows if row["labels"] == "90 ratings"]
+    assert [row["method"] for row in rated] == ["ours, the pool's star ratings as supervision"]
     assert "30 reviews" in section.notes[0] and "stars: 1-2 negative" in section.notes[0]
     assert {row["predicted mix"].endswith(" %") for row in section.rows} == {True}
 

@@ -340,7 +340,8 @@ def test_a_sentiment_correction_trains_the_next_classifier(pm: Client) -> None:
                     zip(("negative", "neutral", "positive"), scores[label], strict=True)
                 ),
             )
-    classifier = fit_sentiment_classifier(version, configured_embedder())
+    source = DataSource.objects.get(name="App Store")
+    classifier = fit_sentiment_classifier(version, configured_embedder(), source)
     assert classifier.corrections == 0 and not _refit_is_due(classifier)
 
     pm.post(
@@ -349,7 +350,7 @@ def test_a_sentiment_correction_trains_the_next_classifier(pm: Client) -> None:
     )
 
     assert _refit_is_due(classifier)
-    assert fit_sentiment_classifier(version, configured_embedder()).corrections == 1
+    assert fit_sentiment_classifier(version, configured_embedder(), source).corrections == 1
 
 
 # --- corrections survive a real re-cluster ----------------------------------------------

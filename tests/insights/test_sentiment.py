@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from ingestion.models import FeedbackItem
+from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_embedder, configured_llm, model_version
 from insights.models import ItemSentiment, SentimentClassifier
 from insights.pipeline.embedding import item_vectors
@@ -53,6 +53,11 @@ POSITIVE = [
     "Five stars, the team was friendly and helpful.",
     "Really enjoying the new recipes, my kids love them.",
 ]
+
+
+def app_store() -> DataSource:
+    """The source add_item_ids puts items in by default."""
+    return DataSource.objects.get(name="App Store")
 
 
 def sentiment_of(item_id: int) -> ItemSentiment:
@@ -194,7 +199,7 @@ def test_corrections_are_used_as_training_labels() -> None:
     for pk in complaints:
         correct_sentiment(FeedbackItem.objects.get(pk=pk), "negative", person)
     classifier = fit_sentiment_classifier(
-        model_version(configured_llm()), configured_embedder(), ids + complaints
+        model_version(configured_llm()), configured_embedder(), app_store()
     )
     assert classifier.corrections == 4
     assert classifier.llm_accuracy is None  # too few corrections to measure
@@ -223,7 +228,7 @@ def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() 
     for pk, label in zip(ids, truth, strict=True):
         correct_sentiment(FeedbackItem.objects.get(pk=pk), label, person)
     classifier = fit_sentiment_classifier(
-        model_version(configured_llm()), configured_embedder(), ids
+        model_version(configured_llm()), configured_embedder(), app_store()
     )
     assert classifier.corrections == 30
     assert classifier.pseudo_labels == 0

@@ -62,3 +62,13 @@ def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
     """Return the raw label probabilities, one row per text, columns in LABELS order."""
     rows = [llm.label_probabilities(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
     return np.array([[row[label] for label in LABELS] for row in rows]).reshape(-1, len(LABELS))
+
+
+# Texts that say nothing: the model's scores for them show its bias towards each label,
+# whatever the feedback (contextual calibration: Zhao et al., "Calibrate Before Use", 2021).
+CONTENT_FREE_TEXTS = ("N/A", "", "[MASK]")
+
+
+def content_free_scores(llm: LabelScorer) -> np.ndarray:
+    """Return the raw label probabilities of CONTENT_FREE_TEXTS, one row each."""
+    return score_texts(CONTENT_FREE_TEXTS, llm)

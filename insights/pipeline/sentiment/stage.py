@@ -2,16 +2,19 @@
 
 Measured in docs/research/sentiment.md, and built the same way:
 1. The language model scores the three labels after a few-shot prompt (raw scores stored).
-2. The raw scores are divided by their mean over the customer's own items (the
-   "unlabeled prior"): the small base model says "negative" far too readily and "neutral"
-   almost never, and this calibration fixes most of that without any labels.
-3. The items the calibrated model is surest of, per class, and every person's correction
-   train a logistic regression on the items' embeddings.
-4. An item's sentiment sums the log-probabilities of both. With 30 or more corrections,
-   cross-validation on them chooses between the calibrated model alone, that sum (and its
-   weight), and a combination learned from the corrections.
+2. The raw scores are calibrated: divided by a prior that stands for the small base model's
+   bias (it says "negative" far too readily and "neutral" almost never). Which prior, if
+   any, is chosen per source on its star ratings and corrections where it has 30 or more,
+   else the model's scores of texts that say nothing (fitting.choose_calibration).
+3. The source's star ratings (insights.pipeline.sentiment.ratings), every person's
+   correction and the items the calibrated model is surest of, per class, train a logistic
+   regression on the items' embeddings.
+4. An item's sentiment sums the log-probabilities of both. With 30 or more corrections and
+   ratings, cross-validation on them chooses between the calibrated model alone, that sum
+   (and its weight), and a combination learned from them.
 
-Star ratings are not used: they stay on FeedbackItem.rating and never replace this.
+Each source is fitted on its own items: what another source holds, its mix of sentiment or
+its ratings, never changes this source's predictions.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -20,11 +23,11 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.people import signed_in_person
-from ingestion.models import FeedbackItem
+from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import model_version
 from insights.models import ItemSentiment, ModelVersion, SentimentClassifier
 from insights.pipeline.embedding import embed_items, item_vectors
@@ -34,7 +37,13 @@ from insights.pipeline.sentiment.fitting import (
     logistic_probabilities,
     predict_distributions,
 )
-from insights.pipeline.sentiment.prompt import LABELS, SENTIMENT_PROMPT_VERSION, score_texts
+from insights.pipeline.sentiment.prompt import (
+    LABELS,
+    SENTIMENT_PROMPT_VERSION,
+    content_free_scores,
+    score_texts,
+)
+from insights.pipeline.sentiment.ratings import RatingBounds
 from llm.interfaces import LabelScorer, TextEmbedder
 
 Progress = Callable[[int, int], None]
@@ -134,42 +143,66 @@ def _vectors_for(ids: list[int], embedder: TextEmbedder | None) -> np.ndarray | 
 def fit_sentiment_classifier(
     llm_version: ModelVersion,
     embedder: TextEmbedder,
-    items: Iterable[int] | QuerySet[FeedbackItem] | None = None,
+    source: DataSource,
+    content_free: np.ndarray | None = None,
 ) -> SentimentClassifier:
-    """Fit and store the calibration prior and classifier on the items scored by
-    llm_version, of those given (default: all), with embedder's vectors, and return the
-    stored row."""
-    rows = _fitting_rows(llm_version, None if items is None else _item_ids(items))
+    """Fit and store the calibration and classifier of one source, on its items scored by
+    llm_version, with embedder's vectors, and return the stored row. content_free: the
+    model's scores of CONTENT_FREE_TEXTS (None: that calibration is not tried)."""
+    rows = _fitting_rows(llm_version, source)
     if not rows:
         raise SentimentError("No items have language-model scores yet: score them first.")
     ids = [row.item_id for row in rows]
     corrected = np.array([LABELS.index(row.corrected) if row.corrected else -1 for row in rows])
-    fitted = fit_sentiment(_raw_matrix(rows), _vectors_for(ids, embedder), corrected)
+    fitted = fit_sentiment(
+        _raw_matrix(rows),
+        _vectors_for(ids, embedder),
+        corrected,
+        rated=_rating_labels(source, ids),
+        content_free=content_free,
+    )
     return SentimentClassifier.objects.create(
+        source=source,
         llm_model=llm_version,
         prompt_version=SENTIMENT_PROMPT_VERSION,
         embedding_model=embedder.name,
         prior=dict(zip(LABELS, fitted.prior.tolist(), strict=True)),
+        calibration=fitted.calibration,
         classifier=fitted.classifier,
         pseudo_labels=fitted.pseudo_labels,
         corrections=fitted.corrections,
+        ratings=fitted.ratings,
         llm_accuracy=fitted.llm_accuracy,
         combined_accuracy=fitted.combined_accuracy,
         uses_classifier=fitted.uses_classifier,
-        scored_items=ItemSentiment.objects.filter(
-            llm_model=llm_version, prompt_version=SENTIMENT_PROMPT_VERSION
-        ).count(),
+        scored_items=_scored_in(llm_version, source).count(),
     )
 
 
-def _fitting_rows(version: ModelVersion, item_ids: list[int] | None) -> list[ItemSentiment]:
-    """Return a fixed sample of up to FIT_SAMPLE_SIZE scored items and every corrected
-    one, in id order."""
-    scored = ItemSentiment.objects.filter(
-        llm_model=version, prompt_version=SENTIMENT_PROMPT_VERSION
+def _scored_in(version: ModelVersion, source: DataSource | int) -> QuerySet[ItemSentiment]:
+    """The source's items scored by this model file and prompt version."""
+    return ItemSentiment.objects.filter(
+        item__source=source, llm_model=version, prompt_version=SENTIMENT_PROMPT_VERSION
     )
-    if item_ids is not None:
-        scored = scored.filter(item_id__in=item_ids)
+
+
+def rating_bounds(source: DataSource) -> RatingBounds:
+    """How the source's ratings read as sentiment: its own bounds, or its scale's."""
+    highest = source.items.aggregate(highest=Max("rating"))["highest"] or 0.0
+    return RatingBounds.for_ratings(highest, source.rating_negative_max, source.rating_positive_min)
+
+
+def _rating_labels(source: DataSource, item_ids: list[int]) -> np.ndarray:
+    """What each item's rating reads as (a LABELS index; -1 without a rating)."""
+    ratings = dict(FeedbackItem.objects.filter(pk__in=item_ids).values_list("pk", "rating"))
+    values = np.array([np.nan if ratings[pk] is None else ratings[pk] for pk in item_ids])
+    return rating_bounds(source).labels(values)
+
+
+def _fitting_rows(version: ModelVersion, source: DataSource) -> list[ItemSentiment]:
+    """Return a fixed sample of up to FIT_SAMPLE_SIZE of the source's scored items and every
+    corrected one, in id order."""
+    scored = _scored_in(version, source)
     uncorrected = list(scored.filter(corrected="").order_by("item_id").values_list("pk", flat=True))
     rng = np.random.default_rng(0)
     sample = rng.permutation(uncorrected)[:FIT_SAMPLE_SIZE].tolist() if uncorrected else []
@@ -265,23 +298,29 @@ def analyse_sentiment(
     on_progress: Progress | None = None,
 ) -> int:
     """Score items with the language model (at most SENTIMENT_LLM_ITEMS_PER_RUN a run),
-    refit the classifier when it is due, and bring every prediction up to date; return how
-    many items the language model scored. on_progress(done, total) follows the scoring,
-    the slow part."""
+    refit each of their sources' classifiers when it is due, and bring every prediction of
+    those sources up to date; return how many items the language model scored.
+    on_progress(done, total) follows the scoring, the slow part."""
     if not isinstance(items, QuerySet):
         items = FeedbackItem.objects.filter(pk__in=list(items))
     version = model_version(llm)
     scored = score_with_llm(_items_to_score(items, version), llm, on_progress)
-    classifier = _latest_classifier(version, embedder.name)
-    if classifier is None or _refit_is_due(classifier):
-        if not ItemSentiment.objects.filter(llm_model=version).exists():
-            return scored  # nothing scored yet: nothing to fit or predict from
-        # Fitted on every scored item, not only these: the prior and the pseudo-labels
-        # need hundreds of items, and a new batch may be a handful.
-        classifier = fit_sentiment_classifier(version, embedder)
-    stale = ItemSentiment.objects.exclude(classifier=classifier).values_list("item_id", flat=True)
-    new = items.filter(sentiment__isnull=True).values_list("pk", flat=True)
-    predict_sentiment(sorted({*stale, *new}), classifier, embedder)
+    content_free: np.ndarray | None = None
+    sources = DataSource.objects.filter(items__in=items).distinct().order_by("pk")
+    for source in sources:
+        classifier = _latest_classifier(version, embedder.name, source)
+        if classifier is None or _refit_is_due(classifier):
+            if not _scored_in(version, source).exists():
+                continue  # nothing scored yet: nothing to fit or predict from
+            if content_free is None:
+                content_free = content_free_scores(llm)
+            # Fitted on every scored item of the source, not only these: the calibration and
+            # the pseudo-labels need hundreds of items, and a new batch may be a handful.
+            classifier = fit_sentiment_classifier(version, embedder, source, content_free)
+        in_source = ItemSentiment.objects.filter(item__source=source)
+        stale = in_source.exclude(classifier=classifier).values_list("item_id", flat=True)
+        new = items.filter(source=source, sentiment__isnull=True).values_list("pk", flat=True)
+        predict_sentiment(sorted({*stale, *new}), classifier, embedder)
     return scored
 
 
@@ -303,9 +342,12 @@ def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> lis
 REFIT_GROWTH = 0.2
 
 
-def _latest_classifier(version: ModelVersion, embedding_model: str) -> SentimentClassifier | None:
+def _latest_classifier(
+    version: ModelVersion, embedding_model: str, source: DataSource
+) -> SentimentClassifier | None:
     return (
         SentimentClassifier.objects.filter(
+            source=source,
             llm_model=version,
             prompt_version=SENTIMENT_PROMPT_VERSION,
             embedding_model=embedding_model,
@@ -316,12 +358,12 @@ def _latest_classifier(version: ModelVersion, embedding_model: str) -> Sentiment
 
 
 def _refit_is_due(classifier: SentimentClassifier) -> bool:
-    """Whether a person corrected an item since the fit, or the scored items have grown by
-    more than REFIT_GROWTH: refitting and predicting everything again on each small batch
-    would cost more than it changes."""
-    scored = ItemSentiment.objects.filter(
-        llm_model=classifier.llm_model, prompt_version=classifier.prompt_version
-    )
+    """Whether a person corrected an item of the classifier's source since the fit, or its
+    scored items have grown by more than REFIT_GROWTH: refitting and predicting everything
+    again on each small batch would cost more than it changes."""
+    if classifier.source_id is None:
+        return True  # fitted over every source at once, before sources were kept apart
+    scored = _scored_in(classifier.llm_model, classifier.source_id)
     if scored.filter(corrected_at__gt=classifier.created_at).exists():
         return True
     return scored.count() > (1 + REFIT_GROWTH) * classifier.scored_items
