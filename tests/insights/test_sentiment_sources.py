@@ -138,6 +138,23 @@ def test_a_second_unrelated_source_leaves_the_first_sources_predictions_unchange
     assert ItemSentiment.objects.get(item_id=tickets[0]).classifier == classifiers[1]
 
 
+def test_within_its_budget_a_run_scores_every_source_so_each_gets_its_own_classifier(
+    settings: object,
+) -> None:
+    settings.SENTIMENT_LLM_ITEMS_PER_RUN = 20  # type: ignore[attr-defined]
+    app = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)  # 24 items, listed first
+    tickets = add_item_ids(*TICKETS[:6], source="Support inbox", kind="ticket")
+
+    assert analyse_sentiment(app + tickets, configured_llm(), configured_embedder()) == 20
+
+    scored = ItemSentiment.objects.exclude(llm_model=None)
+    assert scored.filter(item_id__in=tickets).count() == 6  # taken in turn with the others
+    assert scored.filter(item_id__in=app).count() == 14
+    sources = {c.source.name for c in SentimentClassifier.objects.all()}
+    assert sources == {"App Store", "Support inbox"}
+    assert ItemSentiment.objects.filter(item_id__in=tickets, predicted="").count() == 0
+
+
 def test_a_source_of_mostly_positive_rated_reviews_is_predicted_mostly_positive(
     datasets_dir: object,
 ) -> None:

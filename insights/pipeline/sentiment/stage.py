@@ -18,6 +18,7 @@ its ratings, never changes this source's predictions.
 """
 
 from collections.abc import Callable, Iterable, Sequence
+from itertools import zip_longest
 
 import numpy as np
 from django.conf import settings
@@ -327,13 +328,21 @@ def analyse_sentiment(
 def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> list[int]:
     """Return the items the language model scores this run: those a person corrected
     first (corrections train the classifier only with scores), then a fixed random sample
-    of the others, so that calibration and pseudo-labels see a fair mix."""
+    of each source's others, taken from the sources in turn: each source's calibration and
+    pseudo-labels see a fair mix of its own items, and a small source is scored in the
+    first run too, so that it gets a classifier of its own."""
     current = Q(sentiment__llm_model=version, sentiment__prompt_version=SENTIMENT_PROMPT_VERSION)
     unscored = items.exclude(current)
     corrected = list(unscored.filter(sentiment__corrected__gt="").values_list("pk", flat=True))
-    others = sorted(set(unscored.values_list("pk", flat=True)) - set(corrected))
-    sample = np.random.default_rng(0).permutation(others).tolist()
-    chosen = corrected + sample
+    skip = set(corrected)
+    by_source: dict[int, list[int]] = {}
+    for source_id, pk in sorted(unscored.values_list("source_id", "pk")):
+        if pk not in skip:
+            by_source.setdefault(source_id, []).append(pk)
+    rng = np.random.default_rng(0)
+    shuffled = [rng.permutation(by_source[source_id]).tolist() for source_id in sorted(by_source)]
+    in_turn = [pk for turn in zip_longest(*shuffled) for pk in turn if pk is not None]
+    chosen = corrected + in_turn
     budget = settings.SENTIMENT_LLM_ITEMS_PER_RUN
     return sorted(chosen[:budget] if budget else chosen)
 
