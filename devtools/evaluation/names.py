@@ -71,7 +71,8 @@ def name_themes(
     on_progress: Progress | None = None,
 ) -> NamedThemes:
     """Name every theme of the clustering as describe does (name_theme on the theme's
-    phrases, keywords, nearest quotes, texts and centre), largest first, each name distinct
+    phrases, keywords, nearest quotes, texts and the neighbourhood of every theme's items),
+    largest first, each name distinct
     from those before."""
     members = theme_members(vectors, clustering)
     bucket = {p: [texts[i] for i in rows[:KEYWORD_TEXTS_PER_THEME]] for p, rows in members.items()}

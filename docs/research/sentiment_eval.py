@@ -126,7 +126,7 @@ def three_hundred_labels(raw_pool, x_pool, y_pool, raw_test, x_test, yt) -> None
     for weight in (1.0, 3.0):
         preds, notes = [], []
         for seed in SEEDS:
-            fitted = s.fit_sentiment(raw_pool, x_pool, labeled_pool(seed, y_pool), weight)
+            fitted = s.fit_sentiment(raw_pool, x_pool, labeled_pool(seed, y_pool), correction_weight=weight)
             preds.append(s.predict_distributions(raw_test, x_test, as_row(fitted)))
             how = "stacked" if "stack" in fitted.classifier else "fused"
             notes.append(

@@ -105,11 +105,12 @@ class RatingAgreement:
 def rating_agreement() -> list[RatingAgreement]:
     """Return, per source with rated and predicted items (most rated first), the share of
     them whose predicted sentiment is what their rating reads as. The classifier learns
-    from these ratings, so the figure is not held out: its held-out accuracy is the
-    classifier's own (combined_accuracy)."""
+    from these ratings, so the figure is not held out."""
     rows = []
     for source in DataSource.objects.filter(items__rating__isnull=False).distinct():
         bounds = rating_bounds(source)
+        if bounds is None:
+            continue  # its ratings cannot be read as sentiment
         rated = FeedbackItem.objects.filter(
             source=source, rating__isnull=False, sentiment__predicted__gt=""
         )

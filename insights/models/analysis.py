@@ -249,8 +249,8 @@ class SentimentClassifier(models.Model):
     corrections = models.PositiveIntegerField(default=0)
     # Items whose star rating trained it (insights.pipeline.sentiment.ratings).
     ratings = models.PositiveIntegerField(default=0)
-    # Accuracy on people's corrections and star ratings held out from fitting
-    # (cross-validated); null when there were too few to tell.
+    # Accuracy on people's corrections and star ratings when fitted: the classifier's part
+    # cross-validated, the calibration chosen on the same labels; null with too few labels.
     llm_accuracy = models.FloatField(null=True, blank=True)
     combined_accuracy = models.FloatField(null=True, blank=True)
     uses_classifier = models.BooleanField(default=False)
@@ -263,8 +263,9 @@ class SentimentClassifier(models.Model):
         return f"sentiment classifier {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
 
     @property
-    def held_out_accuracy(self) -> float | None:
-        """The cross-validated accuracy of what predicts (None: too few labels to tell)."""
+    def label_accuracy(self) -> float | None:
+        """The accuracy of what predicts on the source's labels at fitting (None: too few
+        labels to tell)."""
         return self.combined_accuracy if self.uses_classifier else self.llm_accuracy
 
 

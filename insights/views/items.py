@@ -48,7 +48,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     assignment: ThemeAssignment | None = _related(item, "theme_assignment")
     context = {
         "item": item,
-        "rating_label": rating_bounds(item.source).label(item.rating),
+        "rating_label": _rating_label(item),
         "sentiment": sentiment,
         "probabilities": _probabilities(sentiment),
         "assignment": assignment,
@@ -60,6 +60,14 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         **_correction_forms(request, sentiment, assignment),
     }
     return render(request, "insights/item_detail.html", context)
+
+
+def _rating_label(item: FeedbackItem) -> str:
+    """What the item's rating reads as under its source's bounds ("" for none)."""
+    if item.rating is None:
+        return ""
+    bounds = rating_bounds(item.source)
+    return bounds.label(item.rating) if bounds else ""
 
 
 def _related(item: FeedbackItem, name: str) -> Any:

@@ -19,7 +19,7 @@ from insights.pipeline.sentiment.fitting import (
     choose_calibration,
 )
 from insights.pipeline.sentiment.prompt import LABELS
-from insights.pipeline.sentiment.ratings import RatingBounds
+from insights.pipeline.sentiment.ratings import RatingBounds, rating_labels
 from insights.pipeline.sentiment.stage import (
     analyse_sentiment,
     correct_sentiment,
@@ -64,8 +64,14 @@ def predictions(ids: list[int]) -> list[tuple[str, dict[str, float]]]:
 # --- ratings read as sentiment ----------------------------------------------------------
 
 
+def bounds(highest: float, *given: float | None) -> RatingBounds:
+    found = RatingBounds.for_ratings(highest, *given)
+    assert found is not None
+    return found
+
+
 def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds() -> None:
-    stars = RatingBounds.for_ratings(5.0)
+    stars = bounds(5.0)
     assert [stars.label(r) for r in (1, 2, 3, 4, 5)] == [
         "negative",
         "negative",
@@ -73,8 +79,8 @@ def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds(
         "positive",
         "positive",
     ]
-    assert stars.label(None) == ""
-    ten = RatingBounds.for_ratings(9.0)  # the highest rating given is 9: a 1-10 scale
+    assert stars.label(None) == stars.label(float("nan")) == ""
+    ten = bounds(9.0)  # the highest rating given is 9: a 1-10 scale
     assert [ten.label(r) for r in (1, 4, 5, 6, 7, 10)] == [
         "negative",
         "negative",
@@ -83,10 +89,18 @@ def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds(
         "positive",
         "positive",
     ]
-    own = RatingBounds.for_ratings(10.0, negative_max=2.0, positive_min=6.0)
+    own = bounds(10.0, 2.0, 6.0)
     assert [own.label(r) for r in (2, 3, 6)] == ["negative", "neutral", "positive"]
     labels = stars.labels(np.array([1.0, np.nan, 5.0]))
     assert labels.tolist() == [LABELS.index("negative"), -1, LABELS.index("positive")]
+
+
+def test_ratings_whose_scale_cannot_be_told_or_whose_bounds_cross_are_not_read() -> None:
+    assert RatingBounds.for_ratings(1.0) is None  # thumbs up and down: 0 and 1
+    assert RatingBounds.for_ratings(3.0) is None  # a 1-3 scale, or only low stars so far
+    assert bounds(1.0, 0.0, 1.0).label(1.0) == "positive"  # unless the source says
+    assert RatingBounds.for_ratings(10.0, 8.0) is None  # negative up to 8, positive from 7
+    assert rating_labels(None, np.array([1.0, 5.0])).tolist() == [-1, -1]
 
 
 def bounds_form(negative_max: str, positive_min: str) -> SourceForm:
@@ -137,6 +151,16 @@ def test_a_second_unrelated_source_leaves_the_first_sources_predictions_unchange
     assert [c.source.name for c in classifiers] == ["App Store", "Support inbox"]
     assert ItemSentiment.objects.get(item_id=tickets[0]).classifier == classifiers[1]
 
+    # A correction makes the App Store's refit due while the tickets are there: the refit
+    # sees none of them, so it predicts as a refit of the App Store alone does.
+    correct_sentiment(FeedbackItem.objects.get(pk=app[0]), "neutral", None)
+    analyse_sentiment(app + tickets, configured_llm(), configured_embedder())
+    beside_tickets = predictions(app)
+    FeedbackItem.objects.filter(pk__in=tickets).delete()
+    SentimentClassifier.objects.filter(source__name="App Store").delete()
+    analyse_sentiment(app, configured_llm(), configured_embedder())
+    assert predictions(app) == beside_tickets
+
 
 def test_within_its_budget_a_run_scores_every_source_so_each_gets_its_own_classifier(
     settings: object,
@@ -174,7 +198,7 @@ def test_a_source_of_mostly_positive_rated_reviews_is_predicted_mostly_positive(
     assert predicted.count("positive") / len(predicted) >= 0.6
     classifier = SentimentClassifier.objects.get(source__name="Device reviews")
     assert classifier.ratings == len(ids)
-    assert classifier.held_out_accuracy is not None  # sixty ratings are enough to measure
+    assert classifier.label_accuracy is not None  # sixty ratings are enough to measure
 
 
 def test_a_rating_and_a_correction_both_move_the_classifier() -> None:
@@ -245,7 +269,7 @@ def test_the_accuracy_page_shows_how_often_predictions_agree_with_ratings_per_so
     assert "Agreement with star ratings" in html
     assert "80%" in html
     assert "trained on 5 star ratings, 1 correction and 7 of the model" in html
-    assert "held-out accuracy 80%" in html
+    assert "accuracy on its labels 80%" in html
 
 
 def test_the_item_page_shows_what_its_rating_reads_as_and_what_trained_its_classifier() -> None:

@@ -44,6 +44,7 @@ from insights.pipeline.describing.naming import (
     Neighbourhood,
     ThemeText,
     name_theme,
+    spread,
 )
 from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
@@ -166,8 +167,8 @@ def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
 
 
 def read_corpus(embedding_model: str) -> Corpus:
-    """Read what describing needs of every theme; centres only of themes embedded by
-    embedding_model, the model that embeds the name candidates."""
+    """Read what describing needs of every theme; the neighbourhood only of themes embedded
+    by embedding_model, the model that embeds the name candidates."""
     texts = _texts_by_theme()
     return Corpus(
         texts=texts,
@@ -184,13 +185,15 @@ def read_corpus(embedding_model: str) -> Corpus:
     )
 
 
-# Item ids a query: inside every database's limit on query parameters.
+# Item ids a query: inside SQLite's limit on query parameters (32,766 since 3.32) and
+# PostgreSQL's.
 ID_BATCH_SIZE = 5000
 
 
 def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
     """A sample of the items of every live theme embedded by embedding_model, with their
-    vectors by that model (see Neighbourhood.of)."""
+    vectors by that model (see Neighbourhood.of; the sample is taken before the vectors
+    are read, so at most NEIGHBOURHOOD_ITEMS_PER_THEME a theme are)."""
     members: dict[int, list[int]] = {}
     rows = (
         ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
@@ -199,7 +202,8 @@ def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
     )
     for theme_id, item_id in rows.iterator(chunk_size=2000):
         members.setdefault(theme_id, []).append(item_id)
-    ids = [item_id for item_ids in members.values() for item_id in item_ids]
+    sampled = {theme_id: spread(item_ids) for theme_id, item_ids in members.items()}
+    ids = [item_id for item_ids in sampled.values() for item_id in item_ids]
     vectors: dict[int, np.ndarray] = {}
     for start in range(0, len(ids), ID_BATCH_SIZE):
         batch = FeedbackItem.objects.filter(pk__in=ids[start : start + ID_BATCH_SIZE])
@@ -208,7 +212,7 @@ def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
     return Neighbourhood.of(
         {
             theme_id: np.array([vectors[i] for i in item_ids if i in vectors])
-            for theme_id, item_ids in members.items()
+            for theme_id, item_ids in sampled.items()
             if any(i in vectors for i in item_ids)
         }
     )

@@ -96,6 +96,20 @@ def name_candidates(phrases: Sequence[Phrase], taken: Collection[str] = ()) -> l
 NEIGHBOURHOOD_ITEMS_PER_THEME = 200
 
 
+def spread_positions(count: int) -> np.ndarray:
+    """Positions of at most NEIGHBOURHOOD_ITEMS_PER_THEME of count rows, evenly from the
+    first to the last."""
+    if count <= NEIGHBOURHOOD_ITEMS_PER_THEME:
+        return np.arange(count)
+    return np.linspace(0, count - 1, NEIGHBOURHOOD_ITEMS_PER_THEME).round().astype(int)
+
+
+def spread(rows: Sequence[int]) -> list[int]:
+    """At most NEIGHBOURHOOD_ITEMS_PER_THEME of rows (nearest the centre first), evenly
+    from the nearest to the farthest: what Neighbourhood.of keeps of a theme."""
+    return [rows[i] for i in spread_positions(len(rows)).tolist()]
+
+
 @dataclass(frozen=True)
 class Neighbourhood:
     """A sample of every live theme's items in embedding space, each row with its theme:
@@ -111,11 +125,9 @@ class Neighbourhood:
         there are none."""
         vectors, themes = [], []
         for theme, rows in members.items():
-            if len(rows) > NEIGHBOURHOOD_ITEMS_PER_THEME:
-                spread = np.linspace(0, len(rows) - 1, NEIGHBOURHOOD_ITEMS_PER_THEME)
-                rows = rows[spread.round().astype(int)]
-            vectors.append(rows)
-            themes.extend([theme] * len(rows))
+            sampled = rows[spread_positions(len(rows))]
+            vectors.append(sampled)
+            themes.extend([theme] * len(sampled))
         if not themes:
             return None
         return cls(np.concatenate(vectors), np.array(themes, dtype=object))

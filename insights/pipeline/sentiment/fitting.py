@@ -161,6 +161,7 @@ def fit_sentiment(
     raw: np.ndarray,
     vectors: np.ndarray | None,
     corrected: np.ndarray,
+    *,
     rated: np.ndarray | None = None,
     content_free: np.ndarray | None = None,
     correction_weight: float = 1.0,

@@ -44,7 +44,7 @@ from insights.pipeline.sentiment.prompt import (
     content_free_scores,
     score_texts,
 )
-from insights.pipeline.sentiment.ratings import RatingBounds
+from insights.pipeline.sentiment.ratings import RatingBounds, rating_labels
 from llm.interfaces import LabelScorer, TextEmbedder
 
 Progress = Callable[[int, int], None]
@@ -187,8 +187,9 @@ def _scored_in(version: ModelVersion, source: DataSource | int) -> QuerySet[Item
     )
 
 
-def rating_bounds(source: DataSource) -> RatingBounds:
-    """How the source's ratings read as sentiment: its own bounds, or its scale's."""
+def rating_bounds(source: DataSource) -> RatingBounds | None:
+    """How the source's ratings read as sentiment: its own bounds, or its scale's (None:
+    they cannot be read, see insights.pipeline.sentiment.ratings)."""
     highest = source.items.aggregate(highest=Max("rating"))["highest"] or 0.0
     return RatingBounds.for_ratings(highest, source.rating_negative_max, source.rating_positive_min)
 
@@ -197,7 +198,7 @@ def _rating_labels(source: DataSource, item_ids: list[int]) -> np.ndarray:
     """What each item's rating reads as (a LABELS index; -1 without a rating)."""
     ratings = dict(FeedbackItem.objects.filter(pk__in=item_ids).values_list("pk", "rating"))
     values = np.array([np.nan if ratings[pk] is None else ratings[pk] for pk in item_ids])
-    return rating_bounds(source).labels(values)
+    return rating_labels(rating_bounds(source), values)
 
 
 def _fitting_rows(version: ModelVersion, source: DataSource) -> list[ItemSentiment]:
@@ -326,23 +327,24 @@ def analyse_sentiment(
 
 
 def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> list[int]:
-    """Return the items the language model scores this run: those a person corrected
-    first (corrections train the classifier only with scores), then a fixed random sample
-    of each source's others, taken from the sources in turn: each source's calibration and
-    pseudo-labels see a fair mix of its own items, and a small source is scored in the
-    first run too, so that it gets a classifier of its own."""
+    """Return the items the language model scores this run, taken from their sources in
+    turn; of each source, those a person corrected first (corrections train the classifier
+    only with scores), then a fixed random sample of its others (seeded by the source, so
+    that what one source holds never changes which of another's are scored). Each source's
+    calibration and pseudo-labels see a fair mix of its own items, and a small source is
+    scored in the first run too, so that it gets a classifier of its own."""
     current = Q(sentiment__llm_model=version, sentiment__prompt_version=SENTIMENT_PROMPT_VERSION)
     unscored = items.exclude(current)
-    corrected = list(unscored.filter(sentiment__corrected__gt="").values_list("pk", flat=True))
-    skip = set(corrected)
+    corrected = set(unscored.filter(sentiment__corrected__gt="").values_list("pk", flat=True))
     by_source: dict[int, list[int]] = {}
     for source_id, pk in sorted(unscored.values_list("source_id", "pk")):
-        if pk not in skip:
-            by_source.setdefault(source_id, []).append(pk)
-    rng = np.random.default_rng(0)
-    shuffled = [rng.permutation(by_source[source_id]).tolist() for source_id in sorted(by_source)]
-    in_turn = [pk for turn in zip_longest(*shuffled) for pk in turn if pk is not None]
-    chosen = corrected + in_turn
+        by_source.setdefault(source_id, []).append(pk)
+    queues = []
+    for source_id, ids in sorted(by_source.items()):
+        others = [pk for pk in ids if pk not in corrected]
+        sample = np.random.default_rng(source_id).permutation(others).tolist()
+        queues.append([pk for pk in ids if pk in corrected] + sample)
+    chosen = [pk for turn in zip_longest(*queues) for pk in turn if pk is not None]
     budget = settings.SENTIMENT_LLM_ITEMS_PER_RUN
     return sorted(chosen[:budget] if budget else chosen)
 
