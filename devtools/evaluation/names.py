@@ -72,8 +72,7 @@ def name_themes(
 ) -> NamedThemes:
     """Name every theme of the clustering as describe does (name_theme on the theme's
     phrases, keywords, nearest quotes, texts and the neighbourhood of every theme's items),
-    largest first, each name distinct
-    from those before."""
+    largest first, each name distinct from those before."""
     members = theme_members(vectors, clustering)
     bucket = {p: [texts[i] for i in rows[:KEYWORD_TEXTS_PER_THEME]] for p, rows in members.items()}
     keywords = theme_keywords(bucket)

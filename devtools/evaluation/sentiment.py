@@ -21,6 +21,7 @@ from insights.pipeline.sentiment.fitting import (
     fit_logistic,
     fit_sentiment,
     logistic_probabilities,
+    macro_f1,
     predict_distributions,
 )
 from insights.pipeline.sentiment.prompt import LABELS
@@ -85,8 +86,7 @@ def as_classifier(fitted: SentimentFit) -> SentimentClassifier:
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
     """Return accuracy and macro-F1 over the three labels."""
-    macro_f1 = f1_score(truth, predicted, labels=range(len(LABELS)), average="macro")
-    return float(accuracy_score(truth, predicted)), float(macro_f1)
+    return float(accuracy_score(truth, predicted)), macro_f1(truth, predicted)
 
 
 def class_figures(truth: np.ndarray, predicted: np.ndarray) -> dict[str, str]:

@@ -9,11 +9,12 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
+import numpy as np
 
 from accounts.people import signed_in_person
 from ingestion.models import DataSource, FeedbackItem
 from insights.models import EvaluationLabel, ItemSentiment, SentimentClassifier, ThemeAssignment
+from insights.pipeline.sentiment.prompt import LABELS
 from insights.pipeline.sentiment.stage import correct_sentiment, rating_bounds
 
 Z_95 = 1.959964
@@ -113,21 +114,15 @@ def rating_agreement() -> list[RatingAgreement]:
             continue  # its ratings cannot be read as sentiment
         rated = FeedbackItem.objects.filter(
             source=source, rating__isnull=False, sentiment__predicted__gt=""
-        )
-        agree = rated.filter(
-            Q(rating__lte=bounds.negative_max, sentiment__predicted="negative")
-            | Q(rating__gte=bounds.positive_min, sentiment__predicted="positive")
-            | Q(
-                rating__gt=bounds.negative_max,
-                rating__lt=bounds.positive_min,
-                sentiment__predicted="neutral",
-            )
-        ).count()
-        total = rated.count()
-        if total:
-            latest = source.sentiment_classifiers.order_by("-created_at", "-pk").first()
-            agreement = Accuracy(source.name, total, agree, *wilson_interval(agree, total))
-            rows.append(RatingAgreement(agreement, latest))
+        ).values_list("rating", "sentiment__predicted")
+        pairs = list(rated.iterator(chunk_size=5000))
+        if not pairs:
+            continue
+        read_as = bounds.labels(np.array([rating for rating, _ in pairs], dtype=float))
+        agree = int((read_as == [LABELS.index(label) for _, label in pairs]).sum())
+        latest = source.sentiment_classifiers.order_by("-created_at", "-pk").first()
+        agreement = Accuracy(source.name, len(pairs), agree, *wilson_interval(agree, len(pairs)))
+        rows.append(RatingAgreement(agreement, latest))
     return sorted(rows, key=lambda row: -row.agreement.labels)
 
 
