@@ -363,6 +363,8 @@ def store_items(
     """Store the drafts that are not already stored; return how many this call inserted."""
     fresh = _without_known_items(source, _unique_within(drafts))
     created = _insert_counting([_item_from_draft(source, draft, import_job) for draft in fresh])
+    ratings = [draft.rating for draft in fresh if draft.rating is not None]
+    DataSource.objects.widen_rating_range(source.pk, ratings)
     return StoreResult(created=created, duplicates=len(drafts) - created)
 
 

@@ -11,10 +11,12 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.ddl_references import Statement
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from feedlens.jobs import Job
+from ingestion.ratings import RatingScale, detect_scale, format_rating
 
 
 class ItemKind(models.TextChoices):
@@ -85,6 +87,17 @@ class DataSourceQuerySet(models.QuerySet["DataSource"]):
     def release_sync(self, source_id: int) -> None:
         self.filter(pk=source_id).update(sync_started_at=None)
 
+    def widen_rating_range(self, source_id: int, ratings: list[float]) -> None:
+        """Make the source's lowest and highest rating take in these, in one UPDATE so that
+        concurrent imports into one source only ever widen the range."""
+        if not ratings:
+            return
+        lowest, highest = min(ratings), max(ratings)
+        self.filter(pk=source_id).update(
+            rating_lowest=Least(Coalesce(F("rating_lowest"), Value(lowest)), Value(lowest)),
+            rating_highest=Greatest(Coalesce(F("rating_highest"), Value(highest)), Value(highest)),
+        )
+
 
 class DataSource(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -121,19 +134,31 @@ class DataSource(models.Model):
     last_sync_created = models.PositiveIntegerField(
         default=0, editable=False, help_text="Items the last sync added."
     )
+    # What the ratings are out of (ingestion.ratings): set here, or else told by the lowest
+    # and highest rating stored, which every store of items keeps up to date.
+    rating_scale = models.CharField(
+        max_length=10,
+        choices=RatingScale.choices,
+        blank=True,
+        verbose_name="Rating scale",
+        help_text="Empty: told by the ratings (any above 5: out of 10; a 0 among them: NPS).",
+    )
+    rating_lowest = models.FloatField(null=True, blank=True, editable=False)
+    rating_highest = models.FloatField(null=True, blank=True, editable=False)
     # Ratings read as sentiment, which trains the source's sentiment classifier
-    # (insights.pipeline.sentiment.ratings); empty: by the scale the ratings use.
+    # (insights.pipeline.sentiment.ratings); empty: by the rating scale.
     rating_negative_max = models.FloatField(
         null=True,
         blank=True,
         verbose_name="Negative ratings up to",
-        help_text="Empty: 2 on a 1-5 scale, 4 on a 1-10 scale.",
+        help_text="Empty: 2 on 1-5 stars, 4 on 1-10, 6 on 0-10 (NPS detractors).",
     )
     rating_positive_min = models.FloatField(
         null=True,
         blank=True,
         verbose_name="Positive ratings from",
-        help_text="Empty: 4 on a 1-5 scale, 7 on a 1-10 scale. Ratings between are neutral.",
+        help_text="Empty: 4 on 1-5 stars, 7 on 1-10, 9 on 0-10 (NPS promoters). "
+        "Ratings between are neutral.",
     )
 
     objects = DataSourceQuerySet.as_manager()
@@ -143,6 +168,28 @@ class DataSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def scale_of_ratings(self) -> RatingScale | None:
+        """The scale set for the source, or else the one its ratings show."""
+        if self.rating_scale:
+            return RatingScale(self.rating_scale)
+        return detect_scale(self.rating_lowest, self.rating_highest)
+
+    def format_rating(self, rating: float) -> str:
+        return format_rating(rating, self.scale_of_ratings)
+
+    @property
+    def rating_scale_note(self) -> str:
+        """What the source's ratings are out of and why ("" without ratings)."""
+        if self.rating_scale:
+            return f"{RatingScale(self.rating_scale).label}, as set"
+        if self.rating_lowest is None or self.rating_highest is None:
+            return ""
+        seen = f"ratings {self.rating_lowest:g} to {self.rating_highest:g}"
+        if scale := self.scale_of_ratings:
+            return f"{scale.label}, told by the {seen}"
+        return f"not known from the {seen}: set the scale on the source's page to read them"
 
     def rotate_webhook_token(self) -> str:
         """Replace the webhook token and return the new one; the old one stops working."""

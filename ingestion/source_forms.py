@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ingestion.connectors.base import Connector, SecretNotCarried
 from ingestion.models import DataSource
 from ingestion.normalise import describe_mapping_error
+from ingestion.ratings import RatingScale, detect_scale
 from ingestion.secrets import SecretKeyError, secret_hint
 
 
@@ -18,11 +19,23 @@ class SourceForm(forms.ModelForm):
 
     class Meta:
         model = DataSource
-        fields = ["name", "item_kind", "enabled", "rating_negative_max", "rating_positive_min"]
+        fields = [
+            "name",
+            "item_kind",
+            "enabled",
+            "rating_scale",
+            "rating_negative_max",
+            "rating_positive_min",
+        ]
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kind = kind
+        told = detect_scale(self.instance.rating_lowest, self.instance.rating_highest)
+        now = f" (now: {told.label})" if told else ""
+        field = self.fields["rating_scale"]
+        assert isinstance(field, forms.ChoiceField)  # a model field with choices
+        field.choices = [("", f"Told by the ratings{now}"), *RatingScale.choices]
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

@@ -30,7 +30,7 @@ def add_items(
     """Store one item per text in the source (made by name if need be)."""
     if isinstance(source, str):
         source = DataSource.objects.get_or_create(name=source)[0]
-    return [
+    items = [
         FeedbackItem.objects.create(
             source=source,
             kind=kind,
@@ -41,6 +41,9 @@ def add_items(
         )
         for text in texts
     ]
+    if rating is not None:  # as every store of items does (ingestion.importers.store_items)
+        DataSource.objects.widen_rating_range(source.pk, [rating])
+    return items
 
 
 def add_item_ids(*texts: str, **options: Any) -> list[int]:

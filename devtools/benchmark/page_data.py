@@ -100,7 +100,11 @@ def _items(
                 metadata={"dataset": row.dataset},
             )
         )
-    return FeedbackItem.objects.bulk_create(items)
+    stored = FeedbackItem.objects.bulk_create(items)
+    for source in sources:  # as every store of items does (ingestion.importers.store_items)
+        rated = [item.rating for item in stored if item.source == source and item.rating]
+        DataSource.objects.widen_rating_range(source.pk, rated)
+    return stored
 
 
 def _unit_vectors(rng: np.random.Generator, count: int) -> np.ndarray:

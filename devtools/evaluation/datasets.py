@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from insights.pipeline.sentiment.ratings import SCALES, RatingBounds
+from ingestion.ratings import RatingScale
+from insights.pipeline.sentiment.ratings import RatingBounds
 
 BANKING77_FILE = Path("banking77") / "train.csv"
 AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
@@ -87,7 +88,7 @@ def read_amazon_reviews(datasets_dir: Path) -> LabeledTexts:
     stars negative, 3 neutral, 4-5 positive (rows without a text or a rating left out)."""
     rows = _rows(Path(datasets_dir) / AMAZON_REVIEWS_FILE, ("reviews.text", "reviews.rating"))
     texts, labels, ratings = [], [], []
-    stars = RatingBounds(*SCALES[5.0])
+    stars = RatingBounds.of_scale(RatingScale.STARS)
     for row in rows:
         text, rating = row["reviews.text"].strip(), row["reviews.rating"].strip()
         if text and rating:

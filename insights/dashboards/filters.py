@@ -11,11 +11,16 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from ingestion.models import DataSource, ItemKind
+from ingestion.ratings import RatingScale, format_rating
 from insights.models import Sentiment, sentiment_label_is
 
 NO_RATING = "none"
-RATING_CHOICES = [("", "Any rating")] + [(str(n), f"{n} ★") for n in range(1, 6)]
-RATING_CHOICES.append((NO_RATING, "No rating"))
+# Ratings are filtered in their source's own units, so a choice says its scale: "4" is four
+# stars and "4/10" four out of ten, which are far apart. 1-10 and 0-10 (NPS) share choices.
+STARS = RatingScale.STARS
+STAR_SCALES = (STARS,)
+TEN_POINT_SCALES = (RatingScale.TEN, RatingScale.NPS)
+OUT_OF_TEN = "/10"
 FILTER_NAMES = ("start", "end", "source", "kind", "sentiment", "rating")
 
 
@@ -29,7 +34,13 @@ class FeedbackFilterForm(forms.Form):
     sentiment = forms.ChoiceField(
         choices=[("", "Any sentiment"), *Sentiment.choices], required=False
     )
-    rating = forms.ChoiceField(choices=RATING_CHOICES, required=False)
+    rating = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: Any, scales: set[RatingScale], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["rating"]
+        assert isinstance(field, forms.ChoiceField)  # declared above
+        field.choices = rating_choices(scales)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -43,7 +54,10 @@ class FeedbackFilters:
     says why), so a bad link still shows a page."""
 
     def __init__(self, params: QueryDict | dict[str, str]) -> None:
-        self.form = FeedbackFilterForm({k: params.get(k, "") for k in FILTER_NAMES})
+        # Each source's rating scale: the rating filter's choices and what a choice matches.
+        self.scales = {source.pk: source.scale_of_ratings for source in DataSource.objects.all()}
+        in_use = {scale for scale in self.scales.values() if scale}
+        self.form = FeedbackFilterForm({k: params.get(k, "") for k in FILTER_NAMES}, scales=in_use)
         self.values: dict[str, Any] = {}
         if self.form.is_valid():
             self.values = {k: v for k, v in self.form.cleaned_data.items() if v not in ("", None)}
@@ -75,8 +89,25 @@ class FeedbackFilters:
         if sentiment := self.values.get("sentiment"):
             condition &= sentiment_label_is(sentiment, f"{prefix}sentiment")
         if rating := self.values.get("rating"):
-            condition &= _rating_condition(rating, prefix)
+            condition &= self._rating_condition(rating, prefix)
         return condition
+
+    def _rating_condition(self, rating: str, prefix: str) -> Q:
+        if rating == NO_RATING:
+            return Q(**{f"{prefix}rating__isnull": True})
+        # Ratings are stored as floats: 4 is 3.5 <= r < 4.5, among sources on that scale;
+        # a source whose scale is not known yet (no rating above 3) is taken to use stars.
+        points, out_of_ten, _ = rating.partition(OUT_OF_TEN)
+        scales = TEN_POINT_SCALES if out_of_ten else STAR_SCALES
+        sources = [pk for pk, scale in self.scales.items() if (scale or STARS) in scales]
+        value = int(points)
+        return Q(
+            **{
+                f"{prefix}source__in": sources,
+                f"{prefix}rating__gte": value - 0.5,
+                f"{prefix}rating__lt": value + 0.5,
+            }
+        )
 
     def apply(self, queryset: QuerySet, path: str = "") -> QuerySet:
         return queryset.filter(self.condition(path))
@@ -105,8 +136,13 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _rating_condition(rating: str, prefix: str) -> Q:
-    if rating == NO_RATING:
-        return Q(**{f"{prefix}rating__isnull": True})
-    stars = int(rating)  # ratings are stored as floats on a 1-5 scale: 4 stars is 3.5 ≤ r < 4.5
-    return Q(**{f"{prefix}rating__gte": stars - 0.5, f"{prefix}rating__lt": stars + 0.5})
+def rating_choices(scales: set[RatingScale]) -> list[tuple[str, Any]]:
+    """The rating filter's choices: stars (always, the common scale), out of ten where a
+    source rates so (from 0 where one is NPS), and no rating."""
+    stars = [(str(n), format_rating(n, RatingScale.STARS)) for n in range(1, 6)]
+    choices: list[tuple[str, Any]] = [("", "Any rating")]
+    if not scales & set(TEN_POINT_SCALES):
+        return [*choices, *stars, (NO_RATING, "No rating")]
+    lowest = 0 if RatingScale.NPS in scales else 1
+    tens = [(f"{n}{OUT_OF_TEN}", f"{n}{OUT_OF_TEN}") for n in range(lowest, 11)]
+    return [*choices, ("Stars", stars), ("Out of 10", tens), (NO_RATING, "No rating")]

@@ -25,9 +25,10 @@ from tests.factories import make_theme
 pytestmark = pytest.mark.django_db
 PLOTLY = "vendor/plotly/plotly.min.js"
 BOTH = ["App Store", "Help desk"]
-# Session, user, 2 for permissions, the chosen source, the source menu, sources, the latest
-# items, and the 2 grouped aggregates (items by week, source and kind; themes): 10 today.
-MAX_QUERIES = 10
+# Session, user, 2 for permissions, the sources' rating scales, the chosen source, the source
+# menu, sources, the latest items, and the 2 grouped aggregates (items by week, source and
+# kind; themes): 11 today.
+MAX_QUERIES = 11
 _serial = count()
 
 

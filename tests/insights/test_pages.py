@@ -211,6 +211,7 @@ def test_the_item_list_shows_the_rating_beside_the_predicted_or_corrected_sentim
         add_item(store, text, "review", 5 + n) for n, text in enumerate(TEXTS)
     )
     FeedbackItem.objects.filter(pk=rated.pk).update(rating=5)
+    DataSource.objects.widen_rating_range(store.pk, [5.0])  # as storing rated items does
     version = ModelVersion.objects.create(name="model.gguf", sha256="0" * 64)
     for item, label in ((rated, "negative"), (corrected, "negative")):
         ItemSentiment.objects.create(

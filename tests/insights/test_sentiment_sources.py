@@ -9,6 +9,7 @@ from accounts import roles
 from devtools.evaluation.datasets import read_amazon_reviews
 from ingestion.forms import source_form
 from ingestion.models import DataSource, FeedbackItem, SourceKind
+from ingestion.ratings import RatingScale
 from ingestion.source_forms import SourceForm
 from insights.local_models import configured_embedder, configured_llm, model_version
 from insights.models import Calibration, ItemSentiment, SentimentClassifier
@@ -64,14 +65,14 @@ def predictions(ids: list[int]) -> list[tuple[str, dict[str, float]]]:
 # --- ratings read as sentiment ----------------------------------------------------------
 
 
-def bounds(highest: float, *given: float | None) -> RatingBounds:
-    found = RatingBounds.for_ratings(highest, *given)
+def bounds(scale: RatingScale | None, *given: float | None) -> RatingBounds:
+    found = RatingBounds.for_scale(scale, *given)
     assert found is not None
     return found
 
 
 def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds() -> None:
-    stars = bounds(5.0)
+    stars = bounds(RatingScale.STARS)
     assert [stars.label(r) for r in (1, 2, 3, 4, 5)] == [
         "negative",
         "negative",
@@ -80,7 +81,7 @@ def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds(
         "positive",
     ]
     assert stars.label(None) == stars.label(float("nan")) == ""
-    ten = bounds(9.0)  # the highest rating given is 9: a 1-10 scale
+    ten = bounds(RatingScale.TEN)
     assert [ten.label(r) for r in (1, 4, 5, 6, 7, 10)] == [
         "negative",
         "negative",
@@ -89,17 +90,26 @@ def test_ratings_read_as_sentiment_by_their_scale_unless_the_source_sets_bounds(
         "positive",
         "positive",
     ]
-    own = bounds(10.0, 2.0, 6.0)
+    nps = bounds(RatingScale.NPS)  # detractors, passives, promoters
+    assert [nps.label(r) for r in (0, 6, 7, 8, 9, 10)] == [
+        "negative",
+        "negative",
+        "neutral",
+        "neutral",
+        "positive",
+        "positive",
+    ]
+    own = bounds(RatingScale.TEN, 2.0, 6.0)
     assert [own.label(r) for r in (2, 3, 6)] == ["negative", "neutral", "positive"]
     labels = stars.labels(np.array([1.0, np.nan, 5.0]))
     assert labels.tolist() == [LABELS.index("negative"), -1, LABELS.index("positive")]
 
 
-def test_ratings_whose_scale_cannot_be_told_or_whose_bounds_cross_are_not_read() -> None:
-    assert RatingBounds.for_ratings(1.0) is None  # thumbs up and down: 0 and 1
-    assert RatingBounds.for_ratings(3.0) is None  # a 1-3 scale, or only low stars so far
-    assert bounds(1.0, 0.0, 1.0).label(1.0) == "positive"  # unless the source says
-    assert RatingBounds.for_ratings(10.0, 8.0) is None  # negative up to 8, positive from 7
+def test_ratings_whose_scale_is_not_known_or_whose_bounds_cross_are_not_read() -> None:
+    assert RatingBounds.for_scale(None) is None
+    assert RatingBounds.for_scale(None, 0.0) is None
+    assert bounds(None, 0.0, 1.0).label(1.0) == "positive"  # unless the source says
+    assert RatingBounds.for_scale(RatingScale.TEN, 8.0) is None  # negative to 8, positive from 7
     assert rating_labels(None, np.array([1.0, 5.0])).tolist() == [-1, -1]
 
 
@@ -211,6 +221,8 @@ def test_a_rating_and_a_correction_both_move_the_classifier() -> None:
 
     # Six complaints rated five stars: the ratings say positive, whatever the text.
     FeedbackItem.objects.filter(pk__in=ids[-6:]).update(rating=5.0)
+    DataSource.objects.widen_rating_range(source.pk, [5.0])  # as storing rated items does
+    source.refresh_from_db()
     rated = fit_sentiment_classifier(version, embedder, source)
     assert rated.ratings == 6
     assert not np.allclose(rated.classifier["coef"], plain.classifier["coef"])

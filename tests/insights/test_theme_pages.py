@@ -59,6 +59,8 @@ def add_item(
         content_hash=hashlib.sha256(f"{text}|{day}|{source}".encode()).hexdigest(),
         created_at=datetime(2026, 11, day, 12, tzinfo=UTC),
     )
+    if rating is not None:  # as every store of items does (ingestion.importers.store_items)
+        DataSource.objects.widen_rating_range(item.source_id, [rating])
     if label:
         ItemSentiment.objects.create(
             item=item,

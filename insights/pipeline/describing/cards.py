@@ -89,14 +89,13 @@ def customers(items: Iterable[CardItem]) -> int:
     return len(authors) + anonymous
 
 
-def segment_values(
-    source: str, kind: str, rating: float | None, metadata: dict[str, Any]
-) -> dict[str, str]:
-    """An item's segment values as strings: its source, kind, rating and every scalar
-    metadata field (app version, plan, country...)."""
+def segment_values(source: str, kind: str, rating: str, metadata: dict[str, Any]) -> dict[str, str]:
+    """An item's segment values as strings: its source, kind, rating (written on its scale,
+    "1★" or "8/10", so that scales are not mixed up; "" for none) and every scalar metadata
+    field (app version, plan, country...)."""
     values = {"source": source, "kind": kind}
-    if rating is not None:
-        values["rating"] = f"{rating:g}"
+    if rating:
+        values["rating"] = rating
     for key, value in metadata.items():
         if isinstance(value, str | int | float | bool) and str(value).strip():
             values[f"metadata:{key}"] = str(value).strip()[:80]

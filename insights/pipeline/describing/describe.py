@@ -13,12 +13,14 @@ is described again when any of them is no longer the current one.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 from django.db.models import Max
 from django.utils import timezone
 
-from ingestion.models import FeedbackItem
+from ingestion.models import DataSource, FeedbackItem
+from ingestion.ratings import RatingScale, format_rating
 from insights.local_models import model_version
 from insights.models import (
     Correction,
@@ -170,12 +172,13 @@ def read_corpus(embedding_model: str) -> Corpus:
     """Read what describing needs of every theme; the neighbourhood only of themes embedded
     by embedding_model, the model that embeds the name candidates."""
     texts = _texts_by_theme()
+    scales = source_scales()
     return Corpus(
         texts=texts,
         keywords=theme_keywords(texts),
         phrases=theme_phrases(texts, top_n=PHRASES_PER_THEME),
         baseline=FieldBaseline.of(
-            segment_values(*row)
+            _segments(scales, *row)
             for row in FeedbackItem.objects.values_list(
                 "source__name", "kind", "rating", "metadata"
             ).iterator(chunk_size=2000)
@@ -188,6 +191,22 @@ def read_corpus(embedding_model: str) -> Corpus:
 # Item ids a query: inside SQLite's limit on query parameters (32,766 since 3.32) and
 # PostgreSQL's.
 ID_BATCH_SIZE = 5000
+
+
+def source_scales() -> dict[str, RatingScale | None]:
+    """Each source's rating scale, by name (a deployment has tens of sources)."""
+    return {source.name: source.scale_of_ratings for source in DataSource.objects.all()}
+
+
+def _segments(
+    scales: dict[str, RatingScale | None],
+    source: str,
+    kind: str,
+    rating: float | None,
+    metadata: dict[str, Any],
+) -> dict[str, str]:
+    written = "" if rating is None else format_rating(rating, scales[source])
+    return segment_values(source, kind, written, metadata)
 
 
 def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
@@ -318,8 +337,9 @@ def _card_items(theme: Theme) -> list[CardItem]:
             "item__metadata",
         )
     )
+    scales = source_scales()
     return [
-        CardItem(pk, text, author, created, segment_values(source, kind, rating, metadata))
+        CardItem(pk, text, author, created, _segments(scales, source, kind, rating, metadata))
         for pk, text, author, created, source, kind, rating, metadata in rows.iterator(
             chunk_size=2000
         )

@@ -1,23 +1,19 @@
-"""Star ratings read as sentiment: open supervision for a source's sentiment classifier.
+"""Ratings read as sentiment: open supervision for a source's sentiment classifier.
 
 A rating at or below the source's negative bound is negative, at or above its positive bound
-positive, and between them neutral. Where the source sets no bounds they follow the scale its
-ratings use: 1-5 stars read 1-2 negative, 3 neutral, 4-5 positive; 1-10 reads 1-4, 5-6, 7-10.
-Ratings whose scale cannot be told (none above 3: thumbs, or a 1-3 scale) or whose bounds
-cross are not read at all until the source sets its bounds.
+positive, and between them neutral. Where the source sets no bounds they follow its rating
+scale (ingestion.ratings): 1-5 stars read 1-2 negative, 3 neutral, 4-5 positive; 1-10 reads
+1-4, 5-6, 7-10; 0-10 (NPS) reads detractors 0-6, passives 7-8, promoters 9-10. Ratings
+whose scale is not known or whose bounds cross are not read at all until the source sets
+its scale or its bounds.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from ingestion.ratings import SCALE_FACTS, RatingScale
 from insights.pipeline.sentiment.prompt import LABELS
-
-# The top of each scale ratings are read on: (negative up to, positive from). The importer
-# takes ratings up to 10 (ingestion.normalise.parse_rating).
-SCALES = {5.0: (2.0, 4.0), 10.0: (4.0, 7.0)}
-# Below this highest rating the scale is not told apart from a 1-3 or a 0-1 one.
-LOWEST_TOP_RATING = 4.0
 
 
 @dataclass(frozen=True)
@@ -26,22 +22,27 @@ class RatingBounds:
     positive_min: float
 
     @classmethod
-    def for_ratings(
-        cls, highest: float, negative_max: float | None = None, positive_min: float | None = None
+    def of_scale(cls, scale: RatingScale) -> "RatingBounds":
+        """The scale's own reading (module docstring)."""
+        facts = SCALE_FACTS[scale]
+        return cls(facts.negative_max, facts.positive_min)
+
+    @classmethod
+    def for_scale(
+        cls,
+        scale: RatingScale | None,
+        negative_max: float | None = None,
+        positive_min: float | None = None,
     ) -> "RatingBounds | None":
-        """The bounds a source sets, the rest from the smallest scale that holds its highest
-        rating; None where ratings cannot be read (see the module's docstring)."""
-        scale = next((top for top in SCALES if highest <= top), None)
-        if highest < LOWEST_TOP_RATING or scale is None:
-            scale = None
-        if scale is None and (negative_max is None or positive_min is None):
+        """The bounds a source sets, the rest from its scale; None where ratings cannot be
+        read (see the module's docstring)."""
+        if scale is not None:
+            default = cls.of_scale(scale)
+            negative_max = default.negative_max if negative_max is None else negative_max
+            positive_min = default.positive_min if positive_min is None else positive_min
+        if negative_max is None or positive_min is None or negative_max >= positive_min:
             return None
-        negative, positive = SCALES[scale] if scale is not None else (0.0, 0.0)
-        bounds = cls(
-            negative if negative_max is None else negative_max,
-            positive if positive_min is None else positive_min,
-        )
-        return bounds if bounds.negative_max < bounds.positive_min else None
+        return cls(negative_max, positive_min)
 
     def labels(self, ratings: np.ndarray) -> np.ndarray:
         """Return a label index (LABELS) per rating, -1 where there is none (NaN)."""

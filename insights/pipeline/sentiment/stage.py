@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.people import signed_in_person
@@ -190,8 +190,9 @@ def _scored_in(version: ModelVersion, source: DataSource | int) -> QuerySet[Item
 def rating_bounds(source: DataSource) -> RatingBounds | None:
     """How the source's ratings read as sentiment: its own bounds, or its scale's (None:
     they cannot be read, see insights.pipeline.sentiment.ratings)."""
-    highest = source.items.aggregate(highest=Max("rating"))["highest"] or 0.0
-    return RatingBounds.for_ratings(highest, source.rating_negative_max, source.rating_positive_min)
+    return RatingBounds.for_scale(
+        source.scale_of_ratings, source.rating_negative_max, source.rating_positive_min
+    )
 
 
 def _rating_labels(source: DataSource, item_ids: list[int]) -> np.ndarray:
