@@ -336,7 +336,8 @@ class AnalysisRun(Job):
     stage = models.CharField(max_length=40, blank=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
-    # {stage: {"items": n, "seconds": s}} for each finished stage.
+    # {stage: {"items": n, "seconds": s, "note": what else it did (optional)}} for each
+    # finished stage.
     stats = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -359,7 +360,12 @@ class AnalysisRun(Job):
             "stage": self.stage,
             "stats": self.stats,
             "stage_rows": [
-                {"stage": stage, "items": figures["items"], "seconds": figures["seconds"]}
+                {
+                    "stage": stage,
+                    "items": figures["items"],
+                    "seconds": figures["seconds"],
+                    "note": figures.get("note", ""),
+                }
                 for stage, figures in self.stats.items()
             ],
         }

@@ -9,6 +9,7 @@ doing anything twice.
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -26,6 +27,7 @@ from insights.pipeline.themes.identity import (
     assign_new_items,
     needs_recluster,
     recluster,
+    theme_leftovers,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,10 +75,15 @@ def _run_stages(run: AnalysisRun, observer: StageProgress | None) -> None:
 def _run_stage(run: AnalysisRun, stage: str, observer: StageProgress | None) -> None:
     heartbeat(run, stage=stage, done=0, total=0)
     started = time.monotonic()
-    items = STAGE_FUNCTIONS[stage](run, _progress_writer(run, stage, observer))
-    stats = {**run.stats, stage: {"items": items, "seconds": round(time.monotonic() - started, 2)}}
-    heartbeat(run, stats=stats, done=run.done, total=run.total)
-    logger.info("analysis run %s: %s done, %s items", run.pk, stage, items)
+    outcome = STAGE_FUNCTIONS[stage](run, _progress_writer(run, stage, observer))
+    figures: dict[str, int | float | str] = {
+        "items": outcome.items,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if outcome.note:
+        figures["note"] = outcome.note
+    heartbeat(run, stats={**run.stats, stage: figures}, done=run.done, total=run.total)
+    logger.info("analysis run %s: %s done, %s items", run.pk, stage, outcome.items)
 
 
 def _progress_writer(run: AnalysisRun, stage: str, observer: StageProgress | None) -> Progress:
@@ -103,31 +110,43 @@ def _run_items(run: AnalysisRun) -> QuerySet[FeedbackItem]:
 # once per process) and hands them to the pipeline, which takes them as parameters.
 
 
-def _embed(run: AnalysisRun, progress: Progress) -> int:
-    return embed_pending(configured_embedder(), run.source_id, on_progress=progress)
+@dataclass(frozen=True)
+class StageOutcome:
+    items: int  # the items the stage did its work on
+    note: str = ""  # what else it did, for the run page
 
 
-def _sentiment(run: AnalysisRun, progress: Progress) -> int:
+def _embed(run: AnalysisRun, progress: Progress) -> StageOutcome:
+    return StageOutcome(embed_pending(configured_embedder(), run.source_id, on_progress=progress))
+
+
+def _sentiment(run: AnalysisRun, progress: Progress) -> StageOutcome:
     items = _run_items(run)
-    return analyse_sentiment(items, configured_llm(), configured_embedder(), on_progress=progress)
+    llm, embedder = configured_llm(), configured_embedder()
+    return StageOutcome(analyse_sentiment(items, llm, embedder, on_progress=progress))
 
 
-def _themes(run: AnalysisRun, progress: Progress) -> int:
+def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
     """Re-cluster when asked or when there are no themes yet; otherwise new items join the
-    nearest theme. Themes span every source, so a re-cluster always takes every item."""
+    nearest theme, and those that fit none are clustered among themselves into new themes.
+    Themes span every source, so a re-cluster always takes every item."""
     model = configured_embedder().name
     if run.recluster or needs_recluster(model):
-        return recluster(model, on_progress=progress).items_assigned
-    return assign_new_items(model, on_progress=progress)
+        result = recluster(model, on_progress=progress)
+        return StageOutcome(result.items_assigned, result.describe())
+    joined = assign_new_items(model, on_progress=progress)
+    leftovers = theme_leftovers(model, on_progress=progress)
+    return StageOutcome(joined + leftovers.assigned, leftovers.describe())
 
 
-def _describe(run: AnalysisRun, progress: Progress) -> int:
+def _describe(run: AnalysisRun, progress: Progress) -> StageOutcome:
     embedder = configured_embedder()
     theme_ids = list(Theme.objects.live(embedder.name).values_list("pk", flat=True))
-    return describe_themes(theme_ids, configured_llm(), embedder, on_progress=progress)
+    described = describe_themes(theme_ids, configured_llm(), embedder, on_progress=progress)
+    return StageOutcome(described)
 
 
-STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], int]] = {
+STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {
     "embedding": _embed,
     "sentiment": _sentiment,
     "themes": _themes,

@@ -190,10 +190,23 @@ def test_the_run_page_reports_its_progress(admin_client: Client) -> None:
         "started_at": None,
         "finished_at": None,
         "heartbeat_at": None,
-        "stage_rows": [{"stage": "embedding", "items": 120, "seconds": 1.5}],
+        "stage_rows": [{"stage": "embedding", "items": 120, "seconds": 1.5, "note": ""}],
     }
     page = admin_client.get(reverse("insights:analysis_run", args=[run.pk])).content.decode()
     assert 'value="40"' in page and "sentiment" in page
+
+
+def test_the_run_page_says_what_each_stage_did_beside_its_counts(admin_client: Client) -> None:
+    note = (
+        "462 items fit no theme; clustered among themselves, 431 formed 3 new themes, "
+        "and 31 still fit none."
+    )
+    themes = {"items": 443, "seconds": 2.5, "note": note}
+    run = AnalysisRun.objects.create(status="done", stats={"themes": themes})
+    status = admin_client.get(reverse("insights:analysis_run_status", args=[run.pk])).json()
+    assert status["stage_rows"] == [{"stage": "themes", **themes}]
+    page = admin_client.get(reverse("insights:analysis_run", args=[run.pk])).content.decode()
+    assert f"<td>{note}</td>" in page
 
 
 TEXTS = [

@@ -12,7 +12,13 @@ from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
 from insights.pipeline.embedding import embed_pending
-from insights.pipeline.themes.identity import assign_new_items, move_item, recluster
+from insights.pipeline.themes.identity import (
+    LeftoverResult,
+    assign_new_items,
+    move_item,
+    recluster,
+    theme_leftovers,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +132,55 @@ def test_new_items_join_the_nearest_theme_without_reclustering(model: str) -> No
     assert not ThemeAssignment.objects.filter(item=unrelated).exists()
     assert set(Theme.objects.values_list("pk", flat=True)) == themes_before
     assert assign_new_items(model) == 0
+
+
+LUGGAGE = [
+    f"{opening} {problem} {ending}"
+    for opening in (
+        "Flew to Lisbon last week and",
+        "On my flight home",
+        "After a long connection in Frankfurt",
+        "Travelling with the kids,",
+        "Business trip to Oslo:",
+        "Our honeymoon flight and",
+    )
+    for problem in (
+        "the airline lost my checked suitcase at the baggage carousel.",
+        "my luggage never arrived on the belt at arrivals.",
+        "the bag I checked in went missing and nobody at the desk could trace it.",
+        "my suitcase came off the plane broken and soaked.",
+        "the airline sent my luggage to the wrong airport.",
+    )
+    for ending in ("Still waiting.", "Terrible service.")
+]
+
+
+def test_items_that_fit_no_theme_form_new_themes_and_the_old_ones_stay(model: str) -> None:
+    recluster(model, seed=1)
+    before = dict(Theme.objects.values_list("pk", "size"))
+    source = DataSource.objects.get(name="App Store reviews")
+    luggage = [
+        FeedbackItem.objects.create(
+            source=source, kind="review", text=text, content_hash=f"luggage-{n}"
+        )
+        for n, text in enumerate(LUGGAGE)
+    ]
+    embed_pending(configured_embedder())
+    assert assign_new_items(model) < len(luggage) / 2  # they fit no theme of a budgeting app
+
+    result = theme_leftovers(model, seed=1)
+
+    assert result.themes >= 1 and result.unthemed >= len(luggage)
+    new_themes = Theme.objects.exclude(pk__in=before)
+    assert new_themes.count() == result.themes
+    in_new = ThemeAssignment.objects.filter(item__in=luggage, theme__in=new_themes).count()
+    assert in_new >= 0.8 * len(luggage)
+    others = ThemeAssignment.objects.filter(theme__in=new_themes).exclude(item__in=luggage)
+    assert others.count() <= result.assigned - in_new and others.count() < in_new / 4
+    assert dict(Theme.objects.filter(pk__in=before).values_list("pk", "size")) == before
+    assert f"formed {result.themes} new theme" in result.describe()
+    again = theme_leftovers(model, seed=1)  # nothing left that forms a theme
+    assert (again.themes, again.assigned) == (0, 0)
+    assert LeftoverResult(unthemed=3, themes=0, assigned=0).describe() == (
+        "3 items fit no theme; clustered among themselves, they form no theme yet."
+    )

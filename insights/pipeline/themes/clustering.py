@@ -63,10 +63,11 @@ class ClusterParameters:
     min_samples: int
 
     @classmethod
-    def for_size(cls, n: int) -> "ClusterParameters":
+    def for_size(cls, n: int, population: int | None = None) -> "ClusterParameters":
         """Scale with the data: themes may be as small as 0.3·√n items (5 at 200, 95 at
-        100,000), so their number grows slowly as feedback grows."""
-        min_cluster_size = max(5, round(0.3 * math.sqrt(n)))
+        100,000), so their number grows slowly as feedback grows. Clustering a part of the
+        feedback (population items in all) keeps the whole's smallest theme size."""
+        min_cluster_size = max(5, round(0.3 * math.sqrt(max(n, population or 0))))
         return cls(
             n_neighbors=min(15, max(5, n // 20)),
             # Fewer epochs cost ARI below ~2,000 items and save time above.
@@ -99,14 +100,17 @@ class Clustering:
         return centres[themes == label]
 
 
-def discover_themes(vectors: np.ndarray, seed: int | None = None) -> Clustering:
-    """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but single-threaded."""
-    if len(vectors) < MIN_ITEMS:
+def discover_themes(
+    vectors: np.ndarray, seed: int | None = None, population: int | None = None
+) -> Clustering:
+    """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but
+    single-threaded; population: the vectors are part of that many (ClusterParameters)."""
+    params = ClusterParameters.for_size(len(vectors), population)
+    if len(vectors) < max(MIN_ITEMS, params.min_cluster_size):
         return _clustering(vectors, np.full(len(vectors), NO_THEME))
     import hdbscan  # slow imports: only when clustering runs
     import umap
 
-    params = ClusterParameters.for_size(len(vectors))
     reducer = umap.UMAP(
         n_components=5,
         n_neighbors=params.n_neighbors,

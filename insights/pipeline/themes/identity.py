@@ -17,7 +17,13 @@ from django.db import transaction
 from django.db.models import Count, Max, Min
 
 from ingestion.models import FeedbackItem
-from insights.models import AssignmentMethod, Theme, ThemeAssignment, ThemeStatus
+from insights.models import (
+    AssignmentMethod,
+    ItemEmbedding,
+    Theme,
+    ThemeAssignment,
+    ThemeStatus,
+)
 from insights.pipeline.embedding import item_vectors
 from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
 from insights.pipeline.themes.clustering import Clustering as ClusterResult
@@ -39,6 +45,15 @@ class ReclusterResult:
     created: int
     retired: int
     items_assigned: int
+    unthemed: int  # items the clustering found too scattered for any theme
+
+    def describe(self) -> str:
+        """What the re-cluster did, in a sentence for the run page."""
+        return (
+            f"Re-clustered into {self.themes} themes ({self.kept} found again, "
+            f"{self.created} new, {self.retired} retired); {self.unthemed} items are too "
+            "scattered for any theme."
+        )
 
 
 def needs_recluster(embedding_model: str) -> bool:
@@ -86,6 +101,7 @@ def _store_clustering(
         created=distinct - kept,
         retired=retired,
         items_assigned=assigned,
+        unthemed=int(np.count_nonzero(clustering.labels == NO_THEME)),
     )
 
 
@@ -292,6 +308,61 @@ def assign_new_items(
     if on_progress:
         on_progress(len(ids), len(ids))
     return len(rows)
+
+
+@dataclass(frozen=True)
+class LeftoverResult:
+    unthemed: int  # embedded items that fit no theme before
+    themes: int  # new themes found among them
+    assigned: int  # of them, now in a new theme
+
+    def describe(self) -> str:
+        """What was done about the items that fit no theme, in a sentence for the run page."""
+        if not self.unthemed:
+            return "Every item fits a theme."
+        fit = f"{self.unthemed} item{'s' * (self.unthemed != 1)} fit no theme"
+        if not self.themes:
+            return f"{fit}; clustered among themselves, they form no theme yet."
+        still = self.unthemed - self.assigned
+        return (
+            f"{fit}; clustered among themselves, {self.assigned} formed "
+            f"{self.themes} new theme{'s' * (self.themes != 1)}, and {still} still fit none."
+        )
+
+
+def theme_leftovers(
+    embedding_model: str,
+    seed: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LeftoverResult:
+    """Cluster the embedded items that fit no theme (new ones and earlier ones) among
+    themselves, with the smallest theme size of the whole feedback; each cluster becomes a
+    new theme. Stored themes are left as they are: a new topic appears without a re-cluster."""
+    unthemed = FeedbackItem.objects.filter(theme_assignment__isnull=True)
+    ids, vectors = item_vectors(unthemed, embedding_model)
+    if on_progress:
+        on_progress(0, len(ids))
+    population = ItemEmbedding.objects.filter(embedding__model_name=embedding_model).count()
+    clustering = discover_themes(vectors, seed=seed, population=population)
+    labels = list(clustering.theme_ids.tolist())
+    with transaction.atomic():
+        themes = _themes_for_clusters({}, labels, vectors, clustering, embedding_model)
+        rows = [
+            ThemeAssignment(
+                item_id=int(item_id),
+                theme=themes[int(label)],
+                similarity=float(vector @ themes[int(label)].centroid_array()),
+                method=AssignmentMethod.CLUSTER,
+            )
+            for item_id, vector, label in zip(ids, vectors, clustering.labels, strict=True)
+            if label != NO_THEME
+        ]
+        # Another run may have assigned some of them meanwhile; its row is as good.
+        ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        refresh_theme_stats([theme.pk for theme in themes.values()])
+    if on_progress:
+        on_progress(len(ids), len(ids))
+    return LeftoverResult(unthemed=len(ids), themes=len(themes), assigned=len(rows))
 
 
 def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
