@@ -287,10 +287,11 @@ LLM_N_GPU_LAYERS = envint("LLM_N_GPU_LAYERS", "0")
 LLM_N_THREADS = envint("LLM_N_THREADS", "0")  # 0: every core this process may run on
 LLM_CONTEXT_SIZE = envint("LLM_CONTEXT_SIZE", "2048")
 EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
-# Items the language model scores for sentiment in one analysis run (0: all). The rest are
-# predicted from their embeddings until a later run scores them: on two cores the model
-# scores 10-25 items a second, the embedding classifier thousands.
-SENTIMENT_LLM_ITEMS_PER_RUN = envint("SENTIMENT_LLM_ITEMS_PER_RUN", "2000")
+# Language-model calls for sentiment in one analysis run (0: no cap): one a short item; a
+# long item takes one for its whole text and one a sentence (insights.pipeline.units). Items
+# beyond are predicted from their embeddings until a later run scores them: on two cores the
+# model makes 10-25 calls a second, the embedding classifier predicts thousands of items.
+SENTIMENT_LLM_CALLS_PER_RUN = envint("SENTIMENT_LLM_CALLS_PER_RUN", "2000")
 
 LOGGING = {
     "version": 1,

@@ -66,8 +66,9 @@ def new_items_section(result: SizeResult) -> Section | None:
         "run and analysed without re-clustering, as the scheduled runs for new feedback are: "
         "the themes stage assigns them to the nearest stored theme, describing redoes only "
         "themes whose size changed by more than a fifth.",
-        "Sentiment: the language model scores up to SENTIMENT_LLM_ITEMS_PER_RUN items it has "
-        "not scored yet, earlier items included, so the count can pass the new items'; the "
+        "Sentiment: the language model scores items it has not scored yet up to "
+        "SENTIMENT_LLM_CALLS_PER_RUN calls (a long item takes one for its whole text and one a "
+        "sentence), earlier items included, so the count can pass the new items'; the "
         "others keep their prediction from the embeddings until a later run scores them.",
     ]
     title = f"New items after {result.items:,}: assigned to the stored themes"

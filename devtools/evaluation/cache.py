@@ -10,11 +10,17 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from insights.pipeline.sentiment.prompt import SENTIMENT_PROMPT_VERSION, score_texts
+from insights.pipeline.sentiment.prompt import (
+    SENTIMENT_PROMPT_VERSION,
+    score_feedback,
+    score_texts,
+)
+from insights.pipeline.units import text_units
 from llm.interfaces import LabelScorer, TextEmbedder
 
 # Texts a cache file: small enough that an interruption loses little, large enough that the
@@ -86,9 +92,24 @@ def llm_scores(
     texts: Sequence[str], llm: LabelScorer, cache_dir: Path, on_progress: Progress | None = None
 ) -> CachedOutputs:
     """Return the product's raw sentiment scores (insights.pipeline.sentiment.prompt
-    .score_texts) per text, cached by model file sha256 and prompt version."""
+    .score_feedback: long texts unit by unit) per text, cached by model file sha256 and
+    prompt version."""
     key = (llm.sha256, SENTIMENT_PROMPT_VERSION)
-    return cached_outputs(texts, lambda chunk: score_texts(chunk, llm), cache_dir, key, on_progress)
+    return cached_outputs(texts, partial(_whole_scores, llm=llm), cache_dir, key, on_progress)
+
+
+def _whole_scores(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
+    return np.array([found.whole for found in score_feedback(texts, llm)])
+
+
+def whole_text_scores(
+    texts: Sequence[str], llm: LabelScorer, cache_dir: Path, on_progress: Progress | None = None
+) -> CachedOutputs:
+    """Return the raw sentiment scores of each text read whole (cut to the prompt's
+    MAX_TEXT_BYTES): how the product reads one unit, and how it read every item before
+    issue 20, the baseline of unit-by-unit scoring."""
+    key = (llm.sha256, f"whole-text-{SENTIMENT_PROMPT_VERSION}")
+    return cached_outputs(texts, partial(score_texts, llm=llm), cache_dir, key, on_progress)
 
 
 def embeddings(
@@ -100,3 +121,23 @@ def embeddings(
     """Return the embedder's unit vectors per text, cached by model name."""
     key = (embedder.name, "embedding")
     return cached_outputs(texts, embedder.embed, cache_dir, key, on_progress)
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    owners: np.ndarray  # the text each unit is of, in order
+    scores: list[np.ndarray]  # per text, its units' raw scores, one row each
+    seconds: float
+
+
+def long_text_units(
+    texts: Sequence[str], llm: LabelScorer, cache_dir: Path, on_progress: Progress | None = None
+) -> UnitScores:
+    """Return the raw sentiment scores of every unit of each text (insights.pipeline.units),
+    cached as whole_text_scores of the units' texts: what score_feedback combines."""
+    spans = [text_units(text) for text in texts]
+    unit_texts = [unit.of(text) for text, units in zip(texts, spans, strict=True) for unit in units]
+    owners = np.array([n for n, units in enumerate(spans) for _ in units])
+    scored = whole_text_scores(unit_texts, llm, cache_dir, on_progress)
+    per_text = [scored.values[owners == n] for n in range(len(texts))]
+    return UnitScores(owners, per_text, scored.seconds)

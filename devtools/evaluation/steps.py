@@ -10,7 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from devtools.evaluation.cache import embeddings, llm_scores
+from devtools.evaluation.cache import (
+    embeddings,
+    llm_scores,
+    long_text_units,
+    whole_text_scores,
+)
 from devtools.evaluation.cards import evaluate_cards, tweet_items
 from devtools.evaluation.datasets import (
     read_airline_tweets,
@@ -19,6 +24,7 @@ from devtools.evaluation.datasets import (
     split_tweets,
 )
 from devtools.evaluation.demo_themes import demo_texts_and_topics, evaluate_demo_themes
+from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
 from devtools.evaluation.names import evaluate_names
 from devtools.evaluation.pain_points import evaluate_pain_points
 from devtools.evaluation.report import Section
@@ -30,7 +36,8 @@ from devtools.evaluation.sentiment import (
 )
 from devtools.evaluation.themes import evaluate_themes
 from insights.local_models import configured_embedder, configured_llm
-from insights.pipeline.sentiment.prompt import LABELS, content_free_scores
+from insights.pipeline.sentiment.prompt import LABELS, combine_readings, content_free_scores
+from insights.pipeline.units import SPLIT_ABOVE_CHARS
 
 # observe(stage, done, total): progress of one named stage.
 Observer = Callable[[str, int, int], None]
@@ -40,6 +47,7 @@ STEP_NAMES = (
     "demo_themes",
     "sentiment",
     "sentiment_reviews",
+    "sentiment_long",
     "pain_points",
     "cards",
 )
@@ -152,6 +160,28 @@ def run_sentiment_reviews(config: EvaluationConfig, observe: Observer | None = N
     return evaluate_sentiment(data, test_texts, REVIEW_LABEL_COUNTS, AMAZON_REVIEWS)
 
 
+def run_sentiment_long(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    reviews = read_amazon_reviews(config.datasets_dir)
+    long = [n for n, text in enumerate(reviews.texts) if len(text.strip()) > SPLIT_ABOVE_CHARS]
+    texts = [reviews.texts[n] for n in long]
+    llm = configured_llm()
+    whole = whole_text_scores(texts, llm, config.cache_dir, _stage(observe, "score whole"))
+    units = long_text_units(texts, llm, config.cache_dir, _stage(observe, "score units"))
+    data = LongTextScores(
+        truth=label_indices([reviews.labels[n] for n in long]),
+        whole=whole.values,
+        units=np.array([scores.mean(axis=0) for scores in units.scores]),
+        both=np.array(
+            [combine_readings(w, u) for w, u in zip(whole.values, units.scores, strict=True)]
+        ),
+        whole_seconds=whole.seconds_per_item,
+        units_seconds=units.seconds / len(texts),
+        units_per_review=len(units.owners) / len(texts),
+        content_free=content_free_scores(llm),
+    )
+    return evaluate_long_reviews(data)
+
+
 def _sentiment_data(
     config: EvaluationConfig,
     observe: Observer | None,
@@ -213,6 +243,7 @@ STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "demo_themes": run_demo_themes,
     "sentiment": run_sentiment,
     "sentiment_reviews": run_sentiment_reviews,
+    "sentiment_long": run_sentiment_long,
     "pain_points": run_pain_points,
     "cards": run_cards,
 }

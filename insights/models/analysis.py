@@ -278,8 +278,12 @@ class ItemSentiment(models.Model):
     )
     # The model's label probabilities before calibration, {label: p}; empty (and no model)
     # while the item is predicted from its embedding alone, until the language model gets
-    # to it (it scores a limited number of items a run: see SENTIMENT_LLM_ITEMS_PER_RUN).
+    # to it (it makes a limited number of calls a run: see SENTIMENT_LLM_CALLS_PER_RUN).
     llm_scores = models.JSONField(default=dict, blank=True)
+    # A long item's units (insights.pipeline.units), each scored on its own; llm_scores
+    # combines them with the whole text's: [[start, end, {label: p}], ...] (empty for a
+    # one-unit item).
+    unit_scores = models.JSONField(default=list, blank=True)
     llm_model = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

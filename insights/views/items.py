@@ -15,7 +15,7 @@ from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
-from insights.pipeline.sentiment.stage import rating_bounds
+from insights.pipeline.sentiment.stage import rating_bounds, unit_sentiments
 from insights.views.pages import apply_correction, paginated, report_invalid
 from insights.wording import speaks_to_the_model
 
@@ -51,6 +51,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         "rating_label": _rating_label(item),
         "sentiment": sentiment,
         "probabilities": _probabilities(sentiment),
+        "units": unit_sentiments(item.text, sentiment) if sentiment else [],
         "assignment": assignment,
         "theme": assignment.theme if assignment else None,
         "speaks_to_the_model": speaks_to_the_model(item.text),

@@ -18,6 +18,7 @@ from devtools.evaluation.datasets import (
     read_banking77,
     split_tweets,
 )
+from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
 from devtools.evaluation.pain_points import (
     CLUSTER_SEEDS,
     MAX_SUMMARISED_THEMES,
@@ -39,6 +40,7 @@ from devtools.evaluation.sentiment import (
 from devtools.evaluation.themes import clustering_scores, kmeans_given_k, theme_methods
 from insights.models import SummaryKind
 from insights.pipeline.describing.summaries import PainSummary
+from insights.pipeline.sentiment.fitting import macro_f1
 from insights.pipeline.sentiment.prompt import LABELS
 from insights.pipeline.themes.clustering import NO_THEME
 
@@ -208,6 +210,30 @@ def test_the_reviews_section_is_named_for_its_set() -> None:
     assert [row["method"] for row in rated] == ["ours, the pool's star ratings as supervision"]
     assert "30 reviews" in section.notes[0] and "stars: 1-2 negative" in section.notes[0]
     assert {row["predicted mix"].endswith(" %") for row in section.rows} == {True}
+
+
+def test_long_reviews_compare_reading_whole_with_reading_unit_by_unit() -> None:
+    truth = np.array([0, 0, 1, 2, 2, 2])
+    positive, negative, neutral = [0.2, 0.1, 0.7], [0.7, 0.1, 0.2], [0.3, 0.4, 0.3]
+    whole = np.array([positive] * 6)  # read whole, the complaints wash out
+    units = np.array([negative, negative, neutral, positive, positive, positive])
+    content_free = np.array([[0.5, 0.1, 0.4]])
+    data = LongTextScores(truth, whole, units, units, 0.3, 1.1, 3.5, content_free)
+
+    section = evaluate_long_reviews(data)
+
+    rows = {(row["reading"][:12], row["calibration"]): row for row in section.rows}
+    readings = ("whole review", "unit by unit", "whole and un")
+    assert set(rows) == {(r, c) for r in readings for c in ("none", "content-free")}
+    whole_f1 = rows[("whole review", "none")]["macro-F1"]
+    assert whole_f1 == pytest.approx(macro_f1(truth, np.full(6, 2)))
+    assert rows[("unit by unit", "none")]["macro-F1"] == 1.0
+    assert rows[("whole review", "none")]["s/item"] == 0.3
+    assert rows[("whole and un", "none")]["s/item"] == pytest.approx(1.4)
+    # Divided by the content-free prior, the neutral unit (0.4 against 0.1) stays neutral.
+    assert rows[("unit by unit", "content-free")]["predicted mix"] == "33/17/50 %"
+    assert "6 reviews longer than 280 characters" in section.notes[0]
+    assert "3.5 units a review" in section.notes[0]
 
 
 def test_vader_reads_clear_cases() -> None:

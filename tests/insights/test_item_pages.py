@@ -172,3 +172,25 @@ def test_the_item_page_takes_a_bounded_number_of_queries(
 
 def test_an_unknown_item_is_not_found(lead: Client) -> None:
     assert lead.get(reverse("insights:item_detail", args=[12345])).status_code == 404
+
+
+def test_a_long_items_page_shows_what_the_model_reads_in_each_sentence(lead: Client) -> None:
+    text = "The seat was comfortable and the crew were lovely. " * 3 + "But they lost my bag!"
+    item = add_item(text, 7, label="negative")
+    bag = text.index("But")
+    ItemSentiment.objects.filter(item=item).update(
+        unit_scores=[
+            [0, bag - 1, {"negative": 0.1, "neutral": 0.2, "positive": 0.7}],
+            [bag, len(text), {"negative": 0.8, "neutral": 0.1, "positive": 0.1}],
+        ]
+    )
+    html = lead.get(reverse("insights:item_detail", args=[item.pk])).content.decode()
+    units = html[html.index('id="item-units"') :]
+    units = units[: units.index("</ol>")]
+    assert re.findall(r'<li>([^<]+) <small class="meta"><span class="(\w+)">', units) == [
+        (text[: bag - 1], "positive"),
+        ("But they lost my bag!", "negative"),
+    ]
+    short = add_item("Lost my bag", 7, label="negative")
+    page = lead.get(reverse("insights:item_detail", args=[short.pk])).content.decode()
+    assert 'id="item-units"' not in page

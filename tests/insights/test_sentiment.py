@@ -19,6 +19,7 @@ from insights.pipeline.sentiment.stage import (
     predict_sentiment,
     score_with_llm,
 )
+from insights.pipeline.units import text_units
 from tests.factories import add_item_ids
 
 pytestmark = pytest.mark.django_db
@@ -241,7 +242,7 @@ def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() 
 def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores_the_rest(
     settings: object,
 ) -> None:
-    settings.SENTIMENT_LLM_ITEMS_PER_RUN = 20  # type: ignore[attr-defined]
+    settings.SENTIMENT_LLM_CALLS_PER_RUN = 20  # type: ignore[attr-defined]
     ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)
     rows = ItemSentiment.objects.filter(item_id__in=ids)
 
@@ -262,3 +263,37 @@ def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores
     assert rows.exclude(llm_model=None).count() == len(ids)
     assert sentiment_of(unscored.pk).llm_scores  # corrected items are scored first
     assert sentiment_of(unscored.pk).label == "positive"
+
+
+LONG_COMPLAINT = (
+    "I booked the 7am flight from Manchester to Rome for my mother's birthday in March. "
+    "We checked in two suitcases at the desk and boarded on time. "
+    "The flight was cancelled after two hours on the plane and nobody told us why. "
+    "Our suitcases were lost, the refund was refused and the helpline hung up on me three times. "
+    "This was the worst trip of my life and I will never fly with this airline again."
+)
+
+
+def test_a_long_complaint_is_scored_sentence_by_sentence_and_reads_negative() -> None:
+    long_item, short_item = add_item_ids(LONG_COMPLAINT, NEGATIVE[0])
+    assert score_with_llm([long_item, short_item], configured_llm()) == 2
+
+    stored = sentiment_of(long_item)
+    units = text_units(LONG_COMPLAINT)
+    assert len(units) >= 4
+    assert [(start, end) for start, end, _ in stored.unit_scores] == [
+        (unit.start, unit.end) for unit in units
+    ]
+    unit_labels = [max(scores, key=scores.get) for _, _, scores in stored.unit_scores]
+    assert unit_labels.count("negative") >= 2
+    assert raw_label(long_item) == "negative"
+    assert sum(stored.llm_scores.values()) == pytest.approx(1.0, abs=1e-4)
+    assert sentiment_of(short_item).unit_scores == []  # one unit: its score is the item's
+
+
+def test_the_budget_counts_a_long_items_sentences(settings: object) -> None:
+    calls = len(text_units(LONG_COMPLAINT)) + 1  # each sentence, and the whole text
+    settings.SENTIMENT_LLM_CALLS_PER_RUN = 2 * calls + 1  # type: ignore[attr-defined]
+    add_item_ids(LONG_COMPLAINT, LONG_COMPLAINT + " Really.", LONG_COMPLAINT + " Awful.")
+    scored = analyse_sentiment(FeedbackItem.objects.all(), configured_llm(), configured_embedder())
+    assert scored == 2  # a third would pass the budget by its sentences

@@ -175,7 +175,7 @@ def test_a_second_unrelated_source_leaves_the_first_sources_predictions_unchange
 def test_within_its_budget_a_run_scores_every_source_so_each_gets_its_own_classifier(
     settings: object,
 ) -> None:
-    settings.SENTIMENT_LLM_ITEMS_PER_RUN = 20  # type: ignore[attr-defined]
+    settings.SENTIMENT_LLM_CALLS_PER_RUN = 20  # type: ignore[attr-defined]
     app = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)  # 24 items, listed first
     tickets = add_item_ids(*TICKETS[:6], source="Support inbox", kind="ticket")
 

@@ -69,7 +69,7 @@ class Command(BaseCommand):
             "worker": "none (pages only)"
             if options["pages_only"]
             else "one Celery worker, solo pool, PostgreSQL + Redis",
-            "SENTIMENT_LLM_ITEMS_PER_RUN": settings.SENTIMENT_LLM_ITEMS_PER_RUN,
+            "SENTIMENT_LLM_CALLS_PER_RUN": settings.SENTIMENT_LLM_CALLS_PER_RUN,
             "LLM_N_GPU_LAYERS": settings.LLM_N_GPU_LAYERS,
         }
         name = "pages" if options["pages_only"] else "bench"

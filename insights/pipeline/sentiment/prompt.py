@@ -1,15 +1,18 @@
 """The sentiment prompt: a few-shot prompt whose label tokens the language model scores."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from insights.models import Sentiment
+from insights.pipeline.units import Unit, text_units
 from llm.interfaces import LabelScorer
 from llm.prompts import FewShotPrompt
 
-# Change the version with any change to the prompt below: stored scores are redone.
-SENTIMENT_PROMPT_VERSION = "sentiment-fewshot9-v1"
+# Change the version with any change to the prompt below, or to what it is asked about
+# (units): stored scores are redone.
+SENTIMENT_PROMPT_VERSION = "sentiment-fewshot9-units-v1"
 LABELS: tuple[str, ...] = tuple(Sentiment.values)  # negative, neutral, positive
 
 SENTIMENT_INSTRUCTION = (
@@ -62,6 +65,51 @@ def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
     """Return the raw label probabilities, one row per text, columns in LABELS order."""
     rows = [llm.label_probabilities(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
     return np.array([[row[label] for label in LABELS] for row in rows]).reshape(-1, len(LABELS))
+
+
+@dataclass(frozen=True)
+class FeedbackScores:
+    """The model's raw label probabilities for one feedback text (columns in LABELS order):
+    the item's, and each unit's where it has several (insights.pipeline.units)."""
+
+    whole: np.ndarray
+    units: tuple[tuple[Unit, np.ndarray], ...] = ()
+
+
+def score_feedback(texts: Sequence[str], llm: LabelScorer) -> list[FeedbackScores]:
+    """Score each text as a whole and, where it is long, sentence by sentence too, and
+    combine the two readings (combine_readings)."""
+    spans = [text_units(text) for text in texts]
+    whole = score_texts(texts, llm)
+    split = [(text, units) for text, units in zip(texts, spans, strict=True) if len(units) > 1]
+    unit_texts = [unit.of(text) for text, units in split for unit in units]
+    unit_rows = iter(score_texts(unit_texts, llm))
+    found = []
+    for reading, units in zip(whole, spans, strict=True):
+        if len(units) <= 1:
+            found.append(FeedbackScores(reading))
+            continue
+        scored = tuple((unit, next(unit_rows)) for unit in units)
+        rows = np.array([row for _, row in scored])
+        found.append(FeedbackScores(combine_readings(reading, rows), scored))
+    return found
+
+
+def combine_readings(whole: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """A long text's label probabilities: the geometric mean of its reading as a whole (the
+    overall verdict, in context, but cut at MAX_TEXT_BYTES) and the mean of its units'
+    (each opinion heard, however many facts surround it). Either alone did worse on long
+    reviews (docs/research/sentiment.md, "Long feedback, sentence by sentence")."""
+    mean = units.mean(axis=0)
+    both = np.sqrt(whole * mean / mean.sum())
+    return both / both.sum()
+
+
+def model_calls(text: str) -> int:
+    """The language-model calls score_feedback makes for a text: one, and one a unit where
+    it has several."""
+    units = len(text_units(text))
+    return 1 + units if units > 1 else 1
 
 
 # Texts that say nothing: the model's scores for them show its bias towards each label,

@@ -18,6 +18,7 @@ its ratings, never changes this source's predictions.
 """
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import zip_longest
 
 import numpy as np
@@ -41,8 +42,10 @@ from insights.pipeline.sentiment.fitting import (
 from insights.pipeline.sentiment.prompt import (
     LABELS,
     SENTIMENT_PROMPT_VERSION,
+    FeedbackScores,
     content_free_scores,
-    score_texts,
+    model_calls,
+    score_feedback,
 )
 from insights.pipeline.sentiment.ratings import RatingBounds, rating_labels
 from llm.interfaces import LabelScorer, TextEmbedder
@@ -80,8 +83,8 @@ def score_with_llm(
     # Batches keep each query's id list short and save work as it goes.
     for start in range(0, len(ids), SCORE_BATCH_SIZE):
         batch = _unscored(ids[start : start + SCORE_BATCH_SIZE], version)
-        raw = score_texts([text for _, text in batch], llm)
-        _store_scores([pk for pk, _ in batch], raw, version)
+        scores = score_feedback([text for _, text in batch], llm)
+        _store_scores([pk for pk, _ in batch], scores, version)
         scored += len(batch)
         if on_progress:
             on_progress(min(start + SCORE_BATCH_SIZE, len(ids)), len(ids))
@@ -95,17 +98,18 @@ def _unscored(item_ids: list[int], version: ModelVersion) -> list[tuple[int, str
     return list(items.values_list("pk", "text"))
 
 
-def _store_scores(item_ids: list[int], raw: np.ndarray, version: ModelVersion) -> None:
+def _store_scores(item_ids: list[int], scores: list[FeedbackScores], version: ModelVersion) -> None:
     now = timezone.now()
     rows = [
         ItemSentiment(
             item_id=pk,
-            llm_scores=dict(zip(LABELS, row.round(6).tolist(), strict=True)),
+            llm_scores=_by_label(found.whole),
+            unit_scores=[[unit.start, unit.end, _by_label(raw)] for unit, raw in found.units],
             llm_model=version,
             prompt_version=SENTIMENT_PROMPT_VERSION,
             scored_at=now,
         )
-        for pk, row in zip(item_ids, raw, strict=True)
+        for pk, found in zip(item_ids, scores, strict=True)
     ]
     # Re-scoring keeps the prediction until predict_sentiment redoes it, and never
     # touches a person's correction.
@@ -113,8 +117,33 @@ def _store_scores(item_ids: list[int], raw: np.ndarray, version: ModelVersion) -
         rows,
         update_conflicts=True,
         unique_fields=["item"],
-        update_fields=["llm_scores", "llm_model", "prompt_version", "scored_at"],
+        update_fields=["llm_scores", "unit_scores", "llm_model", "prompt_version", "scored_at"],
     )
+
+
+def _by_label(raw: np.ndarray) -> dict[str, float]:
+    return dict(zip(LABELS, raw.round(6).tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class UnitSentiment:
+    text: str
+    label: str
+    confidence: float
+
+
+def unit_sentiments(text: str, sentiment: ItemSentiment) -> list[UnitSentiment]:
+    """What the language model reads in each unit of a long item, calibrated as the item's
+    classifier calibrates it (raw without one); empty for a one-unit item."""
+    if not sentiment.unit_scores:
+        return []
+    raw = np.array([[scores[label] for label in LABELS] for _, _, scores in sentiment.unit_scores])
+    fitted = sentiment.classifier
+    distributions = predict_distributions(raw, None, fitted) if fitted else raw
+    return [
+        UnitSentiment(text[start:end], LABELS[int(row.argmax())], float(row.max()))
+        for (start, end, _), row in zip(sentiment.unit_scores, distributions, strict=True)
+    ]
 
 
 def _scored_rows(item_ids: list[int], version: ModelVersion) -> QuerySet[ItemSentiment]:
@@ -300,7 +329,7 @@ def analyse_sentiment(
     embedder: TextEmbedder,
     on_progress: Progress | None = None,
 ) -> int:
-    """Score items with the language model (at most SENTIMENT_LLM_ITEMS_PER_RUN a run),
+    """Score items with the language model (at most SENTIMENT_LLM_CALLS_PER_RUN calls a run),
     refit each of their sources' classifiers when it is due, and bring every prediction of
     those sources up to date; return how many items the language model scored.
     on_progress(done, total) follows the scoring, the slow part."""
@@ -346,8 +375,24 @@ def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> lis
         sample = np.random.default_rng(source_id).permutation(others).tolist()
         queues.append([pk for pk in ids if pk in corrected] + sample)
     chosen = [pk for turn in zip_longest(*queues) for pk in turn if pk is not None]
-    budget = settings.SENTIMENT_LLM_ITEMS_PER_RUN
-    return sorted(chosen[:budget] if budget else chosen)
+    budget = settings.SENTIMENT_LLM_CALLS_PER_RUN
+    return sorted(_within_budget(chosen, budget) if budget else chosen)
+
+
+def _within_budget(item_ids: list[int], budget: int) -> list[int]:
+    """Return the first items whose language-model calls (prompt.model_calls) add up to at
+    most budget; the first item always, however long."""
+    taken: list[int] = []
+    calls = 0
+    for start in range(0, len(item_ids), PREDICT_BATCH_SIZE):
+        batch = item_ids[start : start + PREDICT_BATCH_SIZE]
+        texts = dict(FeedbackItem.objects.filter(pk__in=batch).values_list("pk", "text"))
+        for pk in batch:
+            calls += model_calls(texts[pk])
+            if calls > budget and taken:
+                return taken
+            taken.append(pk)
+    return taken
 
 
 # A classifier is fitted again when the scored items have grown by this share since.
