@@ -7,7 +7,7 @@ stay where that person put them. A theme a person merged into another is never c
 clusters that match it (or mostly hold the other theme's items) join the theme it went into.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,19 +260,31 @@ def _reassign(
         )
     )
     ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON).delete()
-    centres = {label: themes[label].centroid_array() for label in themes}
-    rows = [
+    rows = _cluster_assignments(ids, vectors, clustering.labels, themes, moved_by_people)
+    ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _cluster_assignments(
+    ids: Sequence[int] | np.ndarray,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    themes: dict[int, Theme],
+    left_out: Collection[int] = (),
+) -> list[ThemeAssignment]:
+    """One assignment per clustered item (none for NO_THEME or left_out) to its cluster's
+    theme, with its similarity to the theme's centre."""
+    centres = {label: theme.centroid_array() for label, theme in themes.items()}
+    return [
         ThemeAssignment(
             item_id=int(item_id),
             theme=themes[int(label)],
             similarity=float(vector @ centres[int(label)]),
             method=AssignmentMethod.CLUSTER,
         )
-        for item_id, vector, label in zip(ids, vectors, clustering.labels, strict=True)
-        if label != NO_THEME and int(item_id) not in moved_by_people
+        for item_id, vector, label in zip(ids, vectors, labels, strict=True)
+        if label != NO_THEME and int(item_id) not in left_out
     ]
-    ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
 
 
 def assign_new_items(
@@ -347,16 +359,7 @@ def theme_leftovers(
     labels = list(clustering.theme_ids.tolist())
     with transaction.atomic():
         themes = _themes_for_clusters({}, labels, vectors, clustering, embedding_model)
-        rows = [
-            ThemeAssignment(
-                item_id=int(item_id),
-                theme=themes[int(label)],
-                similarity=float(vector @ themes[int(label)].centroid_array()),
-                method=AssignmentMethod.CLUSTER,
-            )
-            for item_id, vector, label in zip(ids, vectors, clustering.labels, strict=True)
-            if label != NO_THEME
-        ]
+        rows = _cluster_assignments(ids, vectors, clustering.labels, themes)
         # Another run may have assigned some of them meanwhile; its row is as good.
         ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         refresh_theme_stats([theme.pk for theme in themes.values()])
