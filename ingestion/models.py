@@ -174,6 +174,11 @@ class DataSource(models.Model):
         """The scale set for the source, or else the one its ratings show."""
         if self.rating_scale:
             return RatingScale(self.rating_scale)
+        return self.scale_told_by_ratings
+
+    @property
+    def scale_told_by_ratings(self) -> RatingScale | None:
+        """The scale the lowest and highest rating stored show, whatever is set."""
         return detect_scale(self.rating_lowest, self.rating_highest)
 
     def format_rating(self, rating: float) -> str:
@@ -187,7 +192,7 @@ class DataSource(models.Model):
         if self.rating_lowest is None or self.rating_highest is None:
             return ""
         seen = f"ratings {self.rating_lowest:g} to {self.rating_highest:g}"
-        if scale := self.scale_of_ratings:
+        if scale := self.scale_told_by_ratings:
             return f"{scale.label}, told by the {seen}"
         return f"not known from the {seen}: set the scale on the source's page to read them"
 

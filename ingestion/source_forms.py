@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ingestion.connectors.base import Connector, SecretNotCarried
 from ingestion.models import DataSource
 from ingestion.normalise import describe_mapping_error
-from ingestion.ratings import RatingScale, detect_scale
+from ingestion.ratings import RatingScale
 from ingestion.secrets import SecretKeyError, secret_hint
 
 
@@ -31,7 +31,7 @@ class SourceForm(forms.ModelForm):
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kind = kind
-        told = detect_scale(self.instance.rating_lowest, self.instance.rating_highest)
+        told = self.instance.scale_told_by_ratings
         now = f" (now: {told.label})" if told else ""
         field = self.fields["rating_scale"]
         assert isinstance(field, forms.ChoiceField)  # a model field with choices

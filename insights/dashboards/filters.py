@@ -11,7 +11,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from ingestion.models import DataSource, ItemKind
-from ingestion.ratings import RatingScale, format_rating
+from ingestion.ratings import SCALE_FACTS, RatingScale, format_rating
 from insights.models import Sentiment, sentiment_label_is
 
 NO_RATING = "none"
@@ -138,11 +138,16 @@ def _day_start(day: date) -> datetime:
 
 def rating_choices(scales: set[RatingScale]) -> list[tuple[str, Any]]:
     """The rating filter's choices: stars (always, the common scale), out of ten where a
-    source rates so (from 0 where one is NPS), and no rating."""
-    stars = [(str(n), format_rating(n, RatingScale.STARS)) for n in range(1, 6)]
+    source rates so (from the lowest rating of the ten-point scales in use), and no rating."""
+    star_facts = SCALE_FACTS[STARS]
+    stars = [
+        (str(n), format_rating(n, STARS)) for n in range(star_facts.lowest, star_facts.highest + 1)
+    ]
     choices: list[tuple[str, Any]] = [("", "Any rating")]
-    if not scales & set(TEN_POINT_SCALES):
+    tens_in_use = [SCALE_FACTS[scale] for scale in TEN_POINT_SCALES if scale in scales]
+    if not tens_in_use:
         return [*choices, *stars, (NO_RATING, "No rating")]
-    lowest = 0 if RatingScale.NPS in scales else 1
-    tens = [(f"{n}{OUT_OF_TEN}", f"{n}{OUT_OF_TEN}") for n in range(lowest, 11)]
+    lowest = min(facts.lowest for facts in tens_in_use)
+    highest = max(facts.highest for facts in tens_in_use)
+    tens = [(f"{n}{OUT_OF_TEN}", f"{n}{OUT_OF_TEN}") for n in range(lowest, highest + 1)]
     return [*choices, ("Stars", stars), ("Out of 10", tens), (NO_RATING, "No rating")]
