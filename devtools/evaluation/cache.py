@@ -95,11 +95,11 @@ def llm_scores(
     .score_feedback: long texts unit by unit) per text, cached by model file sha256 and
     prompt version."""
     key = (llm.sha256, SENTIMENT_PROMPT_VERSION)
-    return cached_outputs(texts, partial(_whole_scores, llm=llm), cache_dir, key, on_progress)
+    return cached_outputs(texts, partial(_item_scores, llm=llm), cache_dir, key, on_progress)
 
 
-def _whole_scores(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
-    return np.array([found.whole for found in score_feedback(texts, llm)])
+def _item_scores(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
+    return np.array([found.item for found in score_feedback(texts, llm)])
 
 
 def whole_text_scores(

@@ -70,9 +70,10 @@ def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
 @dataclass(frozen=True)
 class FeedbackScores:
     """The model's raw label probabilities for one feedback text (columns in LABELS order):
-    the item's, and each unit's where it has several (insights.pipeline.units)."""
+    the item's (its whole reading, or both readings combined for a long text), and each
+    unit's where it has several (insights.pipeline.units)."""
 
-    whole: np.ndarray
+    item: np.ndarray
     units: tuple[tuple[Unit, np.ndarray], ...] = ()
 
 

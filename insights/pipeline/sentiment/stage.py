@@ -103,7 +103,7 @@ def _store_scores(item_ids: list[int], scores: list[FeedbackScores], version: Mo
     rows = [
         ItemSentiment(
             item_id=pk,
-            llm_scores=_by_label(found.whole),
+            llm_scores=_by_label(found.item),
             unit_scores=[[unit.start, unit.end, _by_label(raw)] for unit, raw in found.units],
             llm_model=version,
             prompt_version=SENTIMENT_PROMPT_VERSION,
