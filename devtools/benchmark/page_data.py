@@ -163,7 +163,7 @@ def _describe_themes(themes: list[Theme]) -> None:
     for theme in themes:
         members = ThemeAssignment.objects.filter(theme=theme).order_by("-similarity")
         first_ids = list(members.values_list("item_id", flat=True)[:5])
-        dates = FeedbackItem.objects.filter(theme_assignment__theme=theme).order_by("created_at")
+        dates = FeedbackItem.objects.filter(theme_assignments__theme=theme).order_by("created_at")
         theme.size = members.count()
         theme.first_seen_at = dates.values_list("created_at", flat=True).first()
         theme.last_seen_at = dates.reverse().values_list("created_at", flat=True).first()

@@ -135,6 +135,12 @@ def next_item_to_label() -> FeedbackItem | None:
     return unlabelled.select_related("source").order_by("?").first()
 
 
+def assignment_to_check(item: FeedbackItem) -> ThemeAssignment | None:
+    """The theme membership a person labelling the item is asked about: its nearest theme
+    (an item may be in several)."""
+    return ThemeAssignment.objects.filter(item=item).order_by("-similarity").first()
+
+
 def record_label(
     item: FeedbackItem, sentiment: str, theme_is_right: bool | None, user: object
 ) -> EvaluationLabel:
@@ -142,7 +148,7 @@ def record_label(
     item's sentiment (it then trains the classifier like any correction)."""
     person = signed_in_person(user)
     machine = ItemSentiment.objects.select_related("llm_model", "classifier").get(item=item)
-    assignment = ThemeAssignment.objects.filter(item=item).first()
+    assignment = assignment_to_check(item)
     label = EvaluationLabel.objects.create(
         item=item,
         labelled_by=person,

@@ -106,23 +106,25 @@ def set_theme_status(theme: Theme, status: str, user: User) -> Theme:
 
 
 def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAssignment:
-    """Put the item in the theme because a person said so (re-clustering keeps it there);
-    return its assignment."""
+    """Put the item in the theme, and in that theme alone, because a person said so
+    (re-clustering keeps it there); return its assignment."""
     with transaction.atomic():
         theme = _locked_theme(theme.pk)
         if not theme.is_live:
             raise CorrectionError(f"“{theme.name}” is no longer a theme to move items to.")
-        previous = Theme.objects.filter(assignments__item=item).only("id", "name").first()
-        if previous and previous.pk == theme.pk:
+        previous = list(
+            Theme.objects.filter(assignments__item=item).only("id", "name").order_by("name")
+        )
+        if [t.pk for t in previous] == [theme.pk]:
             raise CorrectionError(f"The item is in “{theme.name}” already.")
         assignment = move_item(item, theme, signed_in_person(user))
         _record(
             CorrectionKind.MOVE,
             user,
             item=item,
-            theme=previous,
+            theme=previous[0] if previous else None,
             target_theme=theme,
-            before=previous.name if previous else "",
+            before=", ".join(t.name for t in previous)[:300],
             after=theme.name,
         )
     return assignment

@@ -1,7 +1,6 @@
 """Aggregates behind the dashboard pages, computed in the database (GROUP BY), never by
 loading items into Python: the pages must stay fast at 100,000 items."""
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -157,9 +156,11 @@ class Overview:
 
 
 def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Overview:
-    """Return the overview of the items the filters let through, from one grouped query
-    over the items (by week, source, kind and theme) and one over the live themes."""
-    groups = overview_counts(filters.apply(FeedbackItem.objects.all()))
+    """Return the overview of the items the filters let through, from two grouped queries
+    over the items (one by week, source and kind; one by week and theme) and one over the
+    live themes."""
+    items = filters.apply(FeedbackItem.objects.all())
+    groups = overview_counts(items)
     by_week = _sum_by(groups, 0)
     undated = by_week.pop(None, NO_ITEMS).total
     weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(by_week)]
@@ -171,30 +172,46 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
         totals=_sum_splits(groups.values()),
         by_source=_sum_by(groups, 1),
         by_kind=_sum_by(groups, 2),
-        themes=theme_stats(groups, latest),
+        themes=theme_stats(theme_week_counts(items), latest),
     )
 
 
-GroupKey = tuple[date | None, int, str, int | None]
+GroupKey = tuple[date | None, int, str]
+ThemeWeek = tuple[int | None, date | None]
+
+
+def _week() -> TruncWeek:
+    # Weeks are dates, each the Monday in the current time zone: datetimes would be made
+    # aware row by row, which cost tens of milliseconds over the ~3,000 groups of 100,000
+    # items.
+    return TruncWeek("created_at", output_field=DateField())
 
 
 def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSplit]:
-    """Return the sentiment split of the items per (week, source id, kind, theme id), in one
-    GROUP BY: one pass over the items serves the weekly chart, the sources, the kinds and the
-    themes (week None holds the items without a date, theme None those in no theme). Weeks
-    are dates, each the Monday in the current time zone: datetimes would be made aware row
-    by row, which cost tens of milliseconds over the ~3,000 groups of 100,000 items."""
+    """Return the sentiment split of the items per (week, source id, kind), in one GROUP
+    BY: one pass over the items serves the weekly chart, the sources and the kinds (week
+    None holds the items without a date)."""
     rows = (
-        items.annotate(week=TruncWeek("created_at", output_field=DateField()))
-        .values("week", "source", "kind", "theme_assignment__theme")
+        items.annotate(week=_week())
+        .values("week", "source", "kind")
+        .annotate(total=Count("pk"), **sentiment_counts())
+        .order_by()
+    )
+    return {(row["week"], row["source"], row["kind"]): SentimentSplit.from_row(row) for row in rows}
+
+
+def theme_week_counts(items: QuerySet[FeedbackItem]) -> dict[ThemeWeek, SentimentSplit]:
+    """Return the sentiment split of the items per (theme id, week), in one GROUP BY over
+    their theme assignments: an item counts in each theme it belongs to (theme None holds
+    the items in no theme), so these do not add up to the items."""
+    rows = (
+        items.annotate(week=_week())
+        .values("theme_assignments__theme", "week")
         .annotate(total=Count("pk"), **sentiment_counts())
         .order_by()
     )
     return {
-        (row["week"], row["source"], row["kind"], row["theme_assignment__theme"]): (
-            SentimentSplit.from_row(row)
-        )
-        for row in rows
+        (row["theme_assignments__theme"], row["week"]): SentimentSplit.from_row(row) for row in rows
     }
 
 
@@ -217,22 +234,19 @@ def _view_ends_on(filters: FeedbackFilters, now: datetime) -> date:
 
 
 def theme_stats(
-    groups: dict[GroupKey, SentimentSplit], latest_week: date | None
+    counts: dict[ThemeWeek, SentimentSplit], latest_week: date | None
 ) -> list[ThemeStats]:
-    """Return every live theme with items among the groups (as from overview_counts),
+    """Return every live theme with items among the counts (as from theme_week_counts),
     biggest first, with its items in latest_week and the week before."""
     live = Theme.objects.live()
     names = {
         pk: (name, status, card_headline(card))
         for pk, name, status, card in live.values_list("pk", "name", "status", "card")
     }
-    by_theme = _sum_by(groups, 3)
-    weekly: Counter[tuple[int | None, date | None]] = Counter()
-    for (week, _source, _kind, theme_id), split in groups.items():
-        weekly[theme_id, week] += split.total
+    by_theme = _sum_by(counts, 0)
 
     def items_in(theme_id: int, week: date | None) -> int:
-        return weekly[theme_id, week] if week is not None else 0
+        return counts.get((theme_id, week), NO_ITEMS).total if week is not None else 0
 
     themes = [
         ThemeStats(

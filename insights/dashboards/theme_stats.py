@@ -5,7 +5,8 @@ filters, their share of the filtered items and their split by sentiment."""
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Substr
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
@@ -47,14 +48,16 @@ class ThemeDetail:
 
 def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList:
     """Return every open theme (closed ones too when show_closed) with its items counted
-    within the filters, biggest first; with active filters, only themes with items. One
-    aggregate query over the items, one over the themes."""
+    within the filters, biggest first; with active filters, only themes with items. Two
+    aggregate queries over the items (by theme, and their total), one over the themes."""
     themes = Theme.objects.live()
     if not show_closed:
         themes = themes.filter(status__in=OPEN_STATUSES)
     themes = themes.only("id", "name", "name_source", "keywords", "status", "size")
-    splits = splits_by_theme(filters.apply(FeedbackItem.objects.all()))
-    total = sum(split.total for split in splits.values())
+    items = filters.apply(FeedbackItem.objects.all())
+    splits = splits_by_theme(items)
+    # An item may be in several themes: the splits do not add up to the items.
+    total = items.count()
     rows = [_theme_row(theme, splits.get(theme.pk, NO_ITEMS), total) for theme in themes]
     if filters.is_active:
         rows = [row for row in rows if row["count"]]
@@ -64,13 +67,13 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
 
 def splits_by_theme(items: QuerySet[FeedbackItem]) -> dict[int | None, SentimentSplit]:
     """Return the items' sentiment split per theme id (None: in no theme), in one pass over
-    the items that also gives their total."""
+    their theme assignments; an item counts in each theme it belongs to."""
     rows = (
         items.order_by()
-        .values("theme_assignment__theme")
+        .values("theme_assignments__theme")
         .annotate(total=Count("pk"), **sentiment_counts())
     )
-    return {row["theme_assignment__theme"]: SentimentSplit.from_row(row) for row in rows}
+    return {row["theme_assignments__theme"]: SentimentSplit.from_row(row) for row in rows}
 
 
 def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any]:
@@ -85,14 +88,25 @@ def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any
 def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     """Return the theme's items within the filters: their split, share of the filtered items
     and weekly counts, and the items themselves nearest the theme's centre first."""
-    items = filters.apply(FeedbackItem.objects.filter(theme_assignment__theme=theme))
+    items = filters.apply(FeedbackItem.objects.filter(theme_assignments__theme=theme))
     weeks = weekly_sentiment_counts(items)
     split = _split_with_weeks(items, weeks)
     total = filters.apply(FeedbackItem.objects.all()).count()
-    listed = items.select_related("source", "sentiment", "theme_assignment").order_by(
-        "-theme_assignment__similarity", "pk"
+    # The filter on theme_assignments above joins the theme's assignment alone: the order
+    # and the quoted span are this theme's.
+    listed = (
+        items.select_related("source", "sentiment")
+        .annotate(similarity=F("theme_assignments__similarity"), quote=_unit_quote())
+        .order_by("-similarity", "pk")
     )
     return ThemeDetail(split, percent(split.total, total), weeks, listed)
+
+
+def _unit_quote() -> Substr:
+    """The part of a long item that puts it in the theme its assignment is joined for (null
+    for an item in it whole)."""
+    start = F("theme_assignments__unit_start")
+    return Substr("text", start + 1, F("theme_assignments__unit_end") - start)
 
 
 def _split_with_weeks(items: QuerySet[FeedbackItem], weeks: list[dict[str, Any]]) -> SentimentSplit:

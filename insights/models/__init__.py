@@ -17,6 +17,8 @@ from insights.models.analysis import (
     Theme,
     ThemeAssignment,
     ThemeStatus,
+    quoted_part,
+    themes_of_items,
 )
 from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
 from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
@@ -46,5 +48,7 @@ __all__ = [
     "ThemeAssignment",
     "ThemeStatus",
     "Weekday",
+    "quoted_part",
     "sentiment_label_is",
+    "themes_of_items",
 ]

@@ -183,14 +183,21 @@ class AssignmentMethod(models.TextChoices):
 
 
 class ThemeAssignment(models.Model):
-    """Which theme an item belongs to; items without a theme have no row."""
+    """That an item belongs to a theme. A long item belongs to every theme one of its units
+    (insights.pipeline.units) was put in, a short one to at most one; items without a theme
+    have no row."""
 
-    item = models.OneToOneField(
-        FeedbackItem, primary_key=True, on_delete=models.CASCADE, related_name="theme_assignment"
+    item = models.ForeignKey(
+        FeedbackItem, on_delete=models.CASCADE, related_name="theme_assignments"
     )
     theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="assignments")
-    # Cosine between the item's embedding and the theme's centre when it was assigned.
+    # Cosine between the theme's centre and the item's embedding (or its unit's) when it
+    # was assigned.
     similarity = models.FloatField(default=0.0)
+    # The span of the item's text that put it in the theme, its unit nearest the theme's
+    # centre: what quotes the item for the theme. Null: the whole text.
+    unit_start = models.PositiveIntegerField(null=True, blank=True)
+    unit_end = models.PositiveIntegerField(null=True, blank=True)
     method = models.CharField(max_length=20, choices=AssignmentMethod.choices)
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -198,13 +205,37 @@ class ThemeAssignment(models.Model):
     assigned_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "theme"], name="one_assignment_per_theme")
+        ]
         indexes = [
             # Theme pages list a theme's items nearest first.
-            models.Index(fields=["theme", "-similarity"]),
+            models.Index(fields=["theme", "-similarity"], name="assignment_theme_nearest"),
         ]
 
     def __str__(self) -> str:
         return f"item {self.item_id} in theme {self.theme_id}"
+
+    def quoted(self, text: str) -> str:
+        """The part of the item's text (given) that puts it in the theme."""
+        return quoted_part(text, self.unit_start, self.unit_end)
+
+
+def quoted_part(text: str, unit_start: int | None, unit_end: int | None) -> str:
+    """The part of an item's text an assignment quotes: its unit, else the whole text."""
+    if unit_start is None or unit_end is None:
+        return text
+    return text[unit_start:unit_end]
+
+
+def themes_of_items() -> models.Prefetch:
+    """What a list of items prefetches to show each item's themes: item.theme_memberships,
+    its assignments with their themes, nearest first."""
+    return models.Prefetch(
+        "theme_assignments",
+        queryset=ThemeAssignment.objects.select_related("theme").order_by("-similarity"),
+        to_attr="theme_memberships",
+    )
 
 
 class Sentiment(models.TextChoices):

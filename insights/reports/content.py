@@ -5,6 +5,7 @@ negative, each with its pain points and quotes, and the items per source and per
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 from django.db.models import Count, Q
@@ -326,23 +327,44 @@ ITEM_COLUMNS = {
     "rating": "rating",
     "corrected": "sentiment__corrected",
     "predicted": "sentiment__predicted",
-    "theme_id": "theme_assignment__theme_id",
-    "theme": "theme_assignment__theme__name",
     "title": "title",
     "text": "text",
 }
+# Items read a query, and their themes in one more.
+ITEMS_CHUNK = 2000
 
 
 def period_items(period: Period, source_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
     """Yield the period's items oldest first, as rows: source, date, rating, sentiment
-    (a person's correction winning), theme; read in chunks, never all at once."""
+    (a person's correction winning), theme (of an item in several, their ids and names
+    joined by "; ", nearest first); read in chunks, never all at once."""
     rows = (
         FeedbackItem.objects.filter(items_in(period, source_ids))
         .order_by("created_at", "id")
         .values_list(*ITEM_COLUMNS.values())
     )
-    for values in rows.iterator(chunk_size=2000):
-        row = dict(zip(ITEM_COLUMNS, values, strict=True))
-        corrected, predicted = row.pop("corrected"), row.pop("predicted")
-        row["sentiment"] = corrected or predicted or ""
-        yield row
+    chunks = iter(rows.iterator(chunk_size=ITEMS_CHUNK))
+    while chunk := [dict(zip(ITEM_COLUMNS, v, strict=True)) for v in islice(chunks, ITEMS_CHUNK)]:
+        themes = _themes_of([row["id"] for row in chunk])
+        for row in chunk:
+            corrected, predicted = row.pop("corrected"), row.pop("predicted")
+            row["sentiment"] = corrected or predicted or ""
+            ids, names = themes.get(row["id"], ([], []))
+            row["theme_id"] = "; ".join(map(str, ids))
+            row["theme"] = "; ".join(names)
+            yield row
+
+
+def _themes_of(item_ids: list[int]) -> dict[int, tuple[list[int], list[str]]]:
+    """The ids and names of the items' themes, nearest first."""
+    themes: dict[int, tuple[list[int], list[str]]] = {}
+    rows = (
+        ThemeAssignment.objects.filter(item_id__in=item_ids)
+        .order_by("item_id", "-similarity")
+        .values_list("item_id", "theme_id", "theme__name")
+    )
+    for item_id, theme_id, name in rows:
+        ids, names = themes.setdefault(item_id, ([], []))
+        ids.append(theme_id)
+        names.append(name)
+    return themes

@@ -4,13 +4,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
 from insights.curation.accuracy import (
+    assignment_to_check,
     evaluation_tables,
     next_item_to_label,
     rating_agreement,
     record_label,
 )
 from insights.forms import EvaluationLabelForm
-from insights.models import EvaluationLabel, Theme
+from insights.models import EvaluationLabel
 
 
 @role_required()
@@ -36,6 +37,7 @@ def evaluation_label(request: HttpRequest) -> HttpResponse:
         )
         return redirect("insights:evaluation_label")
     next_item = next_item_to_label()
-    theme = Theme.objects.filter(assignments__item=next_item).first() if next_item else None
+    assignment = assignment_to_check(next_item) if next_item else None
+    theme = assignment.theme if assignment else None
     context = {"form": form, "item": next_item, "theme": theme}
     return render(request, "insights/evaluation_label.html", context)

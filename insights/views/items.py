@@ -14,7 +14,13 @@ from ingestion.models import FeedbackItem
 from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
-from insights.models import Correction, ItemSentiment, Sentiment, ThemeAssignment
+from insights.models import (
+    Correction,
+    ItemSentiment,
+    Sentiment,
+    ThemeAssignment,
+    themes_of_items,
+)
 from insights.pipeline.sentiment.stage import rating_bounds, unit_sentiments
 from insights.views.pages import apply_correction, paginated, report_invalid
 from insights.wording import speaks_to_the_model
@@ -23,8 +29,10 @@ from insights.wording import speaks_to_the_model
 @role_required()
 def item_list(request: HttpRequest) -> HttpResponse:
     filters = FeedbackFilters(request.GET)
-    items = filters.apply(FeedbackItem.objects.all()).select_related(
-        "source", "sentiment", "theme_assignment__theme"
+    items = (
+        filters.apply(FeedbackItem.objects.all())
+        .select_related("source", "sentiment")
+        .prefetch_related(themes_of_items())
     )
     context = {"filters": filters, **paginated(items, filters, request.GET.get("page"))}
     return render(request, "insights/item_list.html", context)
@@ -38,27 +46,29 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
             "sentiment__llm_model",
             "sentiment__classifier",
             "sentiment__corrected_by",
-            "theme_assignment__theme__name_model",
-            "theme_assignment__theme__summary_model",
-            "theme_assignment__assigned_by",
         ),
         pk=item_id,
     )
     sentiment: ItemSentiment | None = _related(item, "sentiment")
-    assignment: ThemeAssignment | None = _related(item, "theme_assignment")
+    assignments = list(
+        item.theme_assignments.select_related(
+            "theme__name_model", "theme__summary_model", "assigned_by"
+        ).order_by("-similarity")
+    )
     context = {
         "item": item,
         "rating_label": _rating_label(item),
         "sentiment": sentiment,
         "probabilities": _probabilities(sentiment),
         "units": unit_sentiments(item.text, sentiment) if sentiment else [],
-        "assignment": assignment,
-        "theme": assignment.theme if assignment else None,
+        "memberships": [
+            (a, a.quoted(item.text) if a.unit_start is not None else "") for a in assignments
+        ],
         "speaks_to_the_model": speaks_to_the_model(item.text),
         "history": Correction.objects.filter(item=item).select_related(
             "made_by", "theme", "target_theme"
         ),
-        **_correction_forms(request, sentiment, assignment),
+        **_correction_forms(request, sentiment, assignments),
     }
     return render(request, "insights/item_detail.html", context)
 
@@ -92,13 +102,15 @@ def _probabilities(sentiment: ItemSentiment | None) -> list[tuple[str, float]]:
 
 
 def _correction_forms(
-    request: HttpRequest, sentiment: ItemSentiment | None, assignment: ThemeAssignment | None
+    request: HttpRequest, sentiment: ItemSentiment | None, assignments: list[ThemeAssignment]
 ) -> dict[str, Any]:
     forms: dict[str, Any] = {}
     if sentiment is not None and request.user.has_perm("insights.change_itemsentiment"):
         forms["sentiment_form"] = SentimentCorrectionForm(initial={"sentiment": sentiment.label})
     if request.user.has_perm("insights.change_theme"):
-        forms["move_form"] = MoveItemForm(current=assignment.theme if assignment else None)
+        # A person moves an item into one theme; one it belongs to alone is not offered.
+        alone_in = assignments[0].theme if len(assignments) == 1 else None
+        forms["move_form"] = MoveItemForm(current=alone_in)
     return forms
 
 

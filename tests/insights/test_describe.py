@@ -387,7 +387,7 @@ def test_a_cards_figures_recount_from_the_database(llm: LocalLLM, embedder: Embe
     twofa.refresh_from_db()
     negative = list(
         FeedbackItem.objects.filter(
-            theme_assignment__theme=twofa, sentiment__predicted="negative"
+            theme_assignments__theme=twofa, sentiment__predicted="negative"
         ).values_list("text", flat=True)
     )
     assert twofa.card["customers"] == len(negative) == 5
@@ -429,7 +429,7 @@ def test_a_name_stays_while_it_is_still_the_themes_phrase_and_a_rename_says_why(
     assert twofa.name == "2FA code never arrives"
     assert not Correction.objects.filter(theme=twofa).exists()
     # Its content changes: the items now say something else.
-    for item in FeedbackItem.objects.filter(theme_assignment__theme=twofa):
+    for item in FeedbackItem.objects.filter(theme_assignments__theme=twofa):
         item.text = item.text.replace("2FA code never arrives", "face ID login fails")
         item.save(update_fields=["text"])
     describe_themes([twofa.pk], llm, embedder, force=True)

@@ -28,7 +28,7 @@ BOTH = ["App Store", "Help desk"]
 # Session, user, 2 for permissions, the sources' rating scales, the chosen source, the source
 # menu, sources, the latest items, and the 2 grouped aggregates (items by week, source and
 # kind; themes): 11 today.
-MAX_QUERIES = 11
+MAX_QUERIES = 12
 _serial = count()
 
 
@@ -154,6 +154,21 @@ def test_the_overview_shows_volume_sentiment_by_source_and_headline_numbers(
     html = page.content.decode()
     assert re.search(r'id="stat-items"><span class="figure">47<', html)
     assert re.search(r'id="stat-not-analysed"><span class="figure">2<', html)
+
+
+def test_an_item_in_two_themes_counts_in_each_theme_and_once_in_every_total(
+    support_lead: Client, feedback: dict
+) -> None:
+    crash = Theme.objects.get(name="Receipt crash in 5.2")
+    ThemeAssignment.objects.bulk_create(
+        ThemeAssignment(item=item, theme=crash, method="cluster")
+        for item in FeedbackItem.objects.filter(theme_assignments__theme__name="Budgets")
+    )
+    page = overview(support_lead)
+    assert page.context["totals"] == SentimentSplit(total=47, negative=22, neutral=3, positive=20)
+    assert figure(page, "figure-volume")["positive"] == [10, 10, 0]
+    assert figure(page, "figure-by-source")["positive"] == [20, 0]
+    assert figure(page, "figure-themes")["positive"] == [20, 20]
 
 
 def test_undated_items_count_everywhere_but_the_weekly_chart_which_says_so(

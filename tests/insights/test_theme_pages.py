@@ -146,9 +146,20 @@ def test_the_theme_list_takes_the_same_few_queries_for_many_themes(
         make_theme(
             f"Theme {n}", [add_item(f"text {n}-{k}", k + 1, label="negative") for k in range(3)]
         )
-    with django_assert_max_num_queries(8):  # type: ignore[operator]
+    with django_assert_max_num_queries(9):  # type: ignore[operator]
         page = lead.get(reverse("insights:theme_list"), {"sentiment": "negative", "kind": "review"})
     assert len(page.context["rows"]) == 30
+
+
+def test_an_item_in_two_themes_counts_in_each_and_shares_are_of_the_items(lead: Client) -> None:
+    seat_and_bag, bag, other = add_items("Comfy seat, lost bag", "Lost bag", "Late flight")
+    make_theme("Bags", [seat_and_bag, bag])
+    make_theme("Seats", [seat_and_bag])
+    rows = {
+        row["theme"].name: row for row in lead.get(reverse("insights:theme_list")).context["rows"]
+    }
+    assert (rows["Bags"]["count"], rows["Bags"]["percent"]) == (2, 66.7)
+    assert (rows["Seats"]["count"], rows["Seats"]["percent"]) == (1, 33.3)
 
 
 def test_the_theme_page_shows_the_summary_with_cited_quotes_and_representatives(

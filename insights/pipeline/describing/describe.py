@@ -32,6 +32,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
     ThemeStatus,
+    quoted_part,
     sentiment_label_is,
 )
 from insights.pipeline.describing.cards import (
@@ -316,7 +317,10 @@ def _written_summary(theme: Theme, llm: DescribingModel, embedder: TextEmbedder)
 
 def _facet_quotes(theme: Theme) -> list[Quote]:
     cited = [pk for facet in theme.card["facets"] for pk in facet["item_ids"]]
-    texts = dict(FeedbackItem.objects.filter(pk__in=cited).values_list("pk", "text"))
+    rows = theme.assignments.filter(item_id__in=cited).values_list(
+        "item_id", "item__text", "unit_start", "unit_end"
+    )
+    texts = {pk: quoted_part(text, start, end) for pk, text, start, end in rows}
     return [Quote(pk, texts[pk]) for pk in dict.fromkeys(cited) if pk in texts]
 
 
@@ -329,6 +333,8 @@ def _card_items(theme: Theme) -> list[CardItem]:
         .values_list(
             "item_id",
             "item__text",
+            "unit_start",
+            "unit_end",
             "item__author_handle",
             "item__created_at",
             "item__source__name",
@@ -339,9 +345,15 @@ def _card_items(theme: Theme) -> list[CardItem]:
     )
     scales = source_scales()
     return [
-        CardItem(pk, text, author, created, _segments(scales, source, kind, rating, metadata))
-        for pk, text, author, created, source, kind, rating, metadata in rows.iterator(
-            chunk_size=2000
+        CardItem(
+            pk,
+            quoted_part(text, start, end),
+            author,
+            created,
+            _segments(scales, source, kind, rating, metadata),
+        )
+        for pk, text, start, end, author, created, source, kind, rating, metadata in (
+            rows.iterator(chunk_size=2000)
         )
     ]
 
@@ -352,14 +364,15 @@ def _latest_day() -> date | None:
 
 
 def _texts_by_theme() -> dict[int, list[str]]:
-    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme that has items, nearest first,
-    leaving out any that speak to a language model."""
+    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme that has items (of a long item,
+    the part in the theme), nearest first, leaving out any that speak to a language
+    model."""
     rows = ThemeAssignment.objects.order_by("theme_id", "-similarity").values_list(
-        "theme_id", "item__text"
+        "theme_id", "item__text", "unit_start", "unit_end"
     )
     texts: dict[int, list[str]] = {}
-    for theme_id, text in rows.iterator(chunk_size=2000):
+    for theme_id, text, start, end in rows.iterator(chunk_size=2000):
         bucket = texts.setdefault(theme_id, [])
         if len(bucket) < KEYWORD_TEXTS_PER_THEME and not speaks_to_the_model(text):
-            bucket.append(text)
+            bucket.append(quoted_part(text, start, end))
     return texts

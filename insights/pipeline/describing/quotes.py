@@ -13,7 +13,13 @@ from typing import NamedTuple
 from django.db.models import QuerySet
 
 from ingestion.models import FeedbackItem
-from insights.models import Sentiment, Theme, ThemeAssignment, sentiment_label_is
+from insights.models import (
+    Sentiment,
+    Theme,
+    ThemeAssignment,
+    quoted_part,
+    sentiment_label_is,
+)
 from insights.pipeline.embedding import item_vectors
 from insights.wording import comparable, speaks_to_the_model
 
@@ -23,7 +29,8 @@ QUOTE_CANDIDATES = 30
 
 
 class Quote(NamedTuple):
-    """An item's text as a theme's quote."""
+    """An item's text as a theme's quote: the whole text, or the part of a long item that
+    speaks to the theme."""
 
     item_id: int
     text: str
@@ -46,9 +53,12 @@ def theme_quotes(
     assignments = ThemeAssignment.objects.filter(theme=theme)
     if items is not None:
         assignments = assignments.filter(item__in=items)
-    texts = dict(
-        assignments.filter(item_id__in=list(preferred)).values_list("item_id", "item__text")
-    )
+    texts = {
+        item_id: quoted_part(text, start, end)
+        for item_id, text, start, end in assignments.filter(
+            item_id__in=list(preferred)
+        ).values_list("item_id", "item__text", "unit_start", "unit_end")
+    }
     chosen = [Quote(pk, texts[pk]) for pk in dict.fromkeys(preferred) if pk in texts]
     if negative_only:
         assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
@@ -81,28 +91,29 @@ def first_distinct(quotes: Iterable[Quote | tuple[int, str]], n: int) -> list[Qu
 
 
 def _nearest(theme: Theme, assignments: QuerySet[ThemeAssignment]) -> Iterator[Quote]:
-    """Yield the assignments' items nearest the theme's centre first, a page of
-    QUOTE_CANDIDATES at a time (read only when needed).
+    """Yield the assignments' items nearest the theme's centre first (a long item's part
+    that put it in the theme), a page of QUOTE_CANDIDATES at a time (read only when needed).
 
     Pages follow the similarity stored at assignment; within a page, nearness is the cosine
-    to the current centre where an item has an embedding from the theme's model (a merge
-    or a moved item leaves a stored similarity to another centre)."""
+    to the current centre where an item in the theme whole has an embedding from the
+    theme's model (a merge or a moved item leaves a stored similarity to another centre)."""
     ordered = assignments.order_by("-similarity", "item_id")
     start = 0
     while True:
         rows = list(
-            ordered.values_list("item_id", "item__text", "similarity")[
+            ordered.values_list("item_id", "item__text", "unit_start", "unit_end", "similarity")[
                 start : start + QUOTE_CANDIDATES
             ]
         )
-        nearness = {item_id: similarity for item_id, _, similarity in rows}
-        if len(theme.centroid):
-            found = FeedbackItem.objects.filter(pk__in=list(nearness))
+        nearness = {row[0]: row[-1] for row in rows}
+        whole = [row[0] for row in rows if row[2] is None]
+        if len(theme.centroid) and whole:
+            found = FeedbackItem.objects.filter(pk__in=whole)
             ids, vectors = item_vectors(found, theme.embedding_model)
             if ids:
                 nearness.update(zip(ids, (vectors @ theme.centroid_array()).tolist(), strict=True))
         rows.sort(key=lambda row: (-nearness[row[0]], row[0]))
-        yield from (Quote(item_id, text) for item_id, text, _ in rows)
+        yield from (Quote(pk, quoted_part(text, begin, end)) for pk, text, begin, end, _ in rows)
         if len(rows) < QUOTE_CANDIDATES:
             return
         start += QUOTE_CANDIDATES

@@ -272,19 +272,24 @@ def _cluster_assignments(
     themes: dict[int, Theme],
     left_out: Collection[int] = (),
 ) -> list[ThemeAssignment]:
-    """One assignment per clustered item (none for NO_THEME or left_out) to its cluster's
-    theme, with its similarity to the theme's centre."""
+    """One assignment per clustered item (none for NO_THEME or left_out) and theme: an id
+    may come several times (once per unit), and joins each theme one of its vectors was
+    clustered into, with the similarity of the nearest to the theme's centre."""
     centres = {label: theme.centroid_array() for label, theme in themes.items()}
-    return [
-        ThemeAssignment(
+    best: dict[tuple[int, int], ThemeAssignment] = {}
+    for item_id, vector, label in zip(ids, vectors, labels, strict=True):
+        if label == NO_THEME or int(item_id) in left_out:
+            continue
+        row = ThemeAssignment(
             item_id=int(item_id),
             theme=themes[int(label)],
             similarity=float(vector @ centres[int(label)]),
             method=AssignmentMethod.CLUSTER,
         )
-        for item_id, vector, label in zip(ids, vectors, labels, strict=True)
-        if label != NO_THEME and int(item_id) not in left_out
-    ]
+        key = (int(item_id), int(label))
+        if key not in best or row.similarity > best[key].similarity:
+            best[key] = row
+    return list(best.values())
 
 
 def assign_new_items(
@@ -294,7 +299,7 @@ def assign_new_items(
     return how many items joined a theme. Centres stay as the last re-cluster left them; an
     item nearest a merged-away theme joins the theme it was merged into."""
     theme_ids, centres = _assignable_centres(embedding_model)
-    unassigned = FeedbackItem.objects.filter(theme_assignment__isnull=True)
+    unassigned = FeedbackItem.objects.filter(theme_assignments__isnull=True)
     ids, vectors = item_vectors(unassigned, embedding_model)
     if on_progress:
         on_progress(0, len(ids))
@@ -350,7 +355,7 @@ def theme_leftovers(
     """Cluster the embedded items that fit no theme (new ones and earlier ones) among
     themselves, with the smallest theme size of the whole feedback; each cluster becomes a
     new theme. Stored themes are left as they are: a new topic appears without a re-cluster."""
-    unthemed = FeedbackItem.objects.filter(theme_assignment__isnull=True)
+    unthemed = FeedbackItem.objects.filter(theme_assignments__isnull=True)
     ids, vectors = item_vectors(unthemed, embedding_model)
     if on_progress:
         on_progress(0, len(ids))
@@ -407,19 +412,23 @@ def refresh_theme_stats(theme_ids: Collection[int]) -> None:
 
 
 def move_item(item: FeedbackItem, theme: Theme, user: User | None) -> ThemeAssignment:
-    """Put an item in a theme because a person said so; re-clustering keeps it there."""
-    previous = ThemeAssignment.objects.filter(item=item).values_list("theme_id", flat=True).first()
+    """Put an item in a theme, and in that theme alone, because a person said so;
+    re-clustering keeps it there."""
+    previous = set(item.theme_assignments.values_list("theme_id", flat=True))
     centroid = theme.centroid_array()
     _, vectors = item_vectors(FeedbackItem.objects.filter(pk=item.pk), theme.embedding_model)
     similarity = float(vectors[0] @ centroid) if len(vectors) else 0.0
+    item.theme_assignments.exclude(theme=theme).delete()
     assignment, _ = ThemeAssignment.objects.update_or_create(
         item=item,
+        theme=theme,
         defaults={
-            "theme": theme,
             "similarity": similarity,
+            "unit_start": None,
+            "unit_end": None,
             "method": AssignmentMethod.PERSON,
             "assigned_by": user,
         },
     )
-    refresh_theme_stats([theme.pk] + ([previous] if previous else []))
+    refresh_theme_stats(previous | {theme.pk})
     return assignment
