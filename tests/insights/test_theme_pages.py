@@ -152,7 +152,7 @@ def test_the_theme_list_takes_the_same_few_queries_for_many_themes(
 
 
 def test_an_item_in_two_themes_counts_in_each_and_shares_are_of_the_items(lead: Client) -> None:
-    seat_and_bag, bag, other = add_items("Comfy seat, lost bag", "Lost bag", "Late flight")
+    seat_and_bag, bag, _late = add_items("Comfy seat, lost bag", "Lost bag", "Late flight")
     make_theme("Bags", [seat_and_bag, bag])
     make_theme("Seats", [seat_and_bag])
     rows = {
