@@ -17,6 +17,7 @@ from insights.models.analysis import (
     Theme,
     ThemeAssignment,
     ThemeStatus,
+    UnitEmbedding,
     quoted_part,
     themes_of_items,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Theme",
     "ThemeAssignment",
     "ThemeStatus",
+    "UnitEmbedding",
     "Weekday",
     "quoted_part",
     "sentiment_label_is",

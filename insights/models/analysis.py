@@ -52,6 +52,26 @@ class ItemEmbedding(models.Model):
         return f"embedding of item {self.item_id}"
 
 
+class UnitEmbedding(models.Model):
+    """The embedding of one unit of a long item (insights.pipeline.units): a review that
+    covers the seat, the staff and a lost bag is themed sentence by sentence, so that it
+    joins each theme it speaks to. A long item has at least one (a long text may be one
+    sentence); a short item has none, it is themed by its ItemEmbedding."""
+
+    item = models.ForeignKey(FeedbackItem, on_delete=models.CASCADE, related_name="units")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    embedding = models.ForeignKey(TextEmbedding, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "start"], name="one_embedding_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"embedding of item {self.item_id} [{self.start}:{self.end}]"
+
+
 class ModelVersion(models.Model):
     """A model file that produced outputs, identified by name and sha256 digest.
 

@@ -1,19 +1,22 @@
 """The embedding stage: items in, one stored vector per distinct text and model.
 
-Texts already embedded by the same model are never embedded again, whichever item they
-came with.
+A long item is embedded whole (for search and sentiment) and unit by unit (its sentences,
+insights.pipeline.units), so that themes are found among the things it talks about. Texts
+already embedded by the same model are never embedded again, whichever item they came with.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Length
 
 from ingestion.models import FeedbackItem
 from ingestion.normalise import content_hash
-from insights.models import ItemEmbedding, TextEmbedding
+from insights.models import ItemEmbedding, TextEmbedding, UnitEmbedding
+from insights.pipeline.units import SPLIT_ABOVE_CHARS, Unit, text_units
 from llm.interfaces import TextEmbedder
 
 
@@ -22,19 +25,32 @@ def text_hash(text: str) -> str:
 
 
 def items_needing_embedding(model_name: str) -> QuerySet[FeedbackItem]:
-    """Return items with no embedding, or one from another model."""
-    return FeedbackItem.objects.exclude(embedding__embedding__model_name=model_name)
+    """Return items with no embedding from this model, and long items whose units have
+    none."""
+    by_model = {"item": OuterRef("pk"), "embedding__model_name": model_name}
+    embedded = Exists(ItemEmbedding.objects.filter(**by_model))
+    units_embedded = Exists(UnitEmbedding.objects.filter(**by_model))
+    return FeedbackItem.objects.alias(length=Length("text")).filter(
+        ~embedded | (Q(length__gt=SPLIT_ABOVE_CHARS) & ~units_embedded)
+    )
 
 
 def embed_items(item_ids: Iterable[int], embedder: TextEmbedder) -> int:
-    """Give each item an embedding from embedder; return how many texts were newly
-    embedded (the rest were found stored)."""
+    """Give each item an embedding from embedder, and each long item's units one; return
+    how many texts were newly embedded (the rest were found stored)."""
     items = list(
         items_needing_embedding(embedder.name).filter(pk__in=list(item_ids)).only("id", "text")
     )
     hashes = {item.pk: text_hash(item.text) for item in items}
-    stored = _stored_embeddings(embedder.name, set(hashes.values()))
-    new_texts = {hashes[item.pk]: item.text for item in items if hashes[item.pk] not in stored}
+    units = {
+        item.pk: [(unit, text_hash(unit.of(item.text))) for unit in text_units(item.text)]
+        for item in items
+        if len(item.text) > SPLIT_ABOVE_CHARS
+    }
+    texts = {hashes[item.pk]: item.text for item in items}
+    texts |= {h: unit.of(item.text) for item in items for unit, h in units.get(item.pk, [])}
+    stored = _stored_embeddings(embedder.name, set(texts))
+    new_texts = {h: text for h, text in texts.items() if h not in stored}
     vectors = embedder.embed(list(new_texts.values()))
     with transaction.atomic():
         stored |= _store_embeddings(embedder, list(new_texts), vectors)
@@ -44,7 +60,18 @@ def embed_items(item_ids: Iterable[int], embedder: TextEmbedder) -> int:
             unique_fields=["item"],
             update_fields=["embedding"],
         )
+        _store_units(units, stored)
     return len(new_texts)
+
+
+def _store_units(units: dict[int, list[tuple[Unit, str]]], stored: dict[str, int]) -> None:
+    """Replace the items' unit embeddings (another model's, or none) with these."""
+    UnitEmbedding.objects.filter(item_id__in=list(units)).delete()
+    UnitEmbedding.objects.bulk_create(
+        UnitEmbedding(item_id=pk, start=unit.start, end=unit.end, embedding_id=stored[h])
+        for pk, item_units in units.items()
+        for unit, h in item_units
+    )
 
 
 def _stored_embeddings(model_name: str, hashes: set[str]) -> dict[str, int]:
@@ -110,6 +137,92 @@ def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[i
     for item_id, vector in rows.iterator(chunk_size=2000):
         ids.append(item_id)
         vectors.append(np.frombuffer(bytes(vector), dtype="<f4"))
+    return ids, _matrix(vectors)
+
+
+def _matrix(vectors: list[np.ndarray]) -> np.ndarray:
     if not vectors:
-        return ids, np.zeros((0, 0), dtype=np.float32)
-    return ids, np.stack(vectors)
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(vectors)
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ThemePoints:
+    """What themes are clustered from: a short item's embedding, a long item's units'.
+    Row i is item_ids[i]'s, of its text's span spans[i] (None: the item is one point)."""
+
+    item_ids: np.ndarray
+    spans: list[Span | None]
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def items(self) -> int:
+        """How many items the points are of."""
+        return len(set(self.item_ids.tolist()))
+
+
+def theme_points(items: QuerySet[FeedbackItem], model_name: str) -> ThemePoints:
+    """Return the points of the items embedded by model_name, by item id and span: a long
+    item's units, a short item's embedding."""
+    rows = (
+        UnitEmbedding.objects.filter(item__in=items, embedding__model_name=model_name)
+        .order_by("item_id", "start")
+        .values_list("item_id", "start", "end", "embedding__vector")
+    )
+    units: dict[int, list[tuple[Span, np.ndarray]]] = {}
+    for item_id, start, end, vector in rows.iterator(chunk_size=2000):
+        units.setdefault(item_id, []).append(((start, end), np.frombuffer(bytes(vector), "<f4")))
+    unsplit = items.exclude(units__embedding__model_name=model_name)
+    whole_ids, whole = item_vectors(unsplit, model_name)
+    points: list[tuple[int, Span | None, np.ndarray]] = list(
+        zip(whole_ids, [None] * len(whole_ids), whole, strict=True)
+    )
+    # A long text of one sentence is one unit: the item whole, with no span to quote.
+    points += [
+        (pk, span if len(found) > 1 else None, vector)
+        for pk, found in units.items()
+        for span, vector in found
+    ]
+    points.sort(key=lambda point: (point[0], point[1] or (-1, -1)))
+    return ThemePoints(
+        item_ids=np.array([pk for pk, _, _ in points], dtype=np.int64),
+        spans=[span for _, span, _ in points],
+        vectors=_matrix([vector for _, _, vector in points]),
+    )
+
+
+# A theme's point as its assignment names it: (item id, the unit's start or None).
+Point = tuple[int, int | None]
+
+
+def point_vectors(points: Sequence[Point], model_name: str) -> dict[Point, np.ndarray]:
+    """The vectors by model_name of these points: an item's own where the start is None,
+    else its unit's starting there (points without such a vector are left out)."""
+    wanted = set(points)
+    found: dict[Point, np.ndarray] = {}
+    whole = FeedbackItem.objects.filter(pk__in=[pk for pk, start in wanted if start is None])
+    ids, matrix = item_vectors(whole, model_name)
+    found.update({(pk, None): vector for pk, vector in zip(ids, matrix, strict=True)})
+    rows = UnitEmbedding.objects.filter(
+        item_id__in={pk for pk, start in wanted if start is not None},
+        embedding__model_name=model_name,
+    ).values_list("item_id", "start", "embedding__vector")
+    for pk, start, vector in rows.iterator(chunk_size=2000):
+        if (pk, start) in wanted:
+            found[pk, start] = np.frombuffer(bytes(vector), dtype="<f4")
+    return found
+
+
+def count_points(model_name: str) -> int:
+    """How many points all stored feedback is themed from (see theme_points)."""
+    units = UnitEmbedding.objects.filter(embedding__model_name=model_name)
+    whole = ItemEmbedding.objects.filter(embedding__model_name=model_name).exclude(
+        item__in=units.values("item_id")
+    )
+    return whole.count() + units.count()

@@ -111,3 +111,33 @@ def test_small_and_large_sets_leave_the_neighbour_search_to_umap() -> None:
     assert clustering_module._precomputed_neighbours(vectors, 15) == (None, None, None)
     many = np.zeros((clustering_module.EXACT_NEIGHBOURS_MAX_ITEMS + 1, 2), dtype=np.float32)
     assert clustering_module._precomputed_neighbours(many, 15) == (None, None, None)
+
+
+def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -> None:
+    parts = np.array([0, 0, 1, 1, 2, 2, 3, 3, NO_THEME])
+    themes = np.array([0, 0, 0, 0, 1, 1, 1, 1, NO_THEME])
+    # One point an item: each theme holds 4 of 9 items, too broad.
+    assert clustering_module._split_broad(parts, themes, np.arange(9)).tolist() == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        -1,
+    ]
+    # The second theme's points are the units of one item: 1 of 6 items, it stays whole.
+    owners = np.array([0, 1, 2, 3, 4, 4, 4, 4, 5])
+    assert clustering_module._split_broad(parts, themes, owners).tolist() == [
+        1,
+        1,
+        2,
+        2,
+        0,
+        0,
+        0,
+        0,
+        -1,
+    ]

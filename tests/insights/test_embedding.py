@@ -1,9 +1,18 @@
 import numpy as np
 import pytest
 
+from ingestion.models import FeedbackItem
 from insights.local_models import configured_embedder
-from insights.models import ItemEmbedding, TextEmbedding
-from insights.pipeline.embedding import embed_items
+from insights.models import ItemEmbedding, TextEmbedding, UnitEmbedding
+from insights.pipeline.embedding import (
+    count_points,
+    embed_items,
+    embed_pending,
+    items_needing_embedding,
+    point_vectors,
+    theme_points,
+)
+from insights.pipeline.units import text_units
 from llm.embeddings import load_embedder
 from tests.factories import add_item_ids
 
@@ -48,3 +57,48 @@ def test_a_text_is_embedded_once_whatever_items_carry_it() -> None:
 def test_the_embedder_is_loaded_once_per_process() -> None:
     assert load_embedder("") is load_embedder("")
     assert load_embedder("").embed([]).shape == (0, 384)
+
+
+LONG_REVIEW = (
+    "The seat was wide and comfortable, with plenty of legroom for the whole ten hour "
+    "flight to Singapore. Sadly the airline lost my checked suitcase on the way and nobody "
+    "at the baggage desk in the arrivals hall could trace it. The crew were friendly and "
+    "brought water round every hour without being asked."
+)
+ONE_LONG_SENTENCE = (
+    "I have been using this budgeting app for three years across two phones and a tablet "
+    "and it has never once failed to sync my bank accounts, categorise my spending or remind "
+    "me of bills, which is more than I can say for any other finance app I have tried over "
+    "the last ten years or so on my phones"
+)
+
+
+def test_a_long_item_is_embedded_whole_and_unit_by_unit_once() -> None:
+    long_id, sentence_id, short_id = add_item_ids(
+        LONG_REVIEW, ONE_LONG_SENTENCE, "The seat was wide and comfortable"
+    )
+    embedder = configured_embedder()
+    # The long review whole and its three sentences; the long sentence whole (its one unit
+    # is the same text); the short item.
+    assert embed_pending(embedder) == 3
+    assert TextEmbedding.objects.count() == 6
+    units = UnitEmbedding.objects.filter(item_id=long_id).order_by("start")
+    assert [LONG_REVIEW[u.start : u.end] for u in units] == [
+        unit.of(LONG_REVIEW) for unit in text_units(LONG_REVIEW)
+    ]
+    assert len(units) == 3
+    one = UnitEmbedding.objects.get(item_id=sentence_id)
+    assert one.embedding_id == ItemEmbedding.objects.get(item_id=sentence_id).embedding_id
+    assert not UnitEmbedding.objects.filter(item_id=short_id).exists()
+    assert not items_needing_embedding(embedder.name).exists()  # nothing is redone
+
+    points = theme_points(FeedbackItem.objects.all(), embedder.name)
+    assert points.item_ids.tolist() == [long_id] * 3 + [sentence_id, short_id]
+    assert points.spans == [(u.start, u.end) for u in units] + [None, None]
+    assert points.vectors.shape == (5, 384)
+    assert count_points(embedder.name) == 5
+    second, missing = (long_id, units[1].start), (long_id, units[1].start + 1)
+    found = point_vectors([second, (short_id, None), missing], embedder.name)
+    assert set(found) == {second, (short_id, None)}
+    assert found[second].tobytes() == points.vectors[1].tobytes()
+    assert found[short_id, None].tobytes() == points.vectors[4].tobytes()

@@ -5,6 +5,9 @@ from datetime import date
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 
 from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
@@ -184,3 +187,88 @@ def test_items_that_fit_no_theme_form_new_themes_and_the_old_ones_stay(model: st
     assert LeftoverResult(unthemed=3, themes=0, assigned=0).describe() == (
         "3 items fit no theme; clustered among themselves, they form no theme yet."
     )
+
+
+SEAT_PRAISE = (
+    "The seat was wide and comfortable, with plenty of legroom even in economy class.",
+    "My seat reclined nicely and the extra legroom made the long flight comfortable.",
+    "Comfortable seats with good legroom, I could stretch my legs the whole way.",
+    "The seats were roomy and well padded, best legroom I have had on a plane.",
+    "Loved the comfortable seat and the generous legroom in the exit row.",
+    "Seat comfort was excellent, wide seats and lots of space for my legs.",
+)
+LOST_BAGS = (
+    "Then the airline lost my checked suitcase and nobody at the baggage desk could trace it.",
+    "My luggage never arrived on the belt and it took nine days to get my bag back.",
+    "They sent my suitcase to the wrong airport and the lost baggage office was useless.",
+    "Our checked bags went missing at arrivals and the baggage claim staff had no idea.",
+    "The bag I checked in was lost and I had to buy clothes while waiting for it.",
+    "Lost luggage again: my suitcase did not arrive and the delayed baggage form got lost.",
+)
+CREW = (
+    "The cabin crew were friendly and came round with water and snacks every hour.",
+    "Flight attendants were polite and helpful, always smiling and quick to help.",
+    "The crew looked after us well and answered every question with a smile.",
+    "Friendly flight attendants made sure everyone had drinks and blankets.",
+    "The cabin staff were kind and attentive throughout the whole journey.",
+    "Really helpful crew who checked on the children and brought extra pillows.",
+)
+TRIPS = (
+    "Flew from Lisbon to Toronto last month with my husband.",
+    "Return trip from Oslo to New York over the Easter holidays.",
+    "Business trip from Frankfurt to Singapore in March this year.",
+    "Family holiday flight from Madrid to Mexico City in the summer.",
+    "Long haul from London to Sydney with one stop in Dubai.",
+    "Flew home from Tokyo to Paris after a conference in October.",
+)
+MIXED_REVIEWS = [
+    f"{TRIPS[(n + 3 * (n // 6)) % 6]} {SEAT_PRAISE[n % 6]} {LOST_BAGS[(n + n // 6) % 6]} "
+    f"{CREW[(n + 2 * (n // 6)) % 6]}"
+    for n in range(30)
+]
+
+
+def themes_quoting(sentences: tuple[str, ...]) -> Counter[int]:
+    """How many assignments of each theme quote one of these sentences."""
+    return Counter(
+        assignment.theme_id
+        for assignment in ThemeAssignment.objects.select_related("item")
+        if assignment.quoted(assignment.item.text) in sentences
+    )
+
+
+def test_a_long_review_joins_the_theme_of_each_thing_it_talks_about(
+    model: str, admin_client: Client
+) -> None:
+    source = DataSource.objects.create(name="Airline reviews")
+    reviews = [
+        FeedbackItem.objects.create(source=source, kind="review", text=text, content_hash=str(n))
+        for n, text in enumerate(MIXED_REVIEWS)
+    ]
+    embed_pending(configured_embedder())
+
+    recluster(model, seed=1)
+
+    (seat, _), *_ = themes_quoting(SEAT_PRAISE).most_common(1)
+    (bags, quoting_bags), *_ = themes_quoting(LOST_BAGS).most_common(1)
+    assert seat != bags and quoting_bags >= 0.8 * len(reviews)
+    in_both = FeedbackItem.objects.filter(theme_assignments__theme=seat).filter(
+        theme_assignments__theme=bags
+    )
+    assert in_both.count() >= 0.8 * len(reviews)
+    assert Theme.objects.get(pk=bags).size == ThemeAssignment.objects.filter(theme=bags).count()
+    # The theme's page quotes the sentence that put the review there, and the review's page
+    # lists each of its themes with its sentence.
+    page = admin_client.get(reverse("insights:theme_detail", args=[bags])).content.decode()
+    assert 'class="unit-quote"' in page and escape(LOST_BAGS[0]) in page
+    review = in_both.first()
+    assert review is not None
+    page = admin_client.get(reverse("insights:item_detail", args=[review.pk])).content.decode()
+    assert page.count('class="unit-quote"') == review.theme_assignments.count() >= 2
+
+    # A person who moves it puts it in one theme alone, and a re-cluster keeps it so.
+    move_item(review, Theme.objects.get(pk=seat), None)
+    recluster(model, seed=1)
+    assert list(review.theme_assignments.values_list("theme_id", "method")) == [
+        (seat, AssignmentMethod.PERSON)
+    ]

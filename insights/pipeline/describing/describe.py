@@ -57,7 +57,7 @@ from insights.pipeline.describing.summaries import (
     extractive_summary,
     summarise_pain_points,
 )
-from insights.pipeline.embedding import item_vectors
+from insights.pipeline.embedding import Point, point_vectors
 from insights.pipeline.themes.keywords import (
     KEYWORD_TEXTS_PER_THEME,
     Phrase,
@@ -212,28 +212,27 @@ def _segments(
 
 def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
     """A sample of the items of every live theme embedded by embedding_model, with their
-    vectors by that model (see Neighbourhood.of; the sample is taken before the vectors
-    are read, so at most NEIGHBOURHOOD_ITEMS_PER_THEME a theme are)."""
-    members: dict[int, list[int]] = {}
+    vectors by that model (a long item's, that of the unit that put it in the theme; see
+    Neighbourhood.of; the sample is taken before the vectors are read, so at most
+    NEIGHBOURHOOD_ITEMS_PER_THEME a theme are)."""
+    members: dict[int, list[Point]] = {}
     rows = (
         ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
         .order_by("theme_id", "-similarity", "item_id")
-        .values_list("theme_id", "item_id")
+        .values_list("theme_id", "item_id", "unit_start")
     )
-    for theme_id, item_id in rows.iterator(chunk_size=2000):
-        members.setdefault(theme_id, []).append(item_id)
-    sampled = {theme_id: spread(item_ids) for theme_id, item_ids in members.items()}
-    ids = [item_id for item_ids in sampled.values() for item_id in item_ids]
-    vectors: dict[int, np.ndarray] = {}
-    for start in range(0, len(ids), ID_BATCH_SIZE):
-        batch = FeedbackItem.objects.filter(pk__in=ids[start : start + ID_BATCH_SIZE])
-        found, matrix = item_vectors(batch, embedding_model)
-        vectors.update(zip(found, matrix, strict=True))
+    for theme_id, item_id, unit_start in rows.iterator(chunk_size=2000):
+        members.setdefault(theme_id, []).append((item_id, unit_start))
+    sampled = {theme_id: spread(points) for theme_id, points in members.items()}
+    points = [point for found in sampled.values() for point in found]
+    vectors: dict[Point, np.ndarray] = {}
+    for start in range(0, len(points), ID_BATCH_SIZE):
+        vectors |= point_vectors(points[start : start + ID_BATCH_SIZE], embedding_model)
     return Neighbourhood.of(
         {
-            theme_id: np.array([vectors[i] for i in item_ids if i in vectors])
-            for theme_id, item_ids in sampled.items()
-            if any(i in vectors for i in item_ids)
+            theme_id: np.array([vectors[p] for p in found if p in vectors])
+            for theme_id, found in sampled.items()
+            if any(p in vectors for p in found)
         }
     )
 

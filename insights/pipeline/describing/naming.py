@@ -17,7 +17,7 @@ search-query test did (docs/research/theme-names.md), so it only breaks the last
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -96,6 +96,9 @@ def name_candidates(phrases: Sequence[Phrase], taken: Collection[str] = ()) -> l
 NEIGHBOURHOOD_ITEMS_PER_THEME = 200
 
 
+Row = TypeVar("Row")
+
+
 def spread_positions(count: int) -> np.ndarray:
     """Positions of at most NEIGHBOURHOOD_ITEMS_PER_THEME of count rows, evenly from the
     first to the last."""
@@ -104,7 +107,7 @@ def spread_positions(count: int) -> np.ndarray:
     return np.linspace(0, count - 1, NEIGHBOURHOOD_ITEMS_PER_THEME).round().astype(int)
 
 
-def spread(rows: Sequence[int]) -> list[int]:
+def spread(rows: Sequence[Row]) -> list[Row]:
     """At most NEIGHBOURHOOD_ITEMS_PER_THEME of rows (nearest the centre first), evenly
     from the nearest to the farthest: what Neighbourhood.of keeps of a theme."""
     return [rows[i] for i in spread_positions(len(rows)).tolist()]

@@ -12,7 +12,9 @@ themes are that grouping and the clusters nest in them: HDBSCAN's tree is read a
 growing minimum sizes, and the grouping in the middle of the longest run of sizes over which
 it does not change is kept (docs/research/theme-clustering.md, "Theme granularity"). The
 demo's 11 topics are such a level (its 60-odd clusters are the generator's templates);
-Banking77's 77 intents have none, and keep their clusters as themes.
+Banking77's 77 intents have none, and keep their clusters as themes. A theme of that
+level holding more than MAX_THEME_SHARE of the items is too broad to mean something (one of
+two products in a workspace): its clusters are themes of their own.
 Plain numpy in and out: no Django here.
 """
 
@@ -43,6 +45,10 @@ PLATEAU_STEPS = 3
 # Banking77 keeps its NMI (0.813-0.816 against 0.813-0.819) with 63-76 themes instead of
 # 100 (docs/benchmarks.md, "Theme granularity").
 PLATEAU_AGREEMENT = 0.9
+# A theme of the steady level holding more than this share of the items is too broad to
+# mean something (a whole product beside another, "the app" among its features): its
+# parts are themes of their own.
+MAX_THEME_SHARE = 0.25
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
 # From UMAP's own exact path (it computes every distance below 4,096 items) up to this many
@@ -101,10 +107,15 @@ class Clustering:
 
 
 def discover_themes(
-    vectors: np.ndarray, seed: int | None = None, population: int | None = None
+    vectors: np.ndarray,
+    seed: int | None = None,
+    population: int | None = None,
+    owners: np.ndarray | None = None,
 ) -> Clustering:
     """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but
-    single-threaded; population: the vectors are part of that many (ClusterParameters)."""
+    single-threaded; population: the vectors are part of that many (ClusterParameters);
+    owners: the item each vector is of, where an item has several (its units), so that a
+    theme's share is of the items (MAX_THEME_SHARE)."""
     params = ClusterParameters.for_size(len(vectors), population)
     if len(vectors) < max(MIN_ITEMS, params.min_cluster_size):
         return _clustering(vectors, np.full(len(vectors), NO_THEME))
@@ -135,7 +146,8 @@ def discover_themes(
     steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
     if steady is None:
         return _clustering(vectors, parts)
-    return _clustering(vectors, _nested(parts, steady), parts=parts)
+    items = np.arange(len(vectors)) if owners is None else owners
+    return _clustering(vectors, _split_broad(parts, _nested(parts, steady), items), parts=parts)
 
 
 def _tidied(vectors: np.ndarray, reduced: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -197,6 +209,18 @@ def _nested(parts: np.ndarray, broad: np.ndarray) -> np.ndarray:
         held = broad[(parts == part) & (broad != NO_THEME)]
         mapping[part] = int(np.bincount(held).argmax()) if len(held) else part + len(parts)
     return _renumber(np.array([mapping[int(label)] for label in parts]))
+
+
+def _split_broad(parts: np.ndarray, themes: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """The themes, with each that holds more than MAX_THEME_SHARE of the items (owners:
+    the item of each label) replaced by its parts."""
+    items = len(set(owners.tolist()))
+    labels = themes.copy()
+    for theme in set(themes.tolist()) - {NO_THEME}:
+        members = themes == theme
+        if len(set(owners[members].tolist())) > MAX_THEME_SHARE * items:
+            labels[members] = parts[members] + len(themes)  # after every theme's label
+    return _renumber(labels)
 
 
 def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ stay where that person put them. A theme a person merged into another is never c
 clusters that match it (or mostly hold the other theme's items) join the theme it went into.
 """
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,11 @@ from django.db.models import Count, Max, Min
 from ingestion.models import FeedbackItem
 from insights.models import (
     AssignmentMethod,
-    ItemEmbedding,
     Theme,
     ThemeAssignment,
     ThemeStatus,
 )
-from insights.pipeline.embedding import item_vectors
+from insights.pipeline.embedding import ThemePoints, count_points, item_vectors, theme_points
 from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
 from insights.pipeline.themes.clustering import Clustering as ClusterResult
 
@@ -66,22 +65,24 @@ def recluster(
     seed: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReclusterResult:
-    """Cluster every embedded item again and store the result, keeping theme identities."""
-    ids, vectors = item_vectors(FeedbackItem.objects.all(), embedding_model)
+    """Cluster every embedded item (a long one unit by unit) again and store the result,
+    keeping theme identities."""
+    points = theme_points(FeedbackItem.objects.all(), embedding_model)
     if on_progress:
-        on_progress(0, len(ids))
-    clustering = discover_themes(vectors, seed=seed)
+        on_progress(0, points.items)
+    clustering = discover_themes(points.vectors, seed=seed, owners=points.item_ids)
     with transaction.atomic():
-        result = _store_clustering(embedding_model, np.array(ids), vectors, clustering)
+        result = _store_clustering(embedding_model, points, clustering)
     if on_progress:
-        on_progress(len(ids), len(ids))
+        on_progress(points.items, points.items)
     return result
 
 
 def _store_clustering(
-    embedding_model: str, ids: np.ndarray, vectors: np.ndarray, clustering: ClusterResult
+    embedding_model: str, points: ThemePoints, clustering: ClusterResult
 ) -> ReclusterResult:
     old_members = _members_by_theme(embedding_model)
+    ids, vectors = points.item_ids, points.vectors
     new_members = {
         int(label): set(ids[clustering.labels == label].tolist()) for label in clustering.theme_ids
     }
@@ -90,7 +91,7 @@ def _store_clustering(
     targets.update(_match_merged(unmatched, clustering, old_members, embedding_model))
     themes = _themes_for_clusters(targets, list(new_members), vectors, clustering, embedding_model)
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
-    assigned = _reassign(ids, vectors, clustering, themes)
+    assigned = _reassign(points, clustering, themes)
     # Every live theme: those no cluster continued keep only the items people put there.
     refresh_theme_stats(list(Theme.objects.live(embedding_model).values_list("pk", flat=True)))
     kept = len(set(targets.values()))
@@ -101,8 +102,13 @@ def _store_clustering(
         created=distinct - kept,
         retired=retired,
         items_assigned=assigned,
-        unthemed=int(np.count_nonzero(clustering.labels == NO_THEME)),
+        unthemed=_unthemed(points.item_ids, clustering.labels),
     )
+
+
+def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
+    """How many of the items no point of fell in a theme."""
+    return len(set(ids.tolist()) - set(ids[labels != NO_THEME].tolist()))
 
 
 def _members_by_theme(embedding_model: str) -> dict[int, set[int]]:
@@ -250,43 +256,65 @@ def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
     return unmatched.update(status=ThemeStatus.RETIRED, size=0)
 
 
-def _reassign(
-    ids: np.ndarray, vectors: np.ndarray, clustering: ClusterResult, themes: dict[int, Theme]
-) -> int:
-    """Replace every machine-made assignment with this clustering's; keep people's."""
+def _reassign(points: ThemePoints, clustering: ClusterResult, themes: dict[int, Theme]) -> int:
+    """Replace every machine-made assignment with this clustering's, keep people's; return
+    how many items are in a theme by this clustering."""
     moved_by_people = set(
         ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values_list(
             "item_id", flat=True
         )
     )
     ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON).delete()
-    rows = _cluster_assignments(ids, vectors, clustering.labels, themes, moved_by_people)
+    rows = _cluster_assignments(points, clustering.labels, themes, moved_by_people)
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+    return len({row.item_id for row in rows})
 
 
 def _cluster_assignments(
-    ids: Sequence[int] | np.ndarray,
-    vectors: np.ndarray,
+    points: ThemePoints,
     labels: np.ndarray,
     themes: dict[int, Theme],
     left_out: Collection[int] = (),
 ) -> list[ThemeAssignment]:
-    """One assignment per clustered item (none for NO_THEME or left_out) and theme: an id
-    may come several times (once per unit), and joins each theme one of its vectors was
-    clustered into, with the similarity of the nearest to the theme's centre."""
+    """One assignment per item and theme of its points' clusters (none for NO_THEME or
+    items left_out), by its point nearest the theme's centre."""
     centres = {label: theme.centroid_array() for label, theme in themes.items()}
+    return _nearest_per_theme(
+        points,
+        labels,
+        lambda label: themes[label].pk,
+        lambda label, vector: float(vector @ centres[label]),
+        AssignmentMethod.CLUSTER,
+        left_out,
+    )
+
+
+def _nearest_per_theme(
+    points: ThemePoints,
+    labels: np.ndarray,
+    theme_of: Callable[[int], int],
+    similarity: Callable[[int, np.ndarray], float],
+    method: str,
+    left_out: Collection[int] = (),
+) -> list[ThemeAssignment]:
+    """One assignment per item and theme its points' labels give (theme_of; none for
+    NO_THEME or items left_out), quoting the item's point with the highest similarity."""
     best: dict[tuple[int, int], ThemeAssignment] = {}
-    for item_id, vector, label in zip(ids, vectors, labels, strict=True):
-        if label == NO_THEME or int(item_id) in left_out:
+    for item_id, span, vector, label in zip(
+        points.item_ids.tolist(), points.spans, points.vectors, labels.tolist(), strict=True
+    ):
+        if label == NO_THEME or item_id in left_out:
             continue
+        start, end = span or (None, None)
         row = ThemeAssignment(
-            item_id=int(item_id),
-            theme=themes[int(label)],
-            similarity=float(vector @ centres[int(label)]),
-            method=AssignmentMethod.CLUSTER,
+            item_id=item_id,
+            theme_id=theme_of(label),
+            similarity=similarity(label, vector),
+            unit_start=start,
+            unit_end=end,
+            method=method,
         )
-        key = (int(item_id), int(label))
+        key = (item_id, row.theme_id)
         if key not in best or row.similarity > best[key].similarity:
             best[key] = row
     return list(best.values())
@@ -300,31 +328,28 @@ def assign_new_items(
     item nearest a merged-away theme joins the theme it was merged into."""
     theme_ids, centres = _assignable_centres(embedding_model)
     unassigned = FeedbackItem.objects.filter(theme_assignments__isnull=True)
-    ids, vectors = item_vectors(unassigned, embedding_model)
+    points = theme_points(unassigned, embedding_model)
     if on_progress:
-        on_progress(0, len(ids))
-    if not theme_ids or not ids:
+        on_progress(0, points.items)
+    if not theme_ids or not len(points):
         return 0
     known = ClusterResult(
         labels=np.zeros(0, dtype=int), theme_ids=np.arange(len(theme_ids)), centroids=centres
     )
-    labels = assign_to_themes(vectors, known)
-    rows = [
-        ThemeAssignment(
-            item_id=item_id,
-            theme_id=theme_ids[label],
-            similarity=float(vector @ centres[label]),
-            method=AssignmentMethod.NEAREST,
-        )
-        for item_id, vector, label in zip(ids, vectors, labels, strict=True)
-        if label != NO_THEME
-    ]
+    labels = assign_to_themes(points.vectors, known)
+    rows = _nearest_per_theme(
+        points,
+        labels,
+        lambda label: theme_ids[label],
+        lambda label, vector: float(vector @ centres[label]),
+        AssignmentMethod.NEAREST,
+    )
     # Another run may have assigned some of them meanwhile; its row is as good.
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     refresh_theme_stats({row.theme_id for row in rows})
     if on_progress:
-        on_progress(len(ids), len(ids))
-    return len(rows)
+        on_progress(points.items, points.items)
+    return len({row.item_id for row in rows})
 
 
 @dataclass(frozen=True)
@@ -356,21 +381,26 @@ def theme_leftovers(
     themselves, with the smallest theme size of the whole feedback; each cluster becomes a
     new theme. Stored themes are left as they are: a new topic appears without a re-cluster."""
     unthemed = FeedbackItem.objects.filter(theme_assignments__isnull=True)
-    ids, vectors = item_vectors(unthemed, embedding_model)
+    points = theme_points(unthemed, embedding_model)
     if on_progress:
-        on_progress(0, len(ids))
-    population = ItemEmbedding.objects.filter(embedding__model_name=embedding_model).count()
-    clustering = discover_themes(vectors, seed=seed, population=population)
+        on_progress(0, points.items)
+    clustering = discover_themes(
+        points.vectors,
+        seed=seed,
+        population=count_points(embedding_model),
+        owners=points.item_ids,
+    )
     labels = list(clustering.theme_ids.tolist())
     with transaction.atomic():
-        themes = _themes_for_clusters({}, labels, vectors, clustering, embedding_model)
-        rows = _cluster_assignments(ids, vectors, clustering.labels, themes)
+        themes = _themes_for_clusters({}, labels, points.vectors, clustering, embedding_model)
+        rows = _cluster_assignments(points, clustering.labels, themes)
         # Another run may have assigned some of them meanwhile; its row is as good.
         ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         refresh_theme_stats([theme.pk for theme in themes.values()])
     if on_progress:
-        on_progress(len(ids), len(ids))
-    return LeftoverResult(unthemed=len(ids), themes=len(themes), assigned=len(rows))
+        on_progress(points.items, points.items)
+    assigned = len({row.item_id for row in rows})
+    return LeftoverResult(unthemed=points.items, themes=len(themes), assigned=assigned)
 
 
 def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
