@@ -2,6 +2,7 @@
 fixed seeded split of the airline tweets that the sentiment and pain-point steps share."""
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,11 @@ AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
 AMAZON_REVIEWS_FILE = (
     Path("datafiniti_amazon_reviews") / "Datafiniti_Amazon_Consumer_Reviews_of_Amazon_Products.csv"
 )
+
+SEMEVAL_REVIEW_FILES = {
+    "restaurant": Path("semeval_absa") / "semeval2015_restaurants_sentences.csv",
+    "hotel": Path("semeval_absa") / "semeval2015_hotels_sentences.csv",
+}
 
 
 class DatasetError(ValueError):
@@ -96,6 +102,53 @@ def read_amazon_reviews(datasets_dir: Path) -> LabeledTexts:
             ratings.append(float(rating))
             labels.append(stars.label(float(rating)))
     return LabeledTexts(texts, labels, ratings)
+
+
+@dataclass(frozen=True)
+class AspectSentence:
+    start: int  # where it stands in its review's text
+    end: int
+    aspects: frozenset[str]  # "restaurant FOOD": the domain and the entity it speaks to
+    polarities: frozenset[str]  # of its opinions: negative, neutral, positive
+
+
+@dataclass(frozen=True)
+class AspectReview:
+    text: str  # its sentences, joined by a space as its customer wrote them
+    sentences: list[AspectSentence]
+
+
+def read_semeval_reviews(datasets_dir: Path) -> list[AspectReview]:
+    """Return the SemEval-2015 restaurant and hotel reviews, each with its sentences' spans
+    and labelled aspects (entities) and polarities, in file order."""
+    columns = ("review_id", "sentence_id", "text", "category_polarities")
+    reviews: list[AspectReview] = []
+    for domain, path in SEMEVAL_REVIEW_FILES.items():
+        by_review: dict[str, list[dict[str, str]]] = {}
+        for row in _rows(Path(datasets_dir) / path, columns):
+            by_review.setdefault(row["review_id"], []).append(row)
+        reviews += [_review(domain, rows) for rows in by_review.values()]
+    return reviews
+
+
+def _review(domain: str, rows: list[dict[str, str]]) -> AspectReview:
+    # "1004293:3" (restaurants), "73821_30#3" (hotels): the sentence's place in its review.
+    rows = sorted(rows, key=lambda row: int(re.split("[:#]", row["sentence_id"])[-1]))
+    text, sentences = "", []
+    for row in rows:
+        sentence = row["text"].strip()
+        text += " " if text else ""
+        opinions = [part.rsplit(":", 1) for part in row["category_polarities"].split("|") if part]
+        sentences.append(
+            AspectSentence(
+                start=len(text),
+                end=len(text) + len(sentence),
+                aspects=frozenset(f"{domain} {category.split('#')[0]}" for category, _ in opinions),
+                polarities=frozenset(polarity for _, polarity in opinions),
+            )
+        )
+        text += sentence
+    return AspectReview(text, sentences)
 
 
 def split_tweets(n_tweets: int, sample_size: int, pool_size: int, seed: int = 0) -> TweetSplit:

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from devtools.evaluation.aspects import (
+    AspectUnits,
+    evaluate_aspect_sentiment,
+    evaluate_aspect_themes,
+)
 from devtools.evaluation.cache import (
     embeddings,
     llm_scores,
@@ -21,10 +26,12 @@ from devtools.evaluation.datasets import (
     read_airline_tweets,
     read_amazon_reviews,
     read_banking77,
+    read_semeval_reviews,
     split_tweets,
 )
 from devtools.evaluation.demo_themes import demo_texts_and_topics, evaluate_demo_themes
 from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
+from devtools.evaluation.mixed_workspace import evaluate_mixed_workspace
 from devtools.evaluation.names import evaluate_names
 from devtools.evaluation.pain_points import evaluate_pain_points
 from devtools.evaluation.report import Section
@@ -37,7 +44,7 @@ from devtools.evaluation.sentiment import (
 from devtools.evaluation.themes import evaluate_themes
 from insights.local_models import configured_embedder, configured_llm
 from insights.pipeline.sentiment.prompt import LABELS, combine_readings, content_free_scores
-from insights.pipeline.units import SPLIT_ABOVE_CHARS
+from insights.pipeline.units import SPLIT_ABOVE_CHARS, text_units
 
 # observe(stage, done, total): progress of one named stage.
 Observer = Callable[[str, int, int], None]
@@ -48,6 +55,9 @@ STEP_NAMES = (
     "sentiment",
     "sentiment_reviews",
     "sentiment_long",
+    "aspect_themes",
+    "aspect_sentiment",
+    "mixed_workspace",
     "pain_points",
     "cards",
 )
@@ -182,6 +192,57 @@ def run_sentiment_long(config: EvaluationConfig, observe: Observer | None = None
     return evaluate_long_reviews(data)
 
 
+def aspect_units(config: EvaluationConfig) -> AspectUnits:
+    reviews = read_semeval_reviews(config.datasets_dir)
+    return AspectUnits(reviews, [text_units(review.text) for review in reviews])
+
+
+def run_aspect_themes(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    data = aspect_units(config)
+    embedder = configured_embedder()
+    texts = [review.text for review in data.reviews]
+    unit_texts = [u.of(text) for text, units in zip(texts, data.units, strict=True) for u in units]
+    whole = embeddings(texts, embedder, config.cache_dir, _stage(observe, "embed reviews"))
+    units = embeddings(unit_texts, embedder, config.cache_dir, _stage(observe, "embed units"))
+    return evaluate_aspect_themes(data, whole.values, units.values)
+
+
+def run_aspect_sentiment(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    data = aspect_units(config)
+    llm = configured_llm()
+    texts = [review.text for review in data.reviews]
+    whole = whole_text_scores(texts, llm, config.cache_dir, _stage(observe, "score reviews"))
+    units = long_text_units(texts, llm, config.cache_dir, _stage(observe, "score units"))
+    return evaluate_aspect_sentiment(
+        data, whole.values, np.vstack(units.scores), content_free_scores(llm)
+    )
+
+
+def run_mixed_workspace(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    demo, _ = demo_texts_and_topics()
+    reviews = read_amazon_reviews(config.datasets_dir).texts
+    long = [text for text in reviews if len(text.strip()) > SPLIT_ABOVE_CHARS]
+    texts = demo + long
+    sources = ["demo budgeting app"] * len(demo) + ["Amazon device reviews"] * len(long)
+    spans = [text_units(text) if len(text) > SPLIT_ABOVE_CHARS else [] for text in texts]
+    # A short item is one point, its own embedding; a long one its units (theme_points).
+    points = [
+        [u.of(text) for u in units] or [text] for text, units in zip(texts, spans, strict=True)
+    ]
+    owners = np.array([n for n, found in enumerate(points) for _ in found])
+    embedder = configured_embedder()
+    whole = embeddings(texts, embedder, config.cache_dir, _stage(observe, "embed items"))
+    units = embeddings(
+        [text for found in points for text in found],
+        embedder,
+        config.cache_dir,
+        _stage(observe, "embed units"),
+    )
+    return evaluate_mixed_workspace(
+        sources, whole.values, units.values, owners, _stage(observe, "cluster")
+    )
+
+
 def _sentiment_data(
     config: EvaluationConfig,
     observe: Observer | None,
@@ -244,6 +305,9 @@ STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "sentiment": run_sentiment,
     "sentiment_reviews": run_sentiment_reviews,
     "sentiment_long": run_sentiment_long,
+    "aspect_themes": run_aspect_themes,
+    "aspect_sentiment": run_aspect_sentiment,
+    "mixed_workspace": run_mixed_workspace,
     "pain_points": run_pain_points,
     "cards": run_cards,
 }

@@ -3,6 +3,7 @@ fixtures; the full run on the public data sets is `make eval`, not a test."""
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,14 +12,23 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from devtools.evaluation import cache
+from devtools.evaluation.aspects import (
+    AspectUnits,
+    evaluate_aspect_sentiment,
+    evaluate_aspect_themes,
+)
 from devtools.evaluation.datasets import (
+    AspectReview,
+    AspectSentence,
     DatasetError,
     read_airline_tweets,
     read_amazon_reviews,
     read_banking77,
+    read_semeval_reviews,
     split_tweets,
 )
 from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
+from devtools.evaluation.mixed_workspace import evaluate_mixed_workspace
 from devtools.evaluation.pain_points import (
     CLUSTER_SEEDS,
     MAX_SUMMARISED_THEMES,
@@ -43,6 +53,7 @@ from insights.pipeline.describing.summaries import PainSummary
 from insights.pipeline.sentiment.fitting import macro_f1
 from insights.pipeline.sentiment.prompt import LABELS
 from insights.pipeline.themes.clustering import NO_THEME
+from insights.pipeline.units import Unit
 
 DATASETS = Path(__file__).resolve().parents[1] / "fixtures" / "eval_datasets"
 
@@ -73,6 +84,20 @@ def test_it_reads_banking77_texts_with_their_intents() -> None:
     assert len(data.texts) == 6
     assert data.labels[0] == "card_arrival"
     assert len(set(data.labels)) == 3
+
+
+def test_semeval_reviews_are_their_sentences_in_order_with_aspects_and_polarities() -> None:
+    first, birthday, hotel = read_semeval_reviews(DATASETS)
+    assert first.text == (
+        "Great pasta, fresh and hot. The waiter ignored us for half an hour. Good food, slow staff."
+    )
+    waiter = first.sentences[1]
+    assert first.text[waiter.start : waiter.end] == "The waiter ignored us for half an hour."
+    assert waiter.aspects == {"restaurant SERVICE"} and waiter.polarities == {"negative"}
+    assert first.sentences[2].aspects == {"restaurant FOOD", "restaurant SERVICE"}
+    assert first.sentences[2].polarities == {"positive", "negative"}
+    assert birthday.sentences[0].aspects == frozenset()
+    assert hotel.sentences[0].aspects == {"hotel ROOMS"}
 
 
 def test_it_names_the_missing_file_and_the_setting(tmp_path: Path) -> None:
@@ -234,6 +259,87 @@ def test_long_reviews_compare_reading_whole_with_reading_unit_by_unit() -> None:
     assert rows[("unit by unit", "content-free")]["predicted mix"] == "33/17/50 %"
     assert "6 reviews longer than 280 characters" in section.notes[0]
     assert "3.5 units a review" in section.notes[0]
+
+
+def two_aspect_reviews(pairs: list[tuple[str, str]], polarity: str = "positive") -> AspectUnits:
+    """Reviews of two sentences, one per aspect of each pair, each sentence one unit."""
+    reviews, units = [], []
+    for first, second in pairs:
+        text = f"About the {first}. About the {second}."
+        cut = text.index(" About") + 1
+        reviews.append(
+            AspectReview(
+                text,
+                [
+                    AspectSentence(0, cut - 1, frozenset({first}), frozenset({polarity})),
+                    AspectSentence(cut, len(text), frozenset({second}), frozenset({polarity})),
+                ],
+            )
+        )
+        units.append([Unit(0, cut - 1), Unit(cut, len(text))])
+    return AspectUnits(reviews, units)
+
+
+def test_aspects_are_recovered_from_units_where_whole_reviews_mix_them() -> None:
+    aspects = ["food", "service", "rooms"]
+    pairs = [(aspects[n % 3], aspects[(n + 1 + n // 3 % 2) % 3]) for n in range(90)]
+    data = two_aspect_reviews(pairs)
+    rng = np.random.default_rng(0)
+    directions = {aspect: rng.normal(size=16) for aspect in aspects}
+    units = np.array(
+        [directions[a] + rng.normal(scale=0.1, size=16) for pair in pairs for a in pair]
+    )
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    reviews = units.reshape(90, 2, 16).mean(axis=1)
+    reviews /= np.linalg.norm(reviews, axis=1, keepdims=True)
+
+    section = evaluate_aspect_themes(data, reviews, units)
+
+    whole, by_unit = section.rows
+    assert by_unit["ARI"] > 0.9 > whole["ARI"] + 0.3
+    assert by_unit["largest theme"] == pytest.approx(1 / 3, abs=0.05)
+    assert "90 reviews, 180 units; 180 sentences" in section.notes[0]
+
+
+def test_aspect_sentiment_reads_the_unit_a_sentence_stands_in() -> None:
+    data = two_aspect_reviews([("food", "service")] * 2)
+    data.reviews[0].sentences[1] = replace(data.reviews[0].sentences[1], polarities={"negative"})
+    positive, negative = [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]
+    review_scores = np.array([positive, positive])  # the complaint washes out
+    unit_scores = np.array([positive, negative, positive, positive])
+
+    section = evaluate_aspect_sentiment(data, review_scores, unit_scores, np.ones((1, 3)))
+
+    rows = {(row["reading"][:10], row["calibration"]): row for row in section.rows}
+    assert rows[("the review", "none")]["accuracy"] == 0.75
+    assert rows[("the unit i", "none")]["accuracy"] == 1.0
+    assert rows[("the unit i", "content-free")]["accuracy"] == 1.0
+    assert "4 sentences whose opinions share one polarity (negative 25%" in section.notes[0]
+
+
+def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sources() -> None:
+    rng = np.random.default_rng(1)
+    directions = rng.normal(size=(6, 16))
+
+    def near(topic: int) -> np.ndarray:
+        vector = directions[topic] + rng.normal(scale=0.1, size=16)
+        return vector / np.linalg.norm(vector)
+
+    short = [near(n % 3) for n in range(60)]  # the first source: topics 0-2, one point each
+    units = [near(3 + k) for _ in range(30) for k in range(3)]  # the second: topics 3-5 each
+    owners = np.array(list(range(60)) + [60 + n // 3 for n in range(90)])
+    long_items = [np.mean(units[3 * n : 3 * n + 3], axis=0) for n in range(30)]
+    items = np.array(short + [v / np.linalg.norm(v) for v in long_items])
+    sources = ["app"] * 60 + ["devices"] * 30
+
+    section = evaluate_mixed_workspace(sources, items, np.array(short + units), owners)
+
+    assert [row["seed"] for row in section.rows] == [0, 1, 2] * 2
+    whole, by_unit = section.rows[0], section.rows[3]
+    assert whole["largest theme's source"] == "devices" and whole["largest theme"] == 1 / 3
+    assert by_unit["themes"] == 6 and by_unit["themes mixing the sources"] == 0
+    assert by_unit["largest theme"] == pytest.approx(1 / 3)  # each device topic: all 30 reviews
+    assert "app: 60 items; devices: 30 items, 150 points unit by unit." in section.notes[0]
 
 
 def test_vader_reads_clear_cases() -> None:
