@@ -22,7 +22,7 @@ def test_assignments_keyed_by_item_are_copied_into_one_row_per_item_and_theme() 
     ]
     theme = old.get_model("insights", "Theme").objects.create(name="T", embedding_model="m")
     assignment = old.get_model("insights", "ThemeAssignment")
-    for item, similarity in zip(items[:2], (0.9, 0.4), strict=False):
+    for item, similarity in zip(items[:2], (0.9, 0.4), strict=True):
         assignment.objects.create(item=item, theme=theme, similarity=similarity, method="cluster")
 
     executor = MigrationExecutor(connection)
