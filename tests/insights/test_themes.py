@@ -247,8 +247,10 @@ def test_a_long_review_joins_the_theme_of_each_thing_it_talks_about(
     ]
     embed_pending(configured_embedder())
 
-    recluster(model, seed=1)
+    result = recluster(model, seed=1)
 
+    assert result.in_several >= 0.8 * len(reviews)
+    assert f"{result.in_several} long items are in several themes" in result.describe()
     (seat, _), *_ = themes_quoting(SEAT_PRAISE).most_common(1)
     (bags, quoting_bags), *_ = themes_quoting(LOST_BAGS).most_common(1)
     assert seat != bags and quoting_bags >= 0.8 * len(reviews)

@@ -7,6 +7,7 @@ stay where that person put them. A theme a person merged into another is never c
 clusters that match it (or mostly hold the other theme's items) join the theme it went into.
 """
 
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -45,13 +46,20 @@ class ReclusterResult:
     retired: int
     items_assigned: int
     unthemed: int  # items the clustering found too scattered for any theme
+    in_several: int = 0  # long items whose units fell in more than one theme
 
     def describe(self) -> str:
         """What the re-cluster did, in a sentence for the run page."""
+        several = (
+            f" {self.in_several} long items are in several themes, one for each thing "
+            "they talk about."
+            if self.in_several
+            else ""
+        )
         return (
             f"Re-clustered into {self.themes} themes ({self.kept} found again, "
             f"{self.created} new, {self.retired} retired); {self.unthemed} items are too "
-            "scattered for any theme."
+            f"scattered for any theme.{several}"
         )
 
 
@@ -91,7 +99,8 @@ def _store_clustering(
     targets.update(_match_merged(unmatched, clustering, old_members, embedding_model))
     themes = _themes_for_clusters(targets, list(new_members), vectors, clustering, embedding_model)
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
-    assigned = _reassign(points, clustering, themes)
+    rows = _reassign(points, clustering, themes)
+    per_item = Counter(row.item_id for row in rows)
     # Every live theme: those no cluster continued keep only the items people put there.
     refresh_theme_stats(list(Theme.objects.live(embedding_model).values_list("pk", flat=True)))
     kept = len(set(targets.values()))
@@ -101,8 +110,9 @@ def _store_clustering(
         kept=kept,
         created=distinct - kept,
         retired=retired,
-        items_assigned=assigned,
+        items_assigned=len(per_item),
         unthemed=_unthemed(points.item_ids, clustering.labels),
+        in_several=sum(count > 1 for count in per_item.values()),
     )
 
 
@@ -256,9 +266,11 @@ def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
     return unmatched.update(status=ThemeStatus.RETIRED, size=0)
 
 
-def _reassign(points: ThemePoints, clustering: ClusterResult, themes: dict[int, Theme]) -> int:
+def _reassign(
+    points: ThemePoints, clustering: ClusterResult, themes: dict[int, Theme]
+) -> list[ThemeAssignment]:
     """Replace every machine-made assignment with this clustering's, keep people's; return
-    how many items are in a theme by this clustering."""
+    the new ones."""
     moved_by_people = set(
         ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values_list(
             "item_id", flat=True
@@ -267,7 +279,7 @@ def _reassign(points: ThemePoints, clustering: ClusterResult, themes: dict[int, 
     ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON).delete()
     rows = _cluster_assignments(points, clustering.labels, themes, moved_by_people)
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
-    return len({row.item_id for row in rows})
+    return rows
 
 
 def _cluster_assignments(
