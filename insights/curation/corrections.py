@@ -14,6 +14,7 @@ from django.db.models import Q
 from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
 from insights.models import (
+    AssignmentMethod,
     Correction,
     CorrectionKind,
     ItemSentiment,
@@ -61,7 +62,7 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
         locked = {t.pk: t for t in _locked_themes([source.pk, target.pk])}
         source, target = locked[source.pk], locked[target.pk]
         _check_mergeable(source, target)
-        ThemeAssignment.objects.filter(theme=source).update(theme=target)
+        _move_assignments(source, target)
         # Themes merged into source before now point to target: one hop to the live theme.
         Theme.objects.filter(merged_into=source).update(merged_into=target)
         source.merged_into = target
@@ -77,6 +78,25 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
         )
     target.refresh_from_db()
     return target
+
+
+def _move_assignments(source: Theme, target: Theme) -> None:
+    """Put the source theme's items in the target. An item in both (two of its sentences)
+    keeps one assignment: a person's over the machine's, else the nearer."""
+    shared = ThemeAssignment.objects.filter(item__in=source.assignments.values("item_id"))
+    in_target = {row.item_id: row for row in shared.filter(theme=target)}
+    for moved in shared.filter(theme=source, item_id__in=list(in_target)):
+        kept = in_target[moved.item_id]
+        (kept if _outranks(moved, kept) else moved).delete()
+    ThemeAssignment.objects.filter(theme=source).update(theme=target)
+
+
+def _outranks(first: ThemeAssignment, second: ThemeAssignment) -> bool:
+    by_person = AssignmentMethod.PERSON
+    return (first.method == by_person, first.similarity) > (
+        second.method == by_person,
+        second.similarity,
+    )
 
 
 def _check_mergeable(source: Theme, target: Theme) -> None:

@@ -103,6 +103,31 @@ def test_merging_moves_the_items_and_points_the_theme_to_the_one_kept(pm: Client
     assert_recorded(correction, "merge", priya(), "Chase sync", "Bank sync")
 
 
+def test_an_item_in_both_merged_themes_keeps_one_assignment_a_persons_or_the_nearest(
+    pm: Client,
+) -> None:
+    review, moved, other = add_item("seat and bag"), add_item("moved"), add_item("bag only")
+    kept = make_theme("Lost bags", [review, moved])
+    gone = make_theme("Missing luggage", [review, moved, other])
+    ThemeAssignment.objects.filter(item=review, theme=gone).update(similarity=0.9)
+    ThemeAssignment.objects.filter(item=review, theme=kept).update(similarity=0.5)
+    ThemeAssignment.objects.filter(item=moved, theme=kept).update(method="person")
+
+    merge_themes(gone, kept, priya())
+
+    rows = ThemeAssignment.objects.order_by("item_id").values_list(
+        "item_id", "theme_id", "similarity", "method"
+    )
+    assert [(i, t, m) for i, t, _, m in rows] == [
+        (review.pk, kept.pk, "cluster"),
+        (moved.pk, kept.pk, "person"),
+        (other.pk, kept.pk, "cluster"),
+    ]
+    assert rows[0][2] == 0.9  # the nearer of the review's two
+    kept.refresh_from_db()
+    assert kept.size == 3
+
+
 def test_a_theme_cannot_be_merged_into_itself_or_into_a_merged_theme(pm: Client) -> None:
     one = make_theme("One", [add_item("a")])
     two = make_theme("Two", [add_item("b")])
