@@ -138,7 +138,7 @@ def next_item_to_label() -> FeedbackItem | None:
 def assignment_to_check(item: FeedbackItem) -> ThemeAssignment | None:
     """The theme membership a person labelling the item is asked about: its nearest theme
     (an item may be in several)."""
-    return ThemeAssignment.objects.filter(item=item).order_by("-similarity").first()
+    return ThemeAssignment.objects.filter(item=item).order_by("-similarity", "theme_id").first()
 
 
 def record_label(

@@ -68,9 +68,13 @@ def _store_units(units: dict[int, list[tuple[Unit, str]]], stored: dict[str, int
     """Replace the items' unit embeddings (another model's, or none) with these."""
     UnitEmbedding.objects.filter(item_id__in=list(units)).delete()
     UnitEmbedding.objects.bulk_create(
-        UnitEmbedding(item_id=pk, start=unit.start, end=unit.end, embedding_id=stored[h])
-        for pk, item_units in units.items()
-        for unit, h in item_units
+        (
+            UnitEmbedding(item_id=pk, start=unit.start, end=unit.end, embedding_id=stored[h])
+            for pk, item_units in units.items()
+            for unit, h in item_units
+        ),
+        # Another worker may embed the same item at the same moment; its rows are as good.
+        ignore_conflicts=True,
     )
 
 

@@ -75,10 +75,11 @@ def _named_by(theme: Theme, history: list[Correction]) -> Correction | None:
 
 def _summary_and_quotes(theme: Theme) -> dict[str, Any]:
     """Return the theme's pain-point card, the sentences beside it (the model's, or the
-    fallback's quotes) with the items each cites, and the theme's quotes as items: as many
-    as it has representatives, those first (see theme_quotes)."""
+    fallback's quotes) with the items each cites, and the theme's quotes, each its item and
+    text: as many as it has representatives, those first (see theme_quotes)."""
     representatives = theme.representative_item_ids
-    quoted = [pk for pk, _ in theme_quotes(theme, len(representatives), preferred=representatives)]
+    quotes = theme_quotes(theme, len(representatives), preferred=representatives)
+    quoted = [pk for pk, _ in quotes]
     found = FeedbackItem.objects.select_related("source").in_bulk({*cited_item_ids(theme), *quoted})
     sentences = [
         {"text": s["text"], "items": [found[pk] for pk in s.get("item_ids", []) if pk in found]}
@@ -86,7 +87,8 @@ def _summary_and_quotes(theme: Theme) -> dict[str, Any]:
     ]
     return {
         "summary": sentences,
-        "quotes": [found[pk] for pk in quoted if pk in found],
+        # A long item speaks for the theme by its part in it (the quote's text).
+        "quotes": [{"item": found[pk], "text": text} for pk, text in quotes if pk in found],
         "card": shown_card(theme),
     }
 

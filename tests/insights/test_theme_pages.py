@@ -179,7 +179,8 @@ def test_the_theme_page_shows_the_summary_with_cited_quotes_and_representatives(
     page = lead.get(reverse("insights:theme_detail", args=[theme.pk]))
 
     assert [s["items"] for s in page.context["summary"]] == [[items[1]]]
-    assert page.context["quotes"] == [items[2], items[0]]
+    assert [quote["item"] for quote in page.context["quotes"]] == [items[2], items[0]]
+    assert [quote["text"] for quote in page.context["quotes"]] == [items[2].text, items[0].text]
     html = page.content.decode()
     assert "Scanning a receipt crashes the app." in html
     cite = f'href="{reverse("insights:item_detail", args=[items[1].pk])}"'
