@@ -141,3 +141,24 @@ def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -
         0,
         -1,
     ]
+
+
+def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(4, 32))
+
+    def near(topic: int) -> np.ndarray:
+        vector = directions[topic] + rng.normal(scale=0.05, size=32)
+        return vector / np.linalg.norm(vector)
+
+    # Three topics of 20 short items each, and one long item: 12 sentences on a topic of
+    # their own.
+    vectors = np.array([near(n % 3) for n in range(60)] + [near(3) for _ in range(12)])
+    owners = np.array(list(range(60)) + [60] * 12)
+
+    as_items = discover_themes(vectors, seed=0).labels
+    as_units = discover_themes(vectors, seed=0, owners=owners).labels
+
+    assert len(set(as_items[60:].tolist())) == 1 and as_items[60] != NO_THEME
+    assert set(as_units[60:].tolist()) == {NO_THEME}
+    assert adjusted_rand_score(as_items[:60], as_units[:60]) == 1.0

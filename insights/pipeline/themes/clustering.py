@@ -142,11 +142,11 @@ def discover_themes(
         min_samples=params.min_samples,
         cluster_selection_method="eom",
     ).fit(reduced)
-    parts = _tidied(vectors, reduced, fitted.labels_)
+    items = np.arange(len(vectors)) if owners is None else owners
+    parts = _of_enough_items(_tidied(vectors, reduced, fitted.labels_), items, params)
     steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
     if steady is None:
         return _clustering(vectors, parts)
-    items = np.arange(len(vectors)) if owners is None else owners
     return _clustering(vectors, _split_broad(parts, _nested(parts, steady), items), parts=parts)
 
 
@@ -209,6 +209,20 @@ def _nested(parts: np.ndarray, broad: np.ndarray) -> np.ndarray:
         held = broad[(parts == part) & (broad != NO_THEME)]
         mapping[part] = int(np.bincount(held).argmax()) if len(held) else part + len(parts)
     return _renumber(np.array([mapping[int(label)] for label in parts]))
+
+
+def _of_enough_items(
+    labels: np.ndarray, owners: np.ndarray, params: ClusterParameters
+) -> np.ndarray:
+    """The labels, with each cluster of fewer than the minimum theme size of distinct
+    items (owners: the item of each label) left without a theme: the sentences of one
+    long e-mail are no theme, however alike they are."""
+    result = labels.copy()
+    for label in set(labels.tolist()) - {NO_THEME}:
+        members = labels == label
+        if len(set(owners[members].tolist())) < params.min_cluster_size:
+            result[members] = NO_THEME
+    return _renumber(result)
 
 
 def _split_broad(parts: np.ndarray, themes: np.ndarray, owners: np.ndarray) -> np.ndarray:
