@@ -75,3 +75,18 @@ def make_theme(
             for item, label in zip(items, labels, strict=True)
         )
     return theme
+
+
+class TopicVectors:
+    """Unit vectors scattered around random topic directions: points whose clusters are
+    known, for clustering tests."""
+
+    def __init__(self, topics: int, dimensions: int, spread: float, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.directions = self.rng.normal(size=(topics, dimensions))
+        self.spread = spread
+
+    def near(self, topic: int) -> np.ndarray:
+        noise = self.rng.normal(scale=self.spread, size=self.directions.shape[1])
+        vector = self.directions[topic] + noise
+        return vector / np.linalg.norm(vector)

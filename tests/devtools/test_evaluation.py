@@ -54,6 +54,7 @@ from insights.pipeline.sentiment.fitting import macro_f1
 from insights.pipeline.sentiment.prompt import LABELS
 from insights.pipeline.themes.clustering import NO_THEME
 from insights.pipeline.units import Unit
+from tests.factories import TopicVectors
 
 DATASETS = Path(__file__).resolve().parents[1] / "fixtures" / "eval_datasets"
 
@@ -318,15 +319,9 @@ def test_aspect_sentiment_reads_the_unit_a_sentence_stands_in() -> None:
 
 
 def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sources() -> None:
-    rng = np.random.default_rng(1)
-    directions = rng.normal(size=(6, 16))
-
-    def near(topic: int) -> np.ndarray:
-        vector = directions[topic] + rng.normal(scale=0.1, size=16)
-        return vector / np.linalg.norm(vector)
-
-    short = [near(n % 3) for n in range(60)]  # the first source: topics 0-2, one point each
-    units = [near(3 + k) for _ in range(30) for k in range(3)]  # the second: topics 3-5 each
+    topics = TopicVectors(topics=6, dimensions=16, spread=0.1, seed=1)
+    short = [topics.near(n % 3) for n in range(60)]  # one source: topics 0-2, a point each
+    units = [topics.near(3 + k) for _ in range(30) for k in range(3)]  # the other: 3-5 each
     owners = np.array(list(range(60)) + [60 + n // 3 for n in range(90)])
     long_items = [np.mean(units[3 * n : 3 * n + 3], axis=0) for n in range(30)]
     items = np.array(short + [v / np.linalg.norm(v) for v in long_items])

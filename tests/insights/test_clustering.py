@@ -17,6 +17,7 @@ from insights.pipeline.themes.clustering import (
     exact_neighbours,
 )
 from llm.embeddings import load_embedder
+from tests.factories import TopicVectors
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +145,12 @@ def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -
 
 
 def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:
-    rng = np.random.default_rng(0)
-    directions = rng.normal(size=(4, 32))
-
-    def near(topic: int) -> np.ndarray:
-        vector = directions[topic] + rng.normal(scale=0.05, size=32)
-        return vector / np.linalg.norm(vector)
-
+    topics = TopicVectors(topics=4, dimensions=32, spread=0.05, seed=0)
     # Three topics of 20 short items each, and one long item: 12 sentences on a topic of
     # their own.
-    vectors = np.array([near(n % 3) for n in range(60)] + [near(3) for _ in range(12)])
+    vectors = np.array(
+        [topics.near(n % 3) for n in range(60)] + [topics.near(3) for _ in range(12)]
+    )
     owners = np.array(list(range(60)) + [60] * 12)
 
     as_items = discover_themes(vectors, seed=0).labels
