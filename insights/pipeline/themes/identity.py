@@ -8,7 +8,7 @@ clusters that match it (or mostly hold the other theme's items) join the theme i
 """
 
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,27 +290,24 @@ def _cluster_assignments(
 ) -> list[ThemeAssignment]:
     """One assignment per item and theme of its points' clusters (none for NO_THEME or
     items left_out), by its point nearest the theme's centre."""
+    theme_ids = {label: theme.pk for label, theme in themes.items()}
     centres = {label: theme.centroid_array() for label, theme in themes.items()}
     return _nearest_per_theme(
-        points,
-        labels,
-        lambda label: themes[label].pk,
-        lambda label, vector: float(vector @ centres[label]),
-        AssignmentMethod.CLUSTER,
-        left_out,
+        points, labels, theme_ids, centres, AssignmentMethod.CLUSTER, left_out
     )
 
 
 def _nearest_per_theme(
     points: ThemePoints,
     labels: np.ndarray,
-    theme_of: Callable[[int], int],
-    similarity: Callable[[int, np.ndarray], float],
+    theme_ids: Mapping[int, int] | Sequence[int],
+    centres: Mapping[int, np.ndarray] | np.ndarray,
     method: str,
     left_out: Collection[int] = (),
 ) -> list[ThemeAssignment]:
-    """One assignment per item and theme its points' labels give (theme_of; none for
-    NO_THEME or items left_out), quoting the item's point with the highest similarity."""
+    """One assignment per item and theme its points' labels give (label: the theme's id in
+    theme_ids, its centre in centres; none for NO_THEME or items left_out), quoting the
+    item's point nearest the theme's centre."""
     best: dict[tuple[int, int], ThemeAssignment] = {}
     for item_id, span, vector, label in zip(
         points.item_ids.tolist(), points.spans, points.vectors, labels.tolist(), strict=True
@@ -320,8 +317,8 @@ def _nearest_per_theme(
         start, end = span or (None, None)
         row = ThemeAssignment(
             item_id=item_id,
-            theme_id=theme_of(label),
-            similarity=similarity(label, vector),
+            theme_id=theme_ids[label],
+            similarity=float(vector @ centres[label]),
             unit_start=start,
             unit_end=end,
             method=method,
@@ -349,13 +346,7 @@ def assign_new_items(
         labels=np.zeros(0, dtype=int), theme_ids=np.arange(len(theme_ids)), centroids=centres
     )
     labels = assign_to_themes(points.vectors, known)
-    rows = _nearest_per_theme(
-        points,
-        labels,
-        lambda label: theme_ids[label],
-        lambda label, vector: float(vector @ centres[label]),
-        AssignmentMethod.NEAREST,
-    )
+    rows = _nearest_per_theme(points, labels, theme_ids, centres, AssignmentMethod.NEAREST)
     # Another run may have assigned some of them meanwhile; its row is as good.
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     refresh_theme_stats({row.theme_id for row in rows})
