@@ -218,23 +218,31 @@ def _of_enough_items(
     items (owners: the item of each label) left without a theme: the sentences of one
     long e-mail are no theme, however alike they are."""
     result = labels.copy()
-    for label in set(labels.tolist()) - {NO_THEME}:
-        members = labels == label
-        if len(set(owners[members].tolist())) < params.min_cluster_size:
-            result[members] = NO_THEME
+    for label, items in _items_per_label(labels, owners).items():
+        if items < params.min_cluster_size:
+            result[labels == label] = NO_THEME
     return _renumber(result)
 
 
 def _split_broad(parts: np.ndarray, themes: np.ndarray, owners: np.ndarray) -> np.ndarray:
     """The themes, with each that holds more than MAX_THEME_SHARE of the items (owners:
     the item of each label) replaced by its parts."""
-    items = len(set(owners.tolist()))
+    all_items = len(set(owners.tolist()))
     labels = themes.copy()
-    for theme in set(themes.tolist()) - {NO_THEME}:
-        members = themes == theme
-        if len(set(owners[members].tolist())) > MAX_THEME_SHARE * items:
+    for theme, items in _items_per_label(themes, owners).items():
+        if items > MAX_THEME_SHARE * all_items:
+            members = themes == theme
             labels[members] = parts[members] + len(themes)  # after every theme's label
     return _renumber(labels)
+
+
+def _items_per_label(labels: np.ndarray, owners: np.ndarray) -> dict[int, int]:
+    """How many distinct items (owners: the item of each label) each label but NO_THEME
+    holds."""
+    return {
+        label: len(set(owners[labels == label].tolist()))
+        for label in set(labels.tolist()) - {NO_THEME}
+    }
 
 
 def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
