@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.models import ItemEmbedding
+from insights.models import ItemEmbedding, decode_vector
 from llm.interfaces import TextEmbedder
 
 # Nearest items checked against the filters before falling back to every allowed item:
@@ -249,7 +249,7 @@ def _vectors(model_name: str, item_ids: set[int] | None) -> list[tuple[int, int,
             for start in range(0, len(ids), ID_CHUNK)
         ]
     return [
-        (item_id, embedding_id, np.frombuffer(bytes(vector), dtype="<f4"))
+        (item_id, embedding_id, decode_vector(vector))
         for chunk in chunks
         for item_id, embedding_id, vector in chunk
     ]

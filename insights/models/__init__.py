@@ -18,6 +18,7 @@ from insights.models.analysis import (
     ThemeAssignment,
     ThemeStatus,
     UnitEmbedding,
+    decode_vector,
     quoted_part,
     themes_of_items,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ThemeStatus",
     "UnitEmbedding",
     "Weekday",
+    "decode_vector",
     "quoted_part",
     "sentiment_label_is",
     "themes_of_items",

@@ -15,6 +15,11 @@ from ingestion.models import DataSource, FeedbackItem
 from insights.models.querysets import ThemeQuerySet
 
 
+def decode_vector(raw: bytes | memoryview) -> np.ndarray:
+    """A stored vector (float32, little-endian) as an array."""
+    return np.frombuffer(bytes(raw), dtype="<f4")
+
+
 class TextEmbedding(models.Model):
     """The embedding of one distinct text by one model, shared by every item with that text."""
 
@@ -37,7 +42,7 @@ class TextEmbedding(models.Model):
         return f"{self.model_name} embedding {self.text_hash[:12]}"
 
     def as_array(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.vector), dtype="<f4")
+        return decode_vector(self.vector)
 
 
 class ItemEmbedding(models.Model):
@@ -185,7 +190,7 @@ class Theme(models.Model):
         return self.merged_into_id is None and self.status in self.LIVE_STATUSES
 
     def centroid_array(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.centroid), dtype="<f4")
+        return decode_vector(self.centroid)
 
     def part_centroid_arrays(self) -> np.ndarray:
         """The centres of the clusters the theme is made of, one row each (its own centre
@@ -193,7 +198,7 @@ class Theme(models.Model):
         centre = self.centroid_array()
         if not self.part_centroids or not len(centre):
             return centre[None, :]
-        return np.frombuffer(bytes(self.part_centroids), dtype="<f4").reshape(-1, len(centre))
+        return decode_vector(self.part_centroids).reshape(-1, len(centre))
 
 
 class AssignmentMethod(models.TextChoices):

@@ -15,7 +15,7 @@ from django.db.models.functions import Length
 
 from ingestion.models import FeedbackItem
 from ingestion.normalise import content_hash
-from insights.models import ItemEmbedding, TextEmbedding, UnitEmbedding
+from insights.models import ItemEmbedding, TextEmbedding, UnitEmbedding, decode_vector
 from insights.pipeline.units import SPLIT_ABOVE_CHARS, Unit, text_units
 from llm.interfaces import TextEmbedder
 
@@ -140,7 +140,7 @@ def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[i
     vectors: list[np.ndarray] = []
     for item_id, vector in rows.iterator(chunk_size=2000):
         ids.append(item_id)
-        vectors.append(np.frombuffer(bytes(vector), dtype="<f4"))
+        vectors.append(decode_vector(vector))
     return ids, _matrix(vectors)
 
 
@@ -181,7 +181,7 @@ def theme_points(items: QuerySet[FeedbackItem], model_name: str) -> ThemePoints:
     )
     units: dict[int, list[tuple[Span, np.ndarray]]] = {}
     for item_id, start, end, vector in rows.iterator(chunk_size=2000):
-        units.setdefault(item_id, []).append(((start, end), np.frombuffer(bytes(vector), "<f4")))
+        units.setdefault(item_id, []).append(((start, end), decode_vector(vector)))
     unsplit = items.exclude(units__embedding__model_name=model_name)
     whole_ids, whole = item_vectors(unsplit, model_name)
     points: list[tuple[int, Span | None, np.ndarray]] = list(
@@ -219,7 +219,7 @@ def point_vectors(points: Sequence[Point], model_name: str) -> dict[Point, np.nd
     ).values_list("item_id", "start", "embedding__vector")
     for pk, start, vector in rows.iterator(chunk_size=2000):
         if (pk, start) in wanted:
-            found[pk, start] = np.frombuffer(bytes(vector), dtype="<f4")
+            found[pk, start] = decode_vector(vector)
     return found
 
 
