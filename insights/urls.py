@@ -18,6 +18,11 @@ urlpatterns = [
     path("feedback/<int:item_id>/", items.item_detail, name="item_detail"),
     path("feedback/<int:item_id>/sentiment/", items.correct_sentiment, name="correct_sentiment"),
     path("feedback/<int:item_id>/theme/", items.move_item, name="move_item"),
+    path(
+        "feedback/<int:item_id>/theme/<int:theme_id>/sentiment/",
+        items.correct_theme_sentiment,
+        name="correct_theme_sentiment",
+    ),
     path("search/", search.search, name="search"),
     path("themes/", themes.theme_list, name="theme_list"),
     path("themes/<int:theme_id>/", themes.theme_detail, name="theme_detail"),

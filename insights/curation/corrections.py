@@ -19,6 +19,7 @@ from insights.models import (
     CorrectionKind,
     ItemSentiment,
     NameSource,
+    Sentiment,
     Theme,
     ThemeAssignment,
     ThemeStatus,
@@ -168,6 +169,39 @@ def correct_item_sentiment(item: FeedbackItem, label: str, user: User) -> ItemSe
             after=label,
         )
     return sentiment
+
+
+def correct_theme_sentiment(assignment: ThemeAssignment, label: str, user: User) -> ThemeAssignment:
+    """Record a person's sentiment for an item toward one theme it is in by a sentence (a
+    long item's): theme counts use it, and the machine's reading of the sentence never
+    replaces it; return the assignment."""
+    if label not in Sentiment.values:
+        raise CorrectionError(
+            f"{label!r} is not a sentiment: use one of {', '.join(Sentiment.values)}."
+        )
+    if assignment.unit_start is None:
+        raise CorrectionError(
+            "This item is in the theme as a whole: correct its own sentiment instead."
+        )
+    with transaction.atomic():
+        locked = ThemeAssignment.objects.select_for_update().get(pk=assignment.pk)
+        before = locked.sentiment or _item_label(locked.item_id)
+        locked.sentiment, locked.sentiment_by_person = label, True
+        locked.save(update_fields=["sentiment", "sentiment_by_person"])
+        _record(
+            CorrectionKind.THEME_SENTIMENT,
+            user,
+            item_id=locked.item_id,
+            theme_id=locked.theme_id,
+            before=before,
+            after=label,
+        )
+    return locked
+
+
+def _item_label(item_id: int) -> str:
+    sentiment = ItemSentiment.objects.filter(item_id=item_id).first()
+    return sentiment.label if sentiment else ""
 
 
 def theme_history(theme: Theme, limit: int) -> list[Correction]:

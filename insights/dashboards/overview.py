@@ -13,33 +13,50 @@ from django.utils import timezone
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.models import Theme, sentiment_label_is
+from insights.models import Theme, sentiment_label_is, theme_sentiment_label_is
 from insights.models.sentiment_labels import NOT_ANALYSED, SENTIMENT_LABELS, SentimentLabel
 from insights.pipeline.describing.cards import card_headline
 
 
 def sentiment_counts(
-    path: str = "sentiment", where: Q | None = None, prefix: str = ""
+    path: str = "sentiment",
+    where: Q | None = None,
+    prefix: str = "",
+    *,
+    toward_theme: str | None = None,
 ) -> dict[str, Count]:
     """Return a Count annotation prefix+label for each sentiment label (the items not analysed
     are the rest), of the rows matching where, a person's correction winning over the
-    prediction; path leads to the ItemSentiment row."""
+    prediction; path leads to the ItemSentiment row. toward_theme: count each item's
+    sentiment toward the theme of the rows' assignment instead (theme_sentiment_label_is;
+    the prefix leading to the ThemeAssignment row, "" when the rows are assignments)."""
+
+    def label_is(label: str) -> Q:
+        if toward_theme is None:
+            return sentiment_label_is(label, path)
+        return theme_sentiment_label_is(label, toward_theme, path)
+
     return {
-        prefix + label.value: Count(
-            "pk", filter=(where or Q()) & sentiment_label_is(label.value, path)
-        )
+        prefix + label.value: Count("pk", filter=(where or Q()) & label_is(label.value))
         for label in SENTIMENT_LABELS
     }
 
 
-def weekly_sentiment_counts(items: QuerySet[FeedbackItem]) -> list[dict[str, Any]]:
-    """Return one row per week (Monday) with the item count and the count per sentiment,
-    oldest first; items without a date are left out."""
+# The prefix from an item to its theme assignments, for sentiment_counts(toward_theme=...).
+ITEM_TO_ASSIGNMENT = "theme_assignments__"
+
+
+def weekly_sentiment_counts(
+    items: QuerySet[FeedbackItem], toward_theme: str | None = None
+) -> list[dict[str, Any]]:
+    """Return one row per week (Monday) with the item count and the count per sentiment
+    (toward_theme as in sentiment_counts), oldest first; items without a date are left
+    out."""
     rows = (
         items.filter(created_at__isnull=False)
         .annotate(week=TruncWeek("created_at"))
         .values("week")
-        .annotate(total=Count("pk"), **sentiment_counts())
+        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=toward_theme))
         .order_by("week")
     )
     return [dict(row) for row in rows]
@@ -202,12 +219,13 @@ def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSp
 
 def theme_week_counts(items: QuerySet[FeedbackItem]) -> dict[ThemeWeek, SentimentSplit]:
     """Return the sentiment split of the items per (theme id, week), in one GROUP BY over
-    their theme assignments: an item counts in each theme it belongs to (theme None holds
-    the items in no theme), so these do not add up to the items."""
+    their theme assignments: an item counts in each theme it belongs to, with its sentiment
+    toward that theme (theme None holds the items in no theme), so these do not add up to
+    the items."""
     rows = (
         items.annotate(week=_week())
         .values("theme_assignments__theme", "week")
-        .annotate(total=Count("pk"), **sentiment_counts())
+        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT))
         .order_by()
     )
     return {

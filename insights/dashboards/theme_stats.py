@@ -11,6 +11,7 @@ from django.db.models.functions import Substr
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import (
+    ITEM_TO_ASSIGNMENT,
     NO_ITEMS,
     SentimentSplit,
     sentiment_counts,
@@ -67,11 +68,12 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
 
 def splits_by_theme(items: QuerySet[FeedbackItem]) -> dict[int | None, SentimentSplit]:
     """Return the items' sentiment split per theme id (None: in no theme), in one pass over
-    their theme assignments; an item counts in each theme it belongs to."""
+    their theme assignments; an item counts in each theme it belongs to, with its sentiment
+    toward that theme."""
     rows = (
         items.order_by()
         .values("theme_assignments__theme")
-        .annotate(total=Count("pk"), **sentiment_counts())
+        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT))
     )
     return {row["theme_assignments__theme"]: SentimentSplit.from_row(row) for row in rows}
 
@@ -89,14 +91,18 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     """Return the theme's items within the filters: their split, share of the filtered items
     and weekly counts, and the items themselves nearest the theme's centre first."""
     items = filters.apply(FeedbackItem.objects.filter(theme_assignments__theme=theme))
-    weeks = weekly_sentiment_counts(items)
+    # The filter on theme_assignments above joins the theme's assignment alone: the
+    # sentiment counted, the order and the quoted span below are this theme's.
+    weeks = weekly_sentiment_counts(items, toward_theme=ITEM_TO_ASSIGNMENT)
     split = _split_with_weeks(items, weeks)
     total = filters.apply(FeedbackItem.objects.all()).count()
-    # The filter on theme_assignments above joins the theme's assignment alone: the order
-    # and the quoted span are this theme's.
     listed = (
         items.select_related("source", "sentiment")
-        .annotate(similarity=F("theme_assignments__similarity"), quote=_unit_quote())
+        .annotate(
+            similarity=F("theme_assignments__similarity"),
+            quote=_unit_quote(),
+            toward_theme=F("theme_assignments__sentiment"),
+        )
         .order_by("-similarity", "pk")
     )
     return ThemeDetail(split, percent(split.total, total), weeks, listed)
@@ -113,7 +119,7 @@ def _split_with_weeks(items: QuerySet[FeedbackItem], weeks: list[dict[str, Any]]
     """Return the items' split: the weekly rows summed, plus the items without a date (a
     small indexed query instead of a second pass over them all)."""
     undated = items.filter(created_at__isnull=True).aggregate(
-        total=Count("pk"), **sentiment_counts()
+        total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT)
     )
     return sum((SentimentSplit.from_row(row) for row in weeks), SentimentSplit.from_row(undated))
 

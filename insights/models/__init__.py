@@ -24,7 +24,7 @@ from insights.models.analysis import (
 )
 from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
 from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
-from insights.models.querysets import sentiment_label_is
+from insights.models.querysets import sentiment_label_is, theme_sentiment_label_is
 
 __all__ = [
     "AnalysisRun",
@@ -54,5 +54,6 @@ __all__ = [
     "decode_vector",
     "quoted_part",
     "sentiment_label_is",
+    "theme_sentiment_label_is",
     "themes_of_items",
 ]

@@ -201,6 +201,14 @@ class Theme(models.Model):
         return decode_vector(self.part_centroids).reshape(-1, len(centre))
 
 
+class Sentiment(models.TextChoices):
+    """The stored labels, as the registry in sentiment_labels names them."""
+
+    NEGATIVE = labels.NEGATIVE.value, labels.NEGATIVE.name
+    NEUTRAL = labels.NEUTRAL.value, labels.NEUTRAL.name
+    POSITIVE = labels.POSITIVE.value, labels.POSITIVE.name
+
+
 class AssignmentMethod(models.TextChoices):
     CLUSTER = "cluster", "Clustering"
     NEAREST = "nearest", "Nearest theme"
@@ -223,6 +231,15 @@ class ThemeAssignment(models.Model):
     # centre: what quotes the item for the theme. Null: the whole text.
     unit_start = models.PositiveIntegerField(null=True, blank=True)
     unit_end = models.PositiveIntegerField(null=True, blank=True)
+    # The item's sentiment toward the theme: what the language model reads in the unit
+    # quoted, calibrated as the item's own scores are (sentiment.stage.read_theme_sentiments),
+    # so that a review praising the staff and blaming a delay counts as positive in one
+    # theme and negative in the other. Blank where the item is in the theme whole or its
+    # unit is not read yet: the item's own label counts (theme_sentiment_label_is).
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    # A person set the sentiment toward the theme: the machine leaves it, a re-cluster that
+    # quotes the same unit keeps it.
+    sentiment_by_person = models.BooleanField(default=False)
     method = models.CharField(max_length=20, choices=AssignmentMethod.choices)
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -261,14 +278,6 @@ def themes_of_items() -> models.Prefetch:
         queryset=ThemeAssignment.objects.select_related("theme").order_by("-similarity"),
         to_attr="theme_memberships",
     )
-
-
-class Sentiment(models.TextChoices):
-    """The stored labels, as the registry in sentiment_labels names them."""
-
-    NEGATIVE = labels.NEGATIVE.value, labels.NEGATIVE.name
-    NEUTRAL = labels.NEUTRAL.value, labels.NEUTRAL.name
-    POSITIVE = labels.POSITIVE.value, labels.POSITIVE.name
 
 
 class Calibration(models.TextChoices):

@@ -44,6 +44,7 @@ class CorrectionKind(models.TextChoices):
     MOVE = "move", "Moved an item to another theme"
     STATUS = "status", "Changed a theme's status"
     SENTIMENT = "sentiment", "Corrected an item's sentiment"
+    THEME_SENTIMENT = "theme-sentiment", "Corrected an item's sentiment toward a theme"
 
 
 class Correction(models.Model):

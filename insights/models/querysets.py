@@ -4,6 +4,8 @@ module: the models import it."""
 from typing import Any, Self
 
 from django.db import models
+from django.db.models.functions import Coalesce, NullIf
+from django.db.models.lookups import Exact
 
 
 def sentiment_label_is(label: str, path: str = "sentiment") -> models.Q:
@@ -11,6 +13,21 @@ def sentiment_label_is(label: str, path: str = "sentiment") -> models.Q:
     correction if there is one, else the prediction (ItemSentiment.label, in SQL). path
     leads from the queried model to the ItemSentiment row."""
     return models.Q(**{f"{path}__effective_label": label})
+
+
+def theme_sentiment_label_is(
+    label: str, assignment: str = "theme_assignments__", path: str = "sentiment"
+) -> models.Q:
+    """Return the condition "the item's sentiment toward the theme is label": the sentiment
+    its theme assignment read in the unit it quotes, else the item's own label (as
+    sentiment_label_is). assignment is the prefix leading from the queried model to the
+    ThemeAssignment row ("" when the query is over assignments), path leads to the item's
+    ItemSentiment row."""
+    toward_theme = Coalesce(
+        NullIf(models.F(f"{assignment}sentiment"), models.Value("")),
+        models.F(f"{path}__effective_label"),
+    )
+    return models.Q(Exact(toward_theme, label))
 
 
 class ThemeQuerySet(models.QuerySet[Any]):

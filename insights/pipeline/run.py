@@ -22,7 +22,7 @@ from insights.local_models import configured_embedder, configured_llm
 from insights.models import AnalysisRun, RunStatus, Theme
 from insights.pipeline.describing.describe import describe_themes
 from insights.pipeline.embedding import embed_pending
-from insights.pipeline.sentiment.stage import analyse_sentiment
+from insights.pipeline.sentiment.stage import analyse_sentiment, read_pending_theme_sentiments
 from insights.pipeline.themes.identity import (
     assign_new_items,
     needs_recluster,
@@ -133,10 +133,14 @@ def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
     model = configured_embedder().name
     if run.recluster or needs_recluster(model):
         result = recluster(model, on_progress=progress)
-        return StageOutcome(result.items_assigned, result.describe())
-    joined = assign_new_items(model, on_progress=progress)
-    leftovers = theme_leftovers(model, on_progress=progress)
-    return StageOutcome(joined + leftovers.assigned, leftovers.describe())
+        outcome = StageOutcome(result.items_assigned, result.describe())
+    else:
+        joined = assign_new_items(model, on_progress=progress)
+        leftovers = theme_leftovers(model, on_progress=progress)
+        outcome = StageOutcome(joined + leftovers.assigned, leftovers.describe())
+    # The sentiment stage read the units before they were in these themes.
+    read_pending_theme_sentiments()
+    return outcome
 
 
 def _describe(run: AnalysisRun, progress: Progress) -> StageOutcome:

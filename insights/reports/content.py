@@ -208,21 +208,27 @@ def items_in(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
     return condition
 
 
-def _split_counts(name: str, condition: Q, sentiment_path: str) -> dict[str, Count]:
+def _split_counts(
+    name: str, condition: Q, sentiment_path: str, toward_theme: str | None = None
+) -> dict[str, Count]:
     """Return Count annotations name_total and name_<label> for the rows matching condition,
-    read back by SentimentSplit.from_row(row, f"{name}_")."""
+    read back by SentimentSplit.from_row(row, f"{name}_") (toward_theme: as in
+    sentiment_counts)."""
     return {
         f"{name}_total": Count("pk", filter=condition),
-        **sentiment_counts(sentiment_path, condition, f"{name}_"),
+        **sentiment_counts(sentiment_path, condition, f"{name}_", toward_theme=toward_theme),
     }
 
 
-def _two_period_counts(period: Period, path: str) -> dict[str, Count]:
+def _two_period_counts(
+    period: Period, path: str, toward_theme: str | None = None
+) -> dict[str, Count]:
     """Return the split counts of both periods; the rows are already limited to the sources."""
     prefix = f"{path}__" if path else ""
+    sentiment = f"{prefix}sentiment"
     return {
-        **_split_counts("current", items_in(period, (), path), f"{prefix}sentiment"),
-        **_split_counts("previous", items_in(period.previous(), (), path), f"{prefix}sentiment"),
+        **_split_counts("current", items_in(period, (), path), sentiment, toward_theme),
+        **_split_counts("previous", items_in(period.previous(), (), path), sentiment, toward_theme),
     }
 
 
@@ -258,7 +264,8 @@ def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigure
             _both_periods(period, source_ids, "item"), theme__in=Theme.objects.live()
         )
         .values("theme", "theme__name", "theme__first_seen_at")
-        .annotate(**_two_period_counts(period, "item"))
+        # Each item with its sentiment toward the theme (the rows are its assignments).
+        .annotate(**_two_period_counts(period, "item", toward_theme=""))
         .order_by()
     )
     return [_theme(row, period) for row in rows]

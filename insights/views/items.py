@@ -61,9 +61,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         "sentiment": sentiment,
         "probabilities": _probabilities(sentiment),
         "units": unit_sentiments(item.text, sentiment) if sentiment else [],
-        "memberships": [
-            (a, a.quoted(item.text) if a.unit_start is not None else "") for a in assignments
-        ],
+        "memberships": _memberships(request, item, assignments),
         "speaks_to_the_model": speaks_to_the_model(item.text),
         "history": Correction.objects.filter(item=item).select_related(
             "made_by", "theme", "target_theme"
@@ -71,6 +69,26 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         **_correction_forms(request, sentiment, assignments),
     }
     return render(request, "insights/item_detail.html", context)
+
+
+def _memberships(
+    request: HttpRequest, item: FeedbackItem, assignments: list[ThemeAssignment]
+) -> list[tuple[ThemeAssignment, str, SentimentCorrectionForm | None]]:
+    """Each theme of the item with the sentence that put it there ("": the whole item) and,
+    for a person who may correct sentiment, the form correcting the sentiment toward it
+    (for a sentence only: in a theme whole, the item's own sentiment counts)."""
+    may_correct = request.user.has_perm("insights.change_itemsentiment")
+    memberships = []
+    for assignment in assignments:
+        quote = assignment.quoted(item.text) if assignment.unit_start is not None else ""
+        form = None
+        if quote and may_correct:
+            form = SentimentCorrectionForm(
+                prefix=_theme_prefix(assignment.theme_id),
+                initial={"sentiment": assignment.sentiment},
+            )
+        memberships.append((assignment, quote, form))
+    return memberships
 
 
 def _rating_label(item: FeedbackItem) -> str:
@@ -126,6 +144,26 @@ def correct_sentiment(request: HttpRequest, item_id: int) -> HttpResponse:
     else:
         report_invalid(request, form)
     return redirect("insights:item_detail", item_id=item.pk)
+
+
+@role_required("insights.change_itemsentiment")
+@require_POST
+def correct_theme_sentiment(request: HttpRequest, item_id: int, theme_id: int) -> HttpResponse:
+    assignment = get_object_or_404(ThemeAssignment, item_id=item_id, theme_id=theme_id)
+    form = SentimentCorrectionForm(request.POST, prefix=_theme_prefix(theme_id))
+    if form.is_valid():
+        label = form.cleaned_data["sentiment"]
+        done = f"Sentiment toward “{assignment.theme.name}” set to {label}."
+        apply_correction(request, done, corrections.correct_theme_sentiment, assignment, label)
+    else:
+        report_invalid(request, form)
+    return redirect("insights:item_detail", item_id=item_id)
+
+
+def _theme_prefix(theme_id: int) -> str:
+    """The prefix of the form correcting the sentiment toward a theme: an item page holds
+    one per theme."""
+    return f"theme-{theme_id}"
 
 
 @role_required("insights.change_theme")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
+from insights.curation.corrections import correct_theme_sentiment
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
 from insights.pipeline.embedding import embed_pending
@@ -239,7 +240,7 @@ def themes_quoting(sentences: tuple[str, ...]) -> Counter[int]:
 
 
 def test_a_long_review_joins_the_theme_of_each_thing_it_talks_about(
-    model: str, admin_client: Client
+    model: str, admin_client: Client, admin_user: User
 ) -> None:
     source = DataSource.objects.create(name="Airline reviews")
     reviews = [
@@ -270,9 +271,20 @@ def test_a_long_review_joins_the_theme_of_each_thing_it_talks_about(
     page = admin_client.get(reverse("insights:item_detail", args=[review.pk])).content.decode()
     assert page.count('class="unit-quote"') == review.theme_assignments.count() >= 2
 
+    # A person who corrects another's sentiment toward a theme sees it kept by a re-cluster
+    # that quotes the same sentence.
+    other = in_both.exclude(pk=review.pk).first()
+    assert other is not None
+    corrected = ThemeAssignment.objects.get(item=other, theme_id=bags)
+    correct_theme_sentiment(corrected, "positive", admin_user)
+
     # A person who moves it puts it in one theme alone, and a re-cluster keeps it so.
     move_item(review, Theme.objects.get(pk=seat), None)
     recluster(model, seed=1)
     assert list(review.theme_assignments.values_list("theme_id", "method")) == [
         (seat, AssignmentMethod.PERSON)
     ]
+    again = ThemeAssignment.objects.get(item=other, theme_id=bags)
+    assert (again.unit_start, again.unit_end) == (corrected.unit_start, corrected.unit_end)
+    assert (again.sentiment, again.sentiment_by_person) == ("positive", True)
+    assert not ThemeAssignment.objects.filter(sentiment_by_person=True).exclude(pk=again.pk)

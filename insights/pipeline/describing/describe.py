@@ -33,7 +33,7 @@ from insights.models import (
     ThemeAssignment,
     ThemeStatus,
     quoted_part,
-    sentiment_label_is,
+    theme_sentiment_label_is,
 )
 from insights.pipeline.describing.cards import (
     CARD_VERSION,
@@ -324,10 +324,11 @@ def _facet_quotes(theme: Theme) -> list[Quote]:
 
 
 def _card_items(theme: Theme) -> list[CardItem]:
-    """The theme's negative items, nearest its centre first, as a card counts them."""
+    """The theme's items negative toward it, nearest its centre first, as a card counts
+    them."""
     rows = (
         ThemeAssignment.objects.filter(theme=theme)
-        .filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
+        .filter(theme_sentiment_label_is(Sentiment.NEGATIVE, "", "item__sentiment"))
         .order_by("-similarity", "item_id")
         .values_list(
             "item_id",

@@ -18,7 +18,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
     quoted_part,
-    sentiment_label_is,
+    theme_sentiment_label_is,
 )
 from insights.pipeline.embedding import item_vectors
 from insights.wording import comparable, speaks_to_the_model
@@ -61,7 +61,9 @@ def theme_quotes(
     }
     chosen = [Quote(pk, texts[pk]) for pk in dict.fromkeys(preferred) if pk in texts]
     if negative_only:
-        assignments = assignments.filter(sentiment_label_is(Sentiment.NEGATIVE, "item__sentiment"))
+        assignments = assignments.filter(
+            theme_sentiment_label_is(Sentiment.NEGATIVE, "", "item__sentiment")
+        )
     candidates = chain(chosen, _nearest(theme, assignments))
     return first_distinct((q for q in candidates if not speaks_to_the_model(q.text)), n)
 

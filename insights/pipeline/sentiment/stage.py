@@ -31,7 +31,7 @@ from django.utils import timezone
 from accounts.people import signed_in_person
 from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import model_version
-from insights.models import ItemSentiment, ModelVersion, SentimentClassifier
+from insights.models import ItemSentiment, ModelVersion, SentimentClassifier, ThemeAssignment
 from insights.pipeline.embedding import embed_items, item_vectors
 from insights.pipeline.sentiment.fitting import (
     FIT_SAMPLE_SIZE,
@@ -137,13 +137,87 @@ def unit_sentiments(text: str, sentiment: ItemSentiment) -> list[UnitSentiment]:
     classifier calibrates it (raw without one); empty for a one-unit item."""
     if not sentiment.unit_scores:
         return []
-    raw = np.array([[scores[label] for label in LABELS] for _, _, scores in sentiment.unit_scores])
-    fitted = sentiment.classifier
-    distributions = predict_distributions(raw, None, fitted) if fitted else raw
+    distributions = _unit_distributions(sentiment, sentiment.classifier)
     return [
         UnitSentiment(text[start:end], LABELS[int(row.argmax())], float(row.max()))
         for (start, end, _), row in zip(sentiment.unit_scores, distributions, strict=True)
     ]
+
+
+def _unit_distributions(
+    sentiment: ItemSentiment, classifier: SentimentClassifier | None
+) -> np.ndarray:
+    """The item's units' label distributions (rows in unit_scores' order), calibrated by the
+    classifier (raw without one)."""
+    raw = np.array([[scores[label] for label in LABELS] for _, _, scores in sentiment.unit_scores])
+    return predict_distributions(raw, None, classifier) if classifier else raw
+
+
+def read_theme_sentiments(item_ids: Iterable[int]) -> int:
+    """Set the sentiment toward each theme of the items' assignments that quote a unit:
+    what the language model reads in that unit, calibrated by the item's classifier, as the
+    item page shows it (unit_sentiments); blank while the unit has no scores, so that the
+    item's own label counts. A person's correction stays. Return how many assignments
+    changed."""
+    ids = sorted(set(item_ids))
+    classifiers: dict[int, SentimentClassifier] = {}
+    changed = 0
+    for start in range(0, len(ids), PREDICT_BATCH_SIZE):
+        batch = ids[start : start + PREDICT_BATCH_SIZE]
+        assignments = ThemeAssignment.objects.filter(
+            item_id__in=batch, unit_start__isnull=False, sentiment_by_person=False
+        )
+        readings = _unit_labels(batch, classifiers)
+        stale = []
+        for assignment in assignments.only("pk", "item_id", "unit_start", "unit_end", "sentiment"):
+            unit = (assignment.item_id, assignment.unit_start, assignment.unit_end)
+            label = readings.get(unit, "")
+            if assignment.sentiment != label:
+                assignment.sentiment = label
+                stale.append(assignment)
+        ThemeAssignment.objects.bulk_update(stale, ["sentiment"], batch_size=PREDICT_BATCH_SIZE)
+        changed += len(stale)
+    return changed
+
+
+# A unit of an item: (item id, start, end) as an assignment quotes it.
+UnitKey = tuple[int, int | None, int | None]
+
+
+def _unit_labels(
+    item_ids: list[int], classifiers: dict[int, SentimentClassifier]
+) -> dict[UnitKey, str]:
+    """The label of each scored unit of the items, by (item id, start, end); classifiers
+    caches the rows fitted (each holds a few thousand coefficients)."""
+    rows = ItemSentiment.objects.filter(item_id__in=item_ids).only(
+        "item_id", "unit_scores", "classifier_id"
+    )
+    labels: dict[UnitKey, str] = {}
+    for row in rows:
+        if not row.unit_scores:
+            continue
+        classifier = None
+        if row.classifier_id is not None:
+            if row.classifier_id not in classifiers:
+                classifiers[row.classifier_id] = SentimentClassifier.objects.get(
+                    pk=row.classifier_id
+                )
+            classifier = classifiers[row.classifier_id]
+        distributions = _unit_distributions(row, classifier)
+        for (start, end, _), distribution in zip(row.unit_scores, distributions, strict=True):
+            labels[(row.item_id, start, end)] = LABELS[int(distribution.argmax())]
+    return labels
+
+
+def read_pending_theme_sentiments() -> int:
+    """read_theme_sentiments for the items with an assignment that quotes a unit and has no
+    sentiment toward its theme yet (new since their sentiment was predicted, or not scored
+    then); return how many assignments changed."""
+    pending = ThemeAssignment.objects.filter(unit_start__isnull=False, sentiment="")
+    scored = pending.filter(
+        item__sentiment__classifier__isnull=False, item__sentiment__llm_model__isnull=False
+    )
+    return read_theme_sentiments(scored.values_list("item_id", flat=True).distinct())
 
 
 def _scored_rows(item_ids: list[int], version: ModelVersion) -> QuerySet[ItemSentiment]:
@@ -267,6 +341,8 @@ def predict_sentiment(
         if vectors_from and unscored:
             predicted += _predict_from_embeddings(unscored, classifier, vectors_from)
         predicted += len(rows)
+    # The calibration may have changed: so may what each unit reads toward its theme.
+    read_theme_sentiments(ids)
     return predicted
 
 

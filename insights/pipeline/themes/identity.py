@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 
 from ingestion.models import FeedbackItem
 from insights.models import (
@@ -276,10 +276,27 @@ def _reassign(
             "item_id", flat=True
         )
     )
-    ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON).delete()
+    machine_made = ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON)
+    corrected = _sentiments_set_by_people(machine_made)
+    machine_made.delete()
     rows = _cluster_assignments(points, clustering.labels, themes, moved_by_people)
+    for row in rows:
+        label = corrected.get((row.item_id, row.theme_id, row.unit_start, row.unit_end))
+        if label:
+            row.sentiment, row.sentiment_by_person = label, True
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000)
     return rows
+
+
+def _sentiments_set_by_people(
+    assignments: QuerySet[ThemeAssignment],
+) -> dict[tuple[int, int, int | None, int | None], str]:
+    """The sentiment people set toward a theme, by (item, theme, quoted span): what an
+    assignment quoting the same span gets back."""
+    rows = assignments.filter(sentiment_by_person=True).values_list(
+        "item_id", "theme_id", "unit_start", "unit_end", "sentiment"
+    )
+    return {(item, theme, start, end): label for item, theme, start, end, label in rows}
 
 
 def _cluster_assignments(
@@ -461,6 +478,9 @@ def move_item(item: FeedbackItem, theme: Theme, user: User | None) -> ThemeAssig
             "unit_end": None,
             "method": AssignmentMethod.PERSON,
             "assigned_by": user,
+            # In it whole now: the item's own sentiment counts.
+            "sentiment": "",
+            "sentiment_by_person": False,
         },
     )
     refresh_theme_stats(previous | {theme.pk})
