@@ -5,7 +5,8 @@ minutes rather than the hours a 2-core machine needs to analyse them.
 
 A page's server time depends on how many rows it aggregates, filters and pages through, not on
 what the vectors or labels say, so the analysis outputs are drawn at random: unit vectors, theme
-sizes from a long-tailed distribution, sentiment in airline-tweet proportions.
+sizes from a long-tailed distribution, sentiment in airline-tweet proportions, and a long item
+in two themes by halves of its text.
 """
 
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
+from insights.pipeline.units import SPLIT_ABOVE_CHARS
 
 BATCH_SIZE = 5_000
 DIMENSIONS = 384  # all-MiniLM-L6-v2's, the default embedder
@@ -126,19 +128,41 @@ def _embeddings(items: list[FeedbackItem], model: str, rng: np.random.Generator)
 
 
 def _assignments(items: list[FeedbackItem], themes: list[Theme], rng: np.random.Generator) -> None:
+    """A theme for most items; a long item (more than one unit) is in two, each by one half
+    of its text with a sentiment toward it, as the pipeline themes long feedback."""
     # Zipf-like sizes: a few big themes and a long tail, as real feedback has.
     weights = 1.0 / np.arange(1, len(themes) + 1)
-    picks = rng.choice(len(themes), size=len(items), p=weights / weights.sum())
+    picks = rng.choice(len(themes), size=(len(items), 2), p=weights / weights.sum())
     kept = rng.random(len(items)) >= UNASSIGNED_SHARE
-    ThemeAssignment.objects.bulk_create(
-        ThemeAssignment(
-            item=item,
-            theme=themes[pick],
-            similarity=float(rng.uniform(0.4, 0.9)),
-            method=AssignmentMethod.CLUSTER,
-        )
-        for item, pick, keep in zip(items, picks, kept, strict=True)
-        if keep
+    rows = []
+    for item, (first, second), keep in zip(items, picks, kept, strict=True):
+        if not keep:
+            continue
+        if len(item.text) <= SPLIT_ABOVE_CHARS or first == second:
+            rows.append(_assignment(item, themes[first], rng))
+            continue
+        middle = len(item.text) // 2
+        rows.append(_assignment(item, themes[first], rng, (0, middle)))
+        rows.append(_assignment(item, themes[second], rng, (middle, len(item.text))))
+    ThemeAssignment.objects.bulk_create(rows)
+
+
+def _assignment(
+    item: FeedbackItem,
+    theme: Theme,
+    rng: np.random.Generator,
+    span: tuple[int, int] | None = None,
+) -> ThemeAssignment:
+    start, end = span or (None, None)
+    toward = rng.choice(Sentiment.values, p=SENTIMENT_SHARES) if span else ""
+    return ThemeAssignment(
+        item=item,
+        theme=theme,
+        similarity=float(rng.uniform(0.4, 0.9)),
+        unit_start=start,
+        unit_end=end,
+        sentiment=str(toward),
+        method=AssignmentMethod.CLUSTER,
     )
 
 

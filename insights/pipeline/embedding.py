@@ -223,6 +223,11 @@ def point_vectors(points: Sequence[Point], model_name: str) -> dict[Point, np.nd
     return found
 
 
+def count_embedded_items(model_name: str) -> int:
+    """How many feedback items have an embedding by the model."""
+    return ItemEmbedding.objects.filter(embedding__model_name=model_name).count()
+
+
 def count_points(model_name: str) -> int:
     """How many points all stored feedback is themed from (see theme_points)."""
     units = UnitEmbedding.objects.filter(embedding__model_name=model_name)

@@ -1,5 +1,5 @@
 import pytest
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from devtools.benchmark.page_data import THEMES, fill_page_data
 from devtools.benchmark.report import SizeResult, sections_for
@@ -9,9 +9,10 @@ from insights.models import ItemEmbedding, ItemSentiment, Theme, ThemeAssignment
 
 pytestmark = pytest.mark.django_db
 
+LONG_REVIEW = "The seat was fine and the crew were kind, but the flight was late again. " * 5
 SOURCES = [
     SourceText("airline_tweets", f"the flight was late again, number {n}") for n in range(50)
-]
+] + [SourceText("airline_reviews", f"{LONG_REVIEW} Number {n}.") for n in range(50)]
 
 
 def test_it_stores_items_with_every_analysis_row_the_pages_read() -> None:
@@ -20,10 +21,18 @@ def test_it_stores_items_with_every_analysis_row_the_pages_read() -> None:
     assert FeedbackItem.objects.count() == 1_200
     assert ItemEmbedding.objects.filter(embedding__model_name="bench-model").count() == 1_200
     assert ItemSentiment.objects.exclude(predicted="").count() == 1_200
-    assigned = ThemeAssignment.objects.count()
+    assigned = ThemeAssignment.objects.values("item").distinct().count()
     assert 0.9 * 1_200 < assigned < 1_200  # about 5% left without a theme
     assert Theme.objects.count() == THEMES
-    assert Theme.objects.aggregate(total=Sum("size"))["total"] == assigned
+    assert Theme.objects.aggregate(total=Sum("size"))["total"] == ThemeAssignment.objects.count()
+    # A long item is in two themes by halves of its text, with a sentiment toward each.
+    long_items = ThemeAssignment.objects.filter(item__metadata__dataset="airline_reviews")
+    in_two = long_items.values("item").annotate(n=Count("pk")).filter(n=2).count()
+    assert in_two > 0.8 * long_items.values("item").distinct().count()
+    assert not long_items.filter(unit_start__isnull=True).exclude(sentiment="").exists()
+    assert not long_items.filter(unit_start__isnull=False, sentiment="").exists()
+    short = ThemeAssignment.objects.exclude(item__metadata__dataset="airline_reviews")
+    assert not short.exclude(unit_start__isnull=True).exists()
     biggest = Theme.objects.order_by("-size").first()
     assert biggest.size > 5 * Theme.objects.order_by("size").first().size  # long-tailed sizes
     assert len(biggest.representative_item_ids) == 5

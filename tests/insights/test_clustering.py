@@ -114,6 +114,14 @@ def test_small_and_large_sets_leave_the_neighbour_search_to_umap() -> None:
     assert clustering_module._precomputed_neighbours(many, 15) == (None, None, None)
 
 
+def test_a_share_is_of_the_whole_feedback_where_the_items_are_a_part_of_it() -> None:
+    parts = np.array([0, 0, 1, 1, 2, 2, 3, 3, NO_THEME])
+    themes = np.array([0, 0, 0, 0, 1, 1, 1, 1, NO_THEME])
+    # Leftovers of 40 items: 4 is a tenth of them, each theme stays whole.
+    kept = clustering_module._split_broad(parts, themes, np.arange(9), population=40)
+    assert kept.tolist() == themes.tolist()
+
+
 def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -> None:
     parts = np.array([0, 0, 1, 1, 2, 2, 3, 3, NO_THEME])
     themes = np.array([0, 0, 0, 0, 1, 1, 1, 1, NO_THEME])

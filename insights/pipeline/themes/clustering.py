@@ -111,11 +111,13 @@ def discover_themes(
     seed: int | None = None,
     population: int | None = None,
     owners: np.ndarray | None = None,
+    population_items: int | None = None,
 ) -> Clustering:
     """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but
     single-threaded; population: the vectors are part of that many (ClusterParameters);
     owners: the item each vector is of, where an item has several (its units), so that a
-    theme's share is of the items (MAX_THEME_SHARE)."""
+    theme's share is of the items (MAX_THEME_SHARE); population_items: the vectors' items
+    are part of that many, and a theme's share is of those."""
     params = ClusterParameters.for_size(len(vectors), population)
     if len(vectors) < max(MIN_ITEMS, params.min_cluster_size):
         return _clustering(vectors, np.full(len(vectors), NO_THEME))
@@ -147,7 +149,8 @@ def discover_themes(
     steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
     if steady is None:
         return _clustering(vectors, parts)
-    return _clustering(vectors, _split_broad(parts, _nested(parts, steady), items), parts=parts)
+    themes = _split_broad(parts, _nested(parts, steady), items, population_items)
+    return _clustering(vectors, themes, parts=parts)
 
 
 def _tidied(vectors: np.ndarray, reduced: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -224,10 +227,13 @@ def _of_enough_items(
     return _renumber(result)
 
 
-def _split_broad(parts: np.ndarray, themes: np.ndarray, owners: np.ndarray) -> np.ndarray:
+def _split_broad(
+    parts: np.ndarray, themes: np.ndarray, owners: np.ndarray, population: int | None = None
+) -> np.ndarray:
     """The themes, with each that holds more than MAX_THEME_SHARE of the items (owners:
-    the item of each label) replaced by its parts."""
-    all_items = len(set(owners.tolist()))
+    the item of each label; population: of that many items, where these are a part of
+    them, as leftovers are of the whole feedback) replaced by its parts."""
+    all_items = max(len(set(owners.tolist())), population or 0)
     labels = themes.copy()
     for theme, items in _items_per_label(themes, owners).items():
         if items > MAX_THEME_SHARE * all_items:

@@ -24,7 +24,13 @@ from insights.models import (
     ThemeAssignment,
     ThemeStatus,
 )
-from insights.pipeline.embedding import ThemePoints, count_points, item_vectors, theme_points
+from insights.pipeline.embedding import (
+    ThemePoints,
+    count_embedded_items,
+    count_points,
+    item_vectors,
+    theme_points,
+)
 from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
 from insights.pipeline.themes.clustering import Clustering as ClusterResult
 
@@ -409,6 +415,8 @@ def theme_leftovers(
         seed=seed,
         population=count_points(embedding_model),
         owners=points.item_ids,
+        # A new theme is too broad by its share of all the feedback, not of the leftovers.
+        population_items=count_embedded_items(embedding_model),
     )
     labels = list(clustering.theme_ids.tolist())
     with transaction.atomic():
