@@ -5,7 +5,8 @@ every item before issue 20 (whole), on the same embeddings and seeds.
 
 The target (issue 20): no theme holds more than 25% of the items. Items count in each theme
 one of their units is in; the largest theme's share is of all items. Also shown: how many
-themes hold items of both sources (themes that mix the products).
+themes hold items of both sources (themes that mix the products), and the broad themes kept
+as parents of the themes they split into, with how much each is one product.
 """
 
 from collections.abc import Callable
@@ -25,6 +26,8 @@ COLUMNS = (
     "largest theme's source",
     "themes mixing the sources",
     "items in no theme",
+    "broad themes",
+    "their main source's share",
 )
 
 
@@ -43,8 +46,10 @@ def evaluate_mixed_workspace(
     )
     for step, (reading, vectors, owners) in enumerate(readings):
         for seed in SEEDS:
-            labels = discover_themes(vectors, seed=seed, owners=owners).labels
-            rows.append({"reading": reading, "seed": seed, **_figures(sources, owners, labels)})
+            clustering = discover_themes(vectors, seed=seed, owners=owners)
+            figures = _figures(sources, owners, clustering.labels)
+            broad = _broad_figures(sources, owners, clustering.parents)
+            rows.append({"reading": reading, "seed": seed, **figures, **broad})
             if on_progress:
                 on_progress(step * len(SEEDS) + seed + 1, len(readings) * len(SEEDS))
     counts = {name: sources.count(name) for name in dict.fromkeys(sources)}
@@ -57,11 +62,34 @@ def evaluate_mixed_workspace(
     return Section("mixed_workspace", "Two products in one workspace", COLUMNS, rows, notes)
 
 
-def _figures(sources: list[str], owners: np.ndarray, labels: np.ndarray) -> Row:
+def _members(owners: np.ndarray, labels: np.ndarray) -> dict[int, set[int]]:
+    """The items of each label but NO_THEME."""
     members: dict[int, set[int]] = {}
     for owner, label in zip(owners.tolist(), labels.tolist(), strict=True):
         if label != NO_THEME:
             members.setdefault(label, set()).add(owner)
+    return members
+
+
+def _broad_figures(sources: list[str], owners: np.ndarray, parents: np.ndarray | None) -> Row:
+    """How many broad themes (kept as parents of the themes they split into) there are, and
+    the share of their items, all together, from each one's main source: 1.0 when each
+    broad theme is one product."""
+    broad = _members(owners, parents) if parents is not None else {}
+    if not broad:
+        return {"broad themes": 0, "their main source's share": "—"}
+    main = 0
+    for items in broad.values():
+        of_source = [sources[item] for item in items]
+        main += max(of_source.count(name) for name in set(of_source))
+    return {
+        "broad themes": len(broad),
+        "their main source's share": main / sum(len(items) for items in broad.values()),
+    }
+
+
+def _figures(sources: list[str], owners: np.ndarray, labels: np.ndarray) -> Row:
+    members = _members(owners, labels)
     if not members:
         return {"themes": 0, "largest theme": 0.0, "largest theme's source": "—"}
     largest = max(members.values(), key=len)

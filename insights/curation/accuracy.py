@@ -13,7 +13,13 @@ import numpy as np
 
 from accounts.people import signed_in_person
 from ingestion.models import DataSource, FeedbackItem
-from insights.models import EvaluationLabel, ItemSentiment, SentimentClassifier, ThemeAssignment
+from insights.models import (
+    AssignmentMethod,
+    EvaluationLabel,
+    ItemSentiment,
+    SentimentClassifier,
+    ThemeAssignment,
+)
 from insights.pipeline.sentiment.prompt import LABELS
 from insights.pipeline.sentiment.stage import correct_sentiment, rating_bounds
 
@@ -137,8 +143,9 @@ def next_item_to_label() -> FeedbackItem | None:
 
 def assignment_to_check(item: FeedbackItem) -> ThemeAssignment | None:
     """The theme membership a person labelling the item is asked about: its nearest theme
-    (an item may be in several)."""
-    return ThemeAssignment.objects.filter(item=item).order_by("-similarity", "theme_id").first()
+    (an item may be in several), never a broad theme it is in through a sub-theme."""
+    memberships = ThemeAssignment.objects.filter(item=item).exclude(method=AssignmentMethod.PARENT)
+    return memberships.order_by("-similarity", "theme_id").first()
 
 
 def record_label(

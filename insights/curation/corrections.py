@@ -25,7 +25,11 @@ from insights.models import (
     ThemeStatus,
 )
 from insights.pipeline.sentiment.stage import SentimentError, correct_sentiment
-from insights.pipeline.themes.identity import move_item, refresh_theme_stats
+from insights.pipeline.themes.identity import (
+    move_item,
+    refresh_theme_stats,
+    sync_parent_memberships,
+)
 
 # The statuses a person may give a theme ("retired" is the machine's).
 PERSON_STATUSES = (ThemeStatus.ACTIVE, ThemeStatus.RESOLVED, ThemeStatus.IGNORED)
@@ -63,12 +67,15 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
         locked = {t.pk: t for t in _locked_themes([source.pk, target.pk])}
         source, target = locked[source.pk], locked[target.pk]
         _check_mergeable(source, target)
+        moved = list(source.assignments.values_list("item_id", flat=True))
         _move_assignments(source, target)
         # Themes merged into source before now point to target: one hop to the live theme.
         Theme.objects.filter(merged_into=source).update(merged_into=target)
         source.merged_into = target
         source.save(update_fields=["merged_into", "updated_at"])
-        refresh_theme_stats([source.pk, target.pk])
+        _adopt_sub_themes(source, target, moved)
+        broad = sync_parent_memberships(moved)
+        refresh_theme_stats([source.pk, target.pk, *broad])
         _record(
             CorrectionKind.MERGE,
             user,
@@ -90,6 +97,18 @@ def _move_assignments(source: Theme, target: Theme) -> None:
         kept = in_target[moved.item_id]
         (kept if _outranks(moved, kept) else moved).delete()
     ThemeAssignment.objects.filter(theme=source).update(theme=target)
+
+
+def _adopt_sub_themes(source: Theme, target: Theme, moved: list[int]) -> None:
+    """After source went into target: its items are in target directly (not through a
+    sub-theme of target's), and its sub-themes are target's."""
+    ThemeAssignment.objects.filter(
+        theme=target, item_id__in=moved, method=AssignmentMethod.PARENT
+    ).update(method=AssignmentMethod.CLUSTER)
+    Theme.objects.filter(parent=source).exclude(pk=target.pk).update(parent=target)
+    if target.parent_id == source.pk:
+        target.parent_id = source.parent_id
+        target.save(update_fields=["parent", "updated_at"])
 
 
 def _outranks(first: ThemeAssignment, second: ThemeAssignment) -> bool:

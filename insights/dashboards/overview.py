@@ -254,9 +254,10 @@ def _view_ends_on(filters: FeedbackFilters, now: datetime) -> date:
 def theme_stats(
     counts: dict[ThemeWeek, SentimentSplit], latest_week: date | None
 ) -> list[ThemeStats]:
-    """Return every live theme with items among the counts (as from theme_week_counts),
-    biggest first, with its items in latest_week and the week before."""
-    live = Theme.objects.live()
+    """Return every live theme without sub-themes with items among the counts (as from
+    theme_week_counts), biggest first, with its items in latest_week and the week before: a
+    broad theme holds its sub-themes' items, and ranking both would count them twice."""
+    live = Theme.objects.leaves()
     names = {
         pk: (name, status, card_headline(card))
         for pk, name, status, card in live.values_list("pk", "name", "status", "card")

@@ -54,7 +54,7 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
     themes = Theme.objects.live()
     if not show_closed:
         themes = themes.filter(status__in=OPEN_STATUSES)
-    themes = themes.only("id", "name", "name_source", "keywords", "status", "size")
+    themes = themes.only("id", "name", "name_source", "keywords", "status", "size", "parent")
     items = filters.apply(FeedbackItem.objects.all())
     splits = splits_by_theme(items)
     # An item may be in several themes: the splits do not add up to the items.
@@ -62,8 +62,23 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
     rows = [_theme_row(theme, splits.get(theme.pk, NO_ITEMS), total) for theme in themes]
     if filters.is_active:
         rows = [row for row in rows if row["count"]]
-    rows.sort(key=lambda row: (-row["count"], row["theme"].pk))
-    return ThemeList(rows, total)
+    return ThemeList(_as_tree(rows), total)
+
+
+def _as_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows biggest first, each broad theme followed by its listed sub-themes (biggest
+    first, row["sub_theme"] set); a sub-theme whose broad theme is not listed stands alone."""
+    rows = sorted(rows, key=lambda row: (-row["count"], row["theme"].pk))
+    listed = {row["theme"].pk for row in rows}
+    children: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["theme"].parent_id in listed:
+            children.setdefault(row["theme"].parent_id, []).append({**row, "sub_theme": True})
+    tree = []
+    for row in rows:
+        if row["theme"].parent_id not in listed:
+            tree += [row, *children.get(row["theme"].pk, [])]
+    return tree
 
 
 def splits_by_theme(items: QuerySet[FeedbackItem]) -> dict[int | None, SentimentSplit]:
@@ -106,6 +121,31 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
         .order_by("-similarity", "pk")
     )
     return ThemeDetail(split, percent(split.total, total), weeks, listed)
+
+
+def sub_theme_counts(theme: Theme, filters: FeedbackFilters) -> list[dict[str, Any]]:
+    """The theme's live sub-themes, biggest first, each with its items within the filters
+    and their share of the theme's (a broad theme holds its sub-themes' items)."""
+    children = list(Theme.objects.live().filter(parent=theme).only("id", "name", "status"))
+    if not children:
+        return []
+    counts = dict(
+        filters.apply(FeedbackItem.objects.filter(theme_assignments__theme__in=children))
+        .values("theme_assignments__theme")
+        .annotate(total=Count("pk"))
+        .values_list("theme_assignments__theme", "total")
+        .order_by()
+    )
+    whole = filters.apply(FeedbackItem.objects.filter(theme_assignments__theme=theme)).count()
+    rows = [
+        {
+            "theme": child,
+            "count": counts.get(child.pk, 0),
+            "percent": percent(counts.get(child.pk, 0), whole),
+        }
+        for child in children
+    ]
+    return sorted(rows, key=lambda row: (-row["count"], row["theme"].pk))
 
 
 def _unit_quote() -> Substr:

@@ -173,6 +173,13 @@ class Theme(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_themes"
     )
+    # The broader theme this one is a part of: one too broad to mean something is kept as
+    # the parent of the sub-themes it splits into (insights.pipeline.themes.clustering). A
+    # parent holds every item of its children (identity.sync_parent_memberships); new items
+    # join the children, and lists rank the themes without children (Theme.objects.leaves).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +220,9 @@ class AssignmentMethod(models.TextChoices):
     CLUSTER = "cluster", "Clustering"
     NEAREST = "nearest", "Nearest theme"
     PERSON = "person", "Moved by a person"
+    # In a broad theme because it is in one of its sub-themes (Theme.parent): kept in step
+    # with those by identity.sync_parent_memberships.
+    PARENT = "parent", "Through a sub-theme"
 
 
 class ThemeAssignment(models.Model):
@@ -272,10 +282,12 @@ def quoted_part(text: str, unit_start: int | None, unit_end: int | None) -> str:
 
 def themes_of_items() -> models.Prefetch:
     """What a list of items prefetches to show each item's themes: item.theme_memberships,
-    its assignments with their themes, nearest first."""
+    its assignments with their themes, nearest first; not those to a broad theme through one
+    of its sub-themes (the sub-theme says more)."""
+    memberships = ThemeAssignment.objects.exclude(method=AssignmentMethod.PARENT)
     return models.Prefetch(
         "theme_assignments",
-        queryset=ThemeAssignment.objects.select_related("theme").order_by("-similarity"),
+        queryset=memberships.select_related("theme").order_by("-similarity"),
         to_attr="theme_memberships",
     )
 

@@ -38,3 +38,17 @@ class ThemeQuerySet(models.QuerySet[Any]):
         may join and pages list; only those of embedding_model when it is given."""
         live = self.filter(status__in=self.model.LIVE_STATUSES, merged_into__isnull=True)
         return live if embedding_model is None else live.filter(embedding_model=embedding_model)
+
+    def leaves(self, embedding_model: str | None = None) -> Self:
+        """Return the live themes without live sub-themes: the most specific, which lists
+        rank side by side (a parent holds its children's items, so ranking both would count
+        them twice)."""
+        return self.live(embedding_model).exclude(self._has_live_children())
+
+    def parents(self, embedding_model: str | None = None) -> Self:
+        """Return the live themes with live sub-themes (Theme.parent)."""
+        return self.live(embedding_model).filter(self._has_live_children())
+
+    def _has_live_children(self) -> models.Exists:
+        children = self.model.objects.live().filter(parent=models.OuterRef("pk"))
+        return models.Exists(children)

@@ -258,10 +258,13 @@ def source_figures(period: Period, source_ids: Sequence[int]) -> list[SourceFigu
 
 
 def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigures]:
-    """Return every live theme with items in either period, in one GROUP BY."""
+    """Return every live theme without sub-themes with items in either period, in one
+    GROUP BY."""
     rows = (
         ThemeAssignment.objects.filter(
-            _both_periods(period, source_ids, "item"), theme__in=Theme.objects.live()
+            # The specific themes: a broad one holds its sub-themes' items.
+            _both_periods(period, source_ids, "item"),
+            theme__in=Theme.objects.leaves(),
         )
         .values("theme", "theme__name", "theme__first_seen_at")
         # Each item with its sentiment toward the theme (the rows are its assignments).

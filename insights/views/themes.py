@@ -42,7 +42,8 @@ def theme_list(request: HttpRequest) -> HttpResponse:
 @role_required()
 def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
     theme = get_object_or_404(
-        Theme.objects.select_related("merged_into", "name_model", "summary_model"), pk=theme_id
+        Theme.objects.select_related("merged_into", "parent", "name_model", "summary_model"),
+        pk=theme_id,
     )
     filters = FeedbackFilters(request.GET)
     detail = theme_stats.theme_detail(theme, filters)
@@ -61,6 +62,8 @@ def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
         "history": history,
         "named_by": _named_by(theme, history),
         "merged_here": theme.merged_themes.only("id", "name"),
+        "broad_theme": theme.parent if theme.parent is not None and theme.parent.is_live else None,
+        "sub_themes": theme_stats.sub_theme_counts(theme, filters),
         **_summary_and_quotes(theme),
         **_correction_forms(request, theme),
     }

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from devtools.evaluation import cache
+from devtools.evaluation import cache, mixed_workspace
 from devtools.evaluation.aspects import (
     AspectUnits,
     evaluate_aspect_sentiment,
@@ -335,6 +335,16 @@ def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sou
     assert by_unit["themes"] == 6 and by_unit["themes mixing the sources"] == 0
     assert by_unit["largest theme"] == pytest.approx(1 / 3)  # each device topic: all 30 reviews
     assert "app: 60 items; devices: 30 items, 150 points unit by unit." in section.notes[0]
+
+
+def test_a_mixed_workspace_says_how_much_each_broad_theme_is_one_source() -> None:
+    sources = ["app"] * 4 + ["devices"] * 4
+    owners = np.arange(8)
+    # Two broad themes: the first all the app's, the second three devices and one app item.
+    parents = np.array([0, 0, 0, 1, 1, 1, 1, NO_THEME])
+    figures = mixed_workspace._broad_figures(sources, owners, parents)
+    assert figures == {"broad themes": 2, "their main source's share": 6 / 7}
+    assert mixed_workspace._broad_figures(sources, owners, None)["broad themes"] == 0
 
 
 def test_vader_reads_clear_cases() -> None:

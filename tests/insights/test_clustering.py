@@ -118,38 +118,32 @@ def test_a_share_is_of_the_whole_feedback_where_the_items_are_a_part_of_it() -> 
     parts = np.array([0, 0, 1, 1, 2, 2, 3, 3, NO_THEME])
     themes = np.array([0, 0, 0, 0, 1, 1, 1, 1, NO_THEME])
     # Leftovers of 40 items: 4 is a tenth of them, each theme stays whole.
-    kept = clustering_module._split_broad(parts, themes, np.arange(9), population=40)
-    assert kept.tolist() == themes.tolist()
+    kept, parents = clustering_module._split_broad(parts, themes, np.arange(9), population=40)
+    assert kept.tolist() == themes.tolist() and parents is None
 
 
 def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -> None:
     parts = np.array([0, 0, 1, 1, 2, 2, 3, 3, NO_THEME])
     themes = np.array([0, 0, 0, 0, 1, 1, 1, 1, NO_THEME])
-    # One point an item: each theme holds 4 of 9 items, too broad.
-    assert clustering_module._split_broad(parts, themes, np.arange(9)).tolist() == [
-        0,
-        0,
-        1,
-        1,
-        2,
-        2,
-        3,
-        3,
-        -1,
-    ]
+    # One point an item: each theme holds 4 of 9 items, too broad; each is kept as the
+    # parent of its parts.
+    labels, parents = clustering_module._split_broad(parts, themes, np.arange(9))
+    assert labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, -1]
+    assert parents is not None and parents.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1]
     # The second theme's points are the units of one item: 1 of 6 items, it stays whole.
     owners = np.array([0, 1, 2, 3, 4, 4, 4, 4, 5])
-    assert clustering_module._split_broad(parts, themes, owners).tolist() == [
-        1,
-        1,
-        2,
-        2,
-        0,
-        0,
-        0,
-        0,
-        -1,
-    ]
+    labels, parents = clustering_module._split_broad(parts, themes, owners)
+    assert labels.tolist() == [1, 1, 2, 2, 0, 0, 0, 0, -1]
+    assert parents is not None and parents.tolist() == [0, 0, 0, 0, -1, -1, -1, -1, -1]
+
+
+def test_a_broad_theme_of_one_part_stays_whole_with_no_parent() -> None:
+    parts = np.array([0, 0, 0, 0, 1, 2, 3, NO_THEME])
+    themes = np.array([0, 0, 0, 0, 1, 1, 1, NO_THEME])
+    labels, parents = clustering_module._split_broad(parts, themes, np.arange(8))
+    # The first is one part: nothing to split it into. The second splits in three.
+    assert labels.tolist() == [0, 0, 0, 0, 1, 2, 3, -1]
+    assert parents is not None and parents.tolist() == [-1, -1, -1, -1, 0, 0, 0, -1]
 
 
 def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:

@@ -10,7 +10,7 @@ Each theme records the model, the prompt versions and the prompts it was describ
 is described again when any of them is no longer the current one.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -105,7 +105,7 @@ def describe_themes(
     ]
     if not themes:
         return 0
-    corpus = read_corpus(embedder.name)
+    corpora = _corpora(embedder.name, themes)
     taken = {
         theme_id: name
         for theme_id, name in Theme.objects.exclude(status=ThemeStatus.RETIRED).values_list(
@@ -114,6 +114,7 @@ def describe_themes(
     }
     for done, theme in enumerate(themes, 1):
         others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
+        corpus = corpora.get(broad=theme.pk in corpora.broad)
         _describe(theme, corpus, others, (llm, version), embedder)
         theme.save(update_fields=DESCRIBED_FIELDS)
         taken[theme.pk] = theme.name
@@ -169,10 +170,35 @@ def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
     return theme.summary_kind == SummaryKind.GENERATED and theme.summary_model_id != model.pk
 
 
-def read_corpus(embedding_model: str) -> Corpus:
-    """Read what describing needs of every theme; the neighbourhood only of themes embedded
-    by embedding_model, the model that embeds the name candidates."""
-    texts = _texts_by_theme()
+@dataclass(frozen=True)
+class _Corpora:
+    """What themes are described against: the most specific themes side by side, and the
+    broad themes (those with sub-themes) among the other top-level themes. A broad theme
+    holds its sub-themes' items: beside them its words would be nobody's own, and a name
+    that finds a sub-theme's items would seem to miss."""
+
+    specific: Corpus
+    broad: set[int]  # the broad themes' ids
+    top_level: Corpus | None  # None when no broad theme is being described
+
+    def get(self, broad: bool) -> Corpus:
+        return self.top_level if broad and self.top_level else self.specific
+
+
+def _corpora(embedding_model: str, themes: list[Theme]) -> _Corpora:
+    broad = set(Theme.objects.parents().values_list("pk", flat=True))
+    sub_themes = set(Theme.objects.live().filter(parent__in=broad).values_list("pk", flat=True))
+    specific = read_corpus(embedding_model, leave_out=broad)
+    top_level = None
+    if any(theme.pk in broad for theme in themes):
+        top_level = read_corpus(embedding_model, leave_out=sub_themes)
+    return _Corpora(specific, broad, top_level)
+
+
+def read_corpus(embedding_model: str, leave_out: Collection[int] = ()) -> Corpus:
+    """Read what describing needs of every theme but those left out; the neighbourhood only
+    of themes embedded by embedding_model, the model that embeds the name candidates."""
+    texts = {key: found for key, found in _texts_by_theme().items() if key not in leave_out}
     scales = source_scales()
     return Corpus(
         texts=texts,
@@ -185,7 +211,7 @@ def read_corpus(embedding_model: str) -> Corpus:
             ).iterator(chunk_size=2000)
         ),
         as_of=_latest_day(),
-        neighbourhood=_neighbourhood(embedding_model),
+        neighbourhood=_neighbourhood(embedding_model, leave_out),
     )
 
 
@@ -210,7 +236,7 @@ def _segments(
     return segment_values(source, kind, written, metadata)
 
 
-def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
+def _neighbourhood(embedding_model: str, leave_out: Collection[int] = ()) -> Neighbourhood | None:
     """A sample of the items of every live theme embedded by embedding_model, with their
     vectors by that model (a long item's, that of the unit that put it in the theme; see
     Neighbourhood.of; the sample is taken before the vectors are read, so at most
@@ -218,6 +244,7 @@ def _neighbourhood(embedding_model: str) -> Neighbourhood | None:
     members: dict[int, list[Point]] = {}
     rows = (
         ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
+        .exclude(theme_id__in=list(leave_out))
         .order_by("theme_id", "-similarity", "item_id")
         .values_list("theme_id", "item_id", "unit_start")
     )

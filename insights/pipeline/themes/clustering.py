@@ -14,7 +14,8 @@ it does not change is kept (docs/research/theme-clustering.md, "Theme granularit
 demo's 11 topics are such a level (its 60-odd clusters are the generator's templates);
 Banking77's 77 intents have none, and keep their clusters as themes. A theme of that
 level holding more than MAX_THEME_SHARE of the items is too broad to mean something (one of
-two products in a workspace): its clusters are themes of their own.
+two products in a workspace): its clusters are themes of their own, and it is kept as their
+parent (Clustering.parents), so that pages can show the product with its themes inside.
 Plain numpy in and out: no Django here.
 """
 
@@ -92,6 +93,17 @@ class Clustering:
     # centres and the theme label of each. None where each theme is one cluster.
     part_centroids: np.ndarray | None = None
     part_themes: np.ndarray | None = None
+    # One parent label per item, numbered apart from the themes: the broad theme its theme
+    # was split from (MAX_THEME_SHARE), NO_THEME for none. None where no theme was split.
+    parents: np.ndarray | None = None
+
+    def parent_of(self) -> dict[int, int]:
+        """Return the parent label of each theme label split from a broad theme."""
+        if self.parents is None:
+            return {}
+        split = (self.labels != NO_THEME) & (self.parents != NO_THEME)
+        pairs = zip(self.labels[split].tolist(), self.parents[split].tolist(), strict=True)
+        return dict(pairs)
 
     def assignable(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the centres new items are compared with and the theme label of each: the
@@ -149,8 +161,8 @@ def discover_themes(
     steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
     if steady is None:
         return _clustering(vectors, parts)
-    themes = _split_broad(parts, _nested(parts, steady), items, population_items)
-    return _clustering(vectors, themes, parts=parts)
+    themes, parents = _split_broad(parts, _nested(parts, steady), items, population_items)
+    return _clustering(vectors, themes, parts=parts, parents=parents)
 
 
 def _tidied(vectors: np.ndarray, reduced: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -229,17 +241,22 @@ def _of_enough_items(
 
 def _split_broad(
     parts: np.ndarray, themes: np.ndarray, owners: np.ndarray, population: int | None = None
-) -> np.ndarray:
-    """The themes, with each that holds more than MAX_THEME_SHARE of the items (owners:
-    the item of each label; population: of that many items, where these are a part of
-    them, as leftovers are of the whole feedback) replaced by its parts."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The themes, with each of two or more parts that holds more than MAX_THEME_SHARE of
+    the items (owners: the item of each label; population: of that many items, where these
+    are a part of them, as leftovers are of the whole feedback) replaced by its parts; and
+    the parent of each label, the broad theme it was split from (NO_THEME for none; None
+    where none was split)."""
     all_items = max(len(set(owners.tolist())), population or 0)
     labels = themes.copy()
+    parents = np.full(len(themes), NO_THEME)
     for theme, items in _items_per_label(themes, owners).items():
-        if items > MAX_THEME_SHARE * all_items:
-            members = themes == theme
+        members = themes == theme
+        if items > MAX_THEME_SHARE * all_items and len(set(parts[members].tolist())) > 1:
             labels[members] = parts[members] + len(themes)  # after every theme's label
-    return _renumber(labels)
+            parents[members] = theme
+    split = bool((parents != NO_THEME).any())
+    return _renumber(labels), _renumber(parents) if split else None
 
 
 def _items_per_label(labels: np.ndarray, owners: np.ndarray) -> dict[int, int]:
@@ -301,14 +318,17 @@ def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _clustering(
-    vectors: np.ndarray, labels: np.ndarray, parts: np.ndarray | None = None
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    parts: np.ndarray | None = None,
+    parents: np.ndarray | None = None,
 ) -> Clustering:
     ids, centres = _centroids(vectors, labels)
     if parts is None:
         return Clustering(labels=labels, theme_ids=ids, centroids=centres)
     part_ids, part_centres = _centroids(vectors, parts)
     part_themes = np.array([labels[parts == part][0] for part in part_ids.tolist()], dtype=int)
-    return Clustering(labels, ids, centres, part_centres, part_themes)
+    return Clustering(labels, ids, centres, part_centres, part_themes, parents)
 
 
 def _merge_close_clusters(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

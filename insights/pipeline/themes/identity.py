@@ -34,6 +34,9 @@ from insights.pipeline.embedding import (
 from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
 from insights.pipeline.themes.clustering import Clustering as ClusterResult
 
+# Items a query when keeping broad themes in step: id lists well inside SQLite's limit on
+# query parameters.
+ITEM_BATCH_SIZE = 2000
 # Share of a new cluster's members that must come from one stored theme (Jaccard of the two
 # member sets) for the cluster to be that theme again.
 MATCH_MIN_JACCARD = 0.2
@@ -53,6 +56,7 @@ class ReclusterResult:
     items_assigned: int
     unthemed: int  # items the clustering found too scattered for any theme
     in_several: int = 0  # long items whose units fell in more than one theme
+    parents: int = 0  # themes too broad to mean something, kept with sub-themes inside
 
     def describe(self) -> str:
         """What the re-cluster did, in a sentence for the run page."""
@@ -62,10 +66,16 @@ class ReclusterResult:
             if self.in_several
             else ""
         )
+        broad = (
+            f" {self.parents} of them {'is' if self.parents == 1 else 'are'} too broad to "
+            "mean something and hold sub-themes."
+            if self.parents
+            else ""
+        )
         return (
             f"Re-clustered into {self.themes} themes ({self.kept} found again, "
             f"{self.created} new, {self.retired} retired); {self.unthemed} items are too "
-            f"scattered for any theme.{several}"
+            f"scattered for any theme.{broad}{several}"
         )
 
 
@@ -96,16 +106,20 @@ def _store_clustering(
     embedding_model: str, points: ThemePoints, clustering: ClusterResult
 ) -> ReclusterResult:
     old_members = _members_by_theme(embedding_model)
-    ids, vectors = points.item_ids, points.vectors
-    new_members = {
-        int(label): set(ids[clustering.labels == label].tolist()) for label in clustering.theme_ids
+    clusters = _Clusters.of(points, clustering)
+    targets = _match_clusters(clusters, old_members, embedding_model)
+    # A broad theme is continued one to one or is new: never merged into another.
+    unmatched = {
+        key: members
+        for key, members in clusters.members.items()
+        if key not in targets and key not in clusters.parent_keys
     }
-    targets = _match_clusters(new_members, clustering, old_members, embedding_model)
-    unmatched = {label: members for label, members in new_members.items() if label not in targets}
-    targets.update(_match_merged(unmatched, clustering, old_members, embedding_model))
-    themes = _themes_for_clusters(targets, list(new_members), vectors, clustering, embedding_model)
+    targets.update(_match_merged(unmatched, clusters, old_members, embedding_model))
+    themes = _themes_for_clusters(targets, clusters, clustering, points.vectors, embedding_model)
+    _set_parents(themes, clusters)
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
     rows = _reassign(points, clustering, themes)
+    sync_parent_memberships(set(points.item_ids.tolist()))
     per_item = Counter(row.item_id for row in rows)
     # Every live theme: those no cluster continued keep only the items people put there.
     refresh_theme_stats(list(Theme.objects.live(embedding_model).values_list("pk", flat=True)))
@@ -119,7 +133,56 @@ def _store_clustering(
         items_assigned=len(per_item),
         unthemed=_unthemed(points.item_ids, clustering.labels),
         in_several=sum(count > 1 for count in per_item.values()),
+        parents=len({themes[key].pk for key in clusters.parent_keys}),
     )
+
+
+@dataclass(frozen=True)
+class _Clusters:
+    """What a clustering stores as themes, by key: its theme labels and, numbered after
+    them, the broad themes some were split from (their parents)."""
+
+    members: dict[int, set[int]]  # the items of each
+    points: dict[int, np.ndarray]  # which points each holds (a mask over the points)
+    centres: dict[int, np.ndarray]
+    parent_of: dict[int, int]  # the parent key of each theme label split from one
+
+    @property
+    def parent_keys(self) -> set[int]:
+        return set(self.parent_of.values())
+
+    @classmethod
+    def of(cls, points: ThemePoints, clustering: ClusterResult) -> "_Clusters":
+        masks = {int(label): clustering.labels == label for label in clustering.theme_ids}
+        centres = dict(zip(masks, clustering.centroids, strict=True))
+        offset = max(masks, default=-1) + 1
+        parent_of = {label: offset + parent for label, parent in clustering.parent_of().items()}
+        for key in set(parent_of.values()):
+            masks[key] = clustering.parents == key - offset
+            mean = points.vectors[masks[key]].mean(axis=0)
+            centres[key] = mean / (np.linalg.norm(mean) or 1.0)
+        members = {key: set(points.item_ids[mask].tolist()) for key, mask in masks.items()}
+        return cls(members, masks, centres, parent_of)
+
+    def centre(self, keys: list[int], vectors: np.ndarray) -> np.ndarray:
+        """The unit-length centre of the clusters' points, as little-endian float32."""
+        if len(keys) == 1:
+            return self.centres[keys[0]].astype("<f4")
+        mean = vectors[np.logical_or.reduce([self.points[key] for key in keys])].mean(axis=0)
+        return (mean / (np.linalg.norm(mean) or 1.0)).astype("<f4")
+
+
+def _set_parents(themes: dict[int, Theme], clusters: _Clusters) -> None:
+    """Give each theme the parent its cluster has (none for the others): parents are the
+    top of the hierarchy, and a theme continued from an earlier run may have moved."""
+    changed = []
+    for key, theme in themes.items():
+        parent = themes.get(clusters.parent_of.get(key, -1))
+        parent_id = parent.pk if parent is not None and parent.pk != theme.pk else None
+        if theme.parent_id != parent_id:
+            theme.parent_id = parent_id
+            changed.append(theme)
+    Theme.objects.bulk_update(changed, ["parent"])
 
 
 def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
@@ -138,26 +201,25 @@ def _members_by_theme(embedding_model: str) -> dict[int, set[int]]:
 
 
 def _match_clusters(
-    new_members: dict[int, set[int]],
-    clustering: ClusterResult,
-    old_members: dict[int, set[int]],
-    embedding_model: str,
+    clusters: _Clusters, old_members: dict[int, set[int]], embedding_model: str
 ) -> dict[int, int]:
-    """Return {cluster label: stored theme id}, one to one, best overlaps first."""
+    """Return {cluster key: stored theme id}, one to one, best overlaps first. Broad themes
+    and their parts are matched together: a theme that grew too broad is continued by the
+    broad cluster (its members are all of it), its parts are new or continue earlier parts."""
     from scipy.optimize import linear_sum_assignment
 
     old = list(Theme.objects.live(embedding_model).only("id", "centroid"))
-    labels = list(new_members)
+    labels = list(clusters.members)
     if not old or not labels:
         return {}
     jaccard = np.array(
         [
-            [_jaccard(new_members[label], old_members.get(theme.pk, set())) for theme in old]
+            [_jaccard(clusters.members[label], old_members.get(theme.pk, set())) for theme in old]
             for label in labels
         ]
     )
     old_centres = np.stack([theme.centroid_array() for theme in old])
-    centres = clustering.centroids[np.searchsorted(clustering.theme_ids, labels)]
+    centres = np.stack([clusters.centres[label] for label in labels])
     cosine = centres @ old_centres.T
     # Members decide; the centre breaks ties and decides alone when no members are shared.
     rows, cols = linear_sum_assignment(-(jaccard + 0.01 * cosine))
@@ -175,7 +237,7 @@ def _jaccard(a: set[int], b: set[int]) -> float:
 
 def _match_merged(
     unmatched: dict[int, set[int]],
-    clustering: ClusterResult,
+    clusters: _Clusters,
     old_members: dict[int, set[int]],
     embedding_model: str,
 ) -> dict[int, int]:
@@ -196,7 +258,7 @@ def _match_merged(
     roots = set(root_of)
     found: dict[int, int] = {}
     for label, members in unmatched.items():
-        cosine = centres @ clustering.centroids[int(np.searchsorted(clustering.theme_ids, label))]
+        cosine = centres @ clusters.centres[label]
         nearest = int(np.argmax(cosine))
         shares = {
             root: len(members & old_members.get(root, set())) / len(members) for root in roots
@@ -211,49 +273,41 @@ def _match_merged(
 
 def _themes_for_clusters(
     targets: dict[int, int],
-    labels: list[int],
-    vectors: np.ndarray,
+    clusters: _Clusters,
     clustering: ClusterResult,
+    vectors: np.ndarray,
     embedding_model: str,
 ) -> dict[int, Theme]:
-    """Return the theme of each cluster label: the stored theme it continues (targets), with
+    """Return the theme of each cluster key: the stored theme it continues (targets), with
     its new centre, or a new theme. Several clusters continue one theme only where people
     merged themes into it; its centre is then that of all their members."""
     stored = Theme.objects.in_bulk(set(targets.values()))
-    labels_of: dict[int, list[int]] = {}
-    for label, theme_id in targets.items():
-        labels_of.setdefault(theme_id, []).append(label)
-    for theme_id, its_labels in labels_of.items():
+    keys_of: dict[int, list[int]] = {}
+    for key, theme_id in targets.items():
+        keys_of.setdefault(theme_id, []).append(key)
+    for theme_id, its_keys in keys_of.items():
         theme = stored[theme_id]
-        theme.centroid = _centre(its_labels, vectors, clustering).tobytes()
-        theme.part_centroids = _part_centres(its_labels, clustering)
+        theme.centroid = clusters.centre(its_keys, vectors).tobytes()
+        theme.part_centroids = _part_centres(its_keys, clustering)
         theme.save(update_fields=["centroid", "part_centroids", "updated_at"])
-    themes = {label: stored[theme_id] for label, theme_id in targets.items()}
-    for label in labels:
-        if label not in themes:
-            themes[label] = Theme.objects.create(
-                name=f"Theme {label + 1}",
-                centroid=_centre([label], vectors, clustering).tobytes(),
-                part_centroids=_part_centres([label], clustering),
+    themes = {key: stored[theme_id] for key, theme_id in targets.items()}
+    for key in clusters.members:
+        if key not in themes:
+            themes[key] = Theme.objects.create(
+                name=f"Theme {key + 1}",
+                centroid=clusters.centre([key], vectors).tobytes(),
+                part_centroids=_part_centres([key], clustering),
                 embedding_model=embedding_model,
             )
     return themes
 
 
-def _centre(labels: list[int], vectors: np.ndarray, clustering: ClusterResult) -> np.ndarray:
-    """Return the unit-length centre of the clusters' members as little-endian float32."""
-    if len(labels) == 1:
-        centre = clustering.centroids[int(np.searchsorted(clustering.theme_ids, labels[0]))]
-    else:
-        mean = vectors[np.isin(clustering.labels, labels)].mean(axis=0)
-        centre = mean / (np.linalg.norm(mean) or 1.0)
-    return centre.astype("<f4")
-
-
-def _part_centres(labels: list[int], clustering: ClusterResult) -> bytes:
+def _part_centres(keys: list[int], clustering: ClusterResult) -> bytes:
     """Return the centres of the clusters' parts as little-endian float32 rows (empty
-    where the clustering has no parts)."""
-    if clustering.part_centroids is None:
+    where the clustering has no parts, and for a broad theme: new items join its parts'
+    themes, never it)."""
+    labels = [key for key in keys if key in clustering.theme_ids]
+    if clustering.part_centroids is None or not labels:
         return b""
     rows = [clustering.centres_of(label) for label in labels]
     return np.vstack(rows).astype("<f4").tobytes()
@@ -372,7 +426,8 @@ def assign_new_items(
     rows = _nearest_per_theme(points, labels, theme_ids, centres, AssignmentMethod.NEAREST)
     # Another run may have assigned some of them meanwhile; its row is as good.
     ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-    refresh_theme_stats({row.theme_id for row in rows})
+    parents = sync_parent_memberships({row.item_id for row in rows})
+    refresh_theme_stats({row.theme_id for row in rows} | parents)
     if on_progress:
         on_progress(points.items, points.items)
     return len({row.item_id for row in rows})
@@ -418,12 +473,14 @@ def theme_leftovers(
         # A new theme is too broad by its share of all the feedback, not of the leftovers.
         population_items=count_embedded_items(embedding_model),
     )
-    labels = list(clustering.theme_ids.tolist())
+    clusters = _Clusters.of(points, clustering)
     with transaction.atomic():
-        themes = _themes_for_clusters({}, labels, points.vectors, clustering, embedding_model)
+        themes = _themes_for_clusters({}, clusters, clustering, points.vectors, embedding_model)
+        _set_parents(themes, clusters)
         rows = _cluster_assignments(points, clustering.labels, themes)
         # Another run may have assigned some of them meanwhile; its row is as good.
         ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        sync_parent_memberships({row.item_id for row in rows})
         refresh_theme_stats([theme.pk for theme in themes.values()])
     if on_progress:
         on_progress(points.items, points.items)
@@ -434,10 +491,11 @@ def theme_leftovers(
 def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
     """Return the centres new items are compared with, and for each the live theme an item
     nearest it joins: every live theme's parts' centres (its own where it has no parts),
-    and each merged-away theme's for the theme it was merged into."""
+    and each merged-away theme's for the theme it was merged into. A broad theme is joined
+    through its sub-themes (sync_parent_memberships), never directly."""
     live = Theme.objects.live(embedding_model)
     fields = ("id", "centroid", "part_centroids")
-    themes = list(live.only(*fields))
+    themes = list(Theme.objects.leaves(embedding_model).only(*fields))
     themes += Theme.objects.filter(merged_into__in=live).only(*fields, "merged_into_id")
     if not themes:
         return [], np.zeros((0, 0), dtype="<f4")
@@ -491,5 +549,59 @@ def move_item(item: FeedbackItem, theme: Theme, user: User | None) -> ThemeAssig
             "sentiment_by_person": False,
         },
     )
-    refresh_theme_stats(previous | {theme.pk})
+    parents = sync_parent_memberships([item.pk])
+    refresh_theme_stats(previous | {theme.pk} | parents)
     return assignment
+
+
+def sync_parent_memberships(item_ids: Collection[int]) -> set[int]:
+    """Put each item in the broad theme (Theme.parent) of every theme it is in, quoting
+    what puts it in that sub-theme (the nearest, where it is in several), and take it out
+    of the broad themes none of its themes is part of any more; a person's assignment is
+    never touched. Return the broad themes whose items changed."""
+    parent_of = dict(
+        Theme.objects.live().filter(parent__in=Theme.objects.live()).values_list("pk", "parent_id")
+    )
+    ids = sorted(item_ids)
+    changed: set[int] = set()
+    for start in range(0, len(ids), ITEM_BATCH_SIZE):
+        rows = list(
+            ThemeAssignment.objects.filter(item_id__in=ids[start : start + ITEM_BATCH_SIZE])
+        )
+        wanted = _through_sub_themes(rows, parent_of)
+        held = {(row.item_id, row.theme_id): row for row in rows}
+        stale = [
+            row
+            for key, row in held.items()
+            if row.method == AssignmentMethod.PARENT and key not in wanted
+        ]
+        ThemeAssignment.objects.filter(pk__in=[row.pk for row in stale]).delete()
+        new = [row for key, row in wanted.items() if key not in held]
+        ThemeAssignment.objects.bulk_create(new)
+        changed |= {row.theme_id for row in stale + new}
+    return changed
+
+
+def _through_sub_themes(
+    rows: list[ThemeAssignment], parent_of: dict[int, int]
+) -> dict[tuple[int, int], ThemeAssignment]:
+    """The assignment to a broad theme that each (item, broad theme) should have: a copy of
+    the item's nearest assignment to one of its sub-themes."""
+    wanted: dict[tuple[int, int], ThemeAssignment] = {}
+    for row in rows:
+        parent = parent_of.get(row.theme_id)
+        if parent is None or row.method == AssignmentMethod.PARENT:
+            continue
+        key = (row.item_id, parent)
+        if key in wanted and wanted[key].similarity >= row.similarity:
+            continue
+        wanted[key] = ThemeAssignment(
+            item_id=row.item_id,
+            theme_id=parent,
+            similarity=row.similarity,
+            unit_start=row.unit_start,
+            unit_end=row.unit_end,
+            sentiment=row.sentiment,
+            method=AssignmentMethod.PARENT,
+        )
+    return wanted

@@ -1,0 +1,243 @@
+"""Broad themes with sub-themes: a theme too broad to mean something (a whole product beside
+another) is kept as the parent of the themes it splits into, holds their items, and keeps
+its id across re-clusters (issue 20, themes that split until they mean something)."""
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+from django.http import QueryDict
+from django.test import Client
+from django.urls import reverse
+
+from ingestion.models import FeedbackItem
+from insights.curation.corrections import merge_themes
+from insights.dashboards.filters import FeedbackFilters
+from insights.dashboards.overview import build_overview
+from insights.dashboards.theme_stats import theme_list
+from insights.models import AssignmentMethod, ItemEmbedding, TextEmbedding, Theme, ThemeAssignment
+from insights.pipeline.embedding import theme_points
+from insights.pipeline.themes import clustering as clustering_module
+from insights.pipeline.themes.clustering import Clustering
+from insights.pipeline.themes.identity import (
+    _store_clustering,
+    assign_new_items,
+    move_item,
+    sync_parent_memberships,
+)
+from tests.factories import EMBEDDING_MODEL, TopicVectors, add_items
+
+pytestmark = pytest.mark.django_db
+
+# Four topics of ten items: the budgeting app's receipts (0) and sync (1), the airline's
+# delays (2) and lost bags (3).
+TOPICS = 4
+PER_TOPIC = 10
+PRODUCT_OF_TOPIC = np.array([0, 0, 1, 1])
+
+
+def store_vectors(items: list[FeedbackItem], vectors: np.ndarray) -> None:
+    for item, vector in zip(items, vectors, strict=True):
+        text = TextEmbedding.objects.create(
+            model_name=EMBEDDING_MODEL,
+            text_hash=item.content_hash,
+            dimensions=len(vector),
+            vector=vector.astype("<f4").tobytes(),
+        )
+        ItemEmbedding.objects.create(item=item, embedding=text)
+
+
+@pytest.fixture
+def topics() -> TopicVectors:
+    return TopicVectors(topics=TOPICS, dimensions=16, spread=0.05, seed=0)
+
+
+@pytest.fixture
+def items(topics: TopicVectors) -> list[FeedbackItem]:
+    """PER_TOPIC items of each topic, embedded, in topic order."""
+    stored = add_items(*(f"item {n}" for n in range(TOPICS * PER_TOPIC)))
+    store_vectors(stored, np.array([topics.near(n // PER_TOPIC) for n in range(len(stored))]))
+    return stored
+
+
+def clustering(split_products: bool = True) -> Clustering:
+    """The items' clustering: by topic, each product a broad theme holding two (or, not
+    split, one theme per product)."""
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    topic = np.repeat(np.arange(TOPICS), PER_TOPIC)
+    if not split_products:
+        products = PRODUCT_OF_TOPIC[topic]
+        return clustering_module._clustering(points.vectors, products, parts=topic)
+    parents = PRODUCT_OF_TOPIC[topic]
+    return clustering_module._clustering(points.vectors, topic, parts=topic, parents=parents)
+
+
+def store(split_products: bool = True) -> None:
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    _store_clustering(EMBEDDING_MODEL, points, clustering(split_products))
+
+
+def theme_of_topic(topic: int) -> Theme:
+    first = FeedbackItem.objects.order_by("pk")[topic * PER_TOPIC]
+    return Theme.objects.leaves().get(assignments__item=first)
+
+
+def themes_of(item: FeedbackItem) -> set[int]:
+    return set(item.theme_assignments.values_list("theme_id", flat=True))
+
+
+def test_a_broad_theme_holds_its_sub_themes_and_their_items(items: list[FeedbackItem]) -> None:
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    result = _store_clustering(EMBEDDING_MODEL, points, clustering())
+
+    assert (result.themes, result.parents) == (6, 2)
+    assert "2 of them are too broad to mean something and hold sub-themes." in result.describe()
+    parents = list(Theme.objects.parents().order_by("pk"))
+    assert len(parents) == 2 and Theme.objects.leaves().count() == 4
+    for parent in parents:
+        assert parent.parent_id is None and parent.size == 2 * PER_TOPIC
+        children = list(parent.children.all())
+        assert len(children) == 2 and all(child.size == PER_TOPIC for child in children)
+        child_items = set(
+            ThemeAssignment.objects.filter(theme__in=children).values_list("item_id", flat=True)
+        )
+        held = parent.assignments.all()
+        assert set(held.values_list("item_id", flat=True)) == child_items
+        assert set(held.values_list("method", flat=True)) == {AssignmentMethod.PARENT}
+    # Each item is in its topic's theme and, through it, in its product's.
+    assert all(len(themes_of(item)) == 2 for item in items)
+
+
+def test_a_recluster_keeps_the_broad_themes_and_their_sub_themes(
+    items: list[FeedbackItem],
+) -> None:
+    store()
+    before = dict(Theme.objects.values_list("pk", "parent_id"))
+    again = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    result = _store_clustering(EMBEDDING_MODEL, again, clustering())
+    assert (result.kept, result.created) == (6, 0)
+    assert dict(Theme.objects.live().values_list("pk", "parent_id")) == before
+    assert ThemeAssignment.objects.count() == 2 * len(items)
+
+
+def test_a_theme_that_grows_too_broad_becomes_the_parent_and_keeps_its_id(
+    items: list[FeedbackItem],
+) -> None:
+    store(split_products=False)
+    products = set(Theme.objects.live().values_list("pk", flat=True))
+    assert len(products) == 2 and not Theme.objects.parents().exists()
+
+    store()
+    assert set(Theme.objects.parents().values_list("pk", flat=True)) == products
+    assert Theme.objects.leaves().count() == 4
+    assert not Theme.objects.leaves().filter(pk__in=products).exists()
+
+
+def test_a_new_item_joins_a_sub_theme_and_through_it_the_broad_theme(
+    items: list[FeedbackItem], topics: TopicVectors
+) -> None:
+    store()
+    (new,) = add_items("a new receipt problem")
+    store_vectors([new], np.array([topics.near(0)]))
+
+    assert assign_new_items(EMBEDDING_MODEL) == 1
+
+    receipts = theme_of_topic(0)
+    assert themes_of(new) == {receipts.pk, receipts.parent_id}
+    parent = Theme.objects.get(pk=receipts.parent_id)
+    assert parent.size == 2 * PER_TOPIC + 1 and receipts.size == PER_TOPIC + 1
+
+
+def test_a_moved_item_follows_its_new_theme_into_that_theme_s_parent(
+    items: list[FeedbackItem],
+) -> None:
+    store()
+    delays, app = theme_of_topic(2), theme_of_topic(0).parent_id
+    item = items[0]  # a receipts item, in the budgeting app
+
+    move_item(item, delays, None)
+
+    assert themes_of(item) == {delays.pk, delays.parent_id}
+    methods = dict(item.theme_assignments.values_list("theme_id", "method"))
+    assert methods == {
+        delays.pk: AssignmentMethod.PERSON,
+        delays.parent_id: AssignmentMethod.PARENT,
+    }
+    assert Theme.objects.get(pk=app).size == 2 * PER_TOPIC - 1
+
+
+def test_merging_a_sub_theme_into_another_products_moves_its_items_there(
+    items: list[FeedbackItem], admin_user: User
+) -> None:
+    store()
+    sync, bags = theme_of_topic(1), theme_of_topic(3)
+    app, airline = sync.parent_id, bags.parent_id
+
+    merge_themes(sync, bags, admin_user)
+
+    assert Theme.objects.get(pk=app).size == PER_TOPIC
+    assert Theme.objects.get(pk=airline).size == 3 * PER_TOPIC
+    for item in items[PER_TOPIC : 2 * PER_TOPIC]:
+        assert themes_of(item) == {bags.pk, airline}
+
+
+def test_merging_a_broad_theme_into_another_brings_its_sub_themes(
+    items: list[FeedbackItem], admin_user: User
+) -> None:
+    store()
+    app, airline = (theme.pk for theme in Theme.objects.parents().order_by("pk"))
+    merge_themes(Theme.objects.get(pk=app), Theme.objects.get(pk=airline), admin_user)
+    assert Theme.objects.parents().get().pk == airline
+    assert Theme.objects.get(pk=airline).children.count() == 4
+    assert Theme.objects.get(pk=airline).size == len(items)
+    # Keeping them in step again changes nothing: every item is in the airline's theme.
+    assert sync_parent_memberships([item.pk for item in items]) == set()
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def test_the_theme_list_shows_each_broad_theme_with_its_sub_themes_under_it(
+    items: list[FeedbackItem], admin_client: Client
+) -> None:
+    store()
+    rows = theme_list(FeedbackFilters(QueryDict(""))).rows
+    order = [(row["theme"].pk, bool(row.get("sub_theme"))) for row in rows]
+    broad = [pk for pk, sub in order if not sub]
+    assert set(broad) == set(Theme.objects.parents().values_list("pk", flat=True))
+    for position, (pk, sub) in enumerate(order):
+        if sub:  # under its broad theme, after it and its siblings only
+            parent = Theme.objects.get(pk=pk).parent_id
+            assert parent in [p for p, s in order[:position] if not s]
+            assert [p for p, s in order[:position] if not s][-1] == parent
+
+    page = admin_client.get(reverse("insights:theme_list")).content.decode()
+    assert page.count('class="sub-theme"') == 4
+
+
+def test_a_broad_themes_page_lists_its_sub_themes_and_a_sub_themes_page_links_back(
+    items: list[FeedbackItem], admin_client: Client
+) -> None:
+    store()
+    receipts = theme_of_topic(0)
+    app = Theme.objects.get(pk=receipts.parent_id)
+    page = admin_client.get(reverse("insights:theme_detail", args=[app.pk])).content.decode()
+    section = page[page.index('id="sub-themes"') :]
+    for child in app.children.all():
+        assert reverse("insights:theme_detail", args=[child.pk]) in section
+    assert ">50.0 %<" in section  # each holds half the broad theme's items
+
+    page = admin_client.get(reverse("insights:theme_detail", args=[receipts.pk])).content.decode()
+    crumb = page[page.index('id="broad-theme"') :]
+    assert reverse("insights:theme_detail", args=[app.pk]) in crumb[: crumb.index("</p>")]
+    assert 'id="sub-themes"' not in page
+
+
+def test_the_overview_and_the_item_list_name_the_specific_themes(
+    items: list[FeedbackItem], admin_client: Client
+) -> None:
+    store()
+    ranked = {stats.id for stats in build_overview(FeedbackFilters(QueryDict(""))).themes}
+    assert ranked == set(Theme.objects.leaves().values_list("pk", flat=True))
+    page = admin_client.get(reverse("insights:item_list")).content.decode()
+    for parent in Theme.objects.parents():
+        assert reverse("insights:theme_detail", args=[parent.pk]) not in page
