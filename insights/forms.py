@@ -52,7 +52,7 @@ class MergeThemeForm(forms.Form):
 
     def __init__(self, *args: Any, theme: Theme, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        others = Theme.objects.live(theme.embedding_model).exclude(pk=theme.pk)
+        others = Theme.objects.leaves(theme.embedding_model).exclude(pk=theme.pk)
         offer_themes(self.fields["target"], others.only("id", "name").order_by("name"))
 
 
@@ -71,7 +71,7 @@ class MoveItemForm(forms.Form):
 
     def __init__(self, *args: Any, current: Theme | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        themes = Theme.objects.live()
+        themes = Theme.objects.leaves()  # a broad theme is joined through its sub-themes
         if current is not None:
             themes = themes.exclude(pk=current.pk)
         offer_themes(self.fields["theme"], themes.only("id", "name").order_by("name"))

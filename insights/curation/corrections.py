@@ -73,7 +73,7 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
         Theme.objects.filter(merged_into=source).update(merged_into=target)
         source.merged_into = target
         source.save(update_fields=["merged_into", "updated_at"])
-        _adopt_sub_themes(source, target, moved)
+        # Its items leave source's broad theme, if any, for target's.
         broad = sync_parent_memberships(moved)
         refresh_theme_stats([source.pk, target.pk, *broad])
         _record(
@@ -99,18 +99,6 @@ def _move_assignments(source: Theme, target: Theme) -> None:
     ThemeAssignment.objects.filter(theme=source).update(theme=target)
 
 
-def _adopt_sub_themes(source: Theme, target: Theme, moved: list[int]) -> None:
-    """After source went into target: its items are in target directly (not through a
-    sub-theme of target's), and its sub-themes are target's."""
-    ThemeAssignment.objects.filter(
-        theme=target, item_id__in=moved, method=AssignmentMethod.PARENT
-    ).update(method=AssignmentMethod.CLUSTER)
-    Theme.objects.filter(parent=source).exclude(pk=target.pk).update(parent=target)
-    if target.parent_id == source.pk:
-        target.parent_id = source.parent_id
-        target.save(update_fields=["parent", "updated_at"])
-
-
 def _outranks(first: ThemeAssignment, second: ThemeAssignment) -> bool:
     by_person = AssignmentMethod.PERSON
     return (first.method == by_person, first.similarity) > (
@@ -126,6 +114,14 @@ def _check_mergeable(source: Theme, target: Theme) -> None:
         raise CorrectionError(f"“{target.name}” is no longer a theme to merge into.")
     if source.embedding_model != target.embedding_model:
         raise CorrectionError("These themes come from different embedding models.")
+    for theme in (source, target):
+        _check_specific(theme, "merge those instead")
+
+
+def _check_specific(theme: Theme, instead: str) -> None:
+    """Refuse a broad theme: it holds its sub-themes' items, and they decide its members."""
+    if Theme.objects.parents().filter(pk=theme.pk).exists():
+        raise CorrectionError(f"“{theme.name}” is a broad theme holding sub-themes: {instead}.")
 
 
 def set_theme_status(theme: Theme, status: str, user: User) -> Theme:
@@ -152,8 +148,12 @@ def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAss
         theme = _locked_theme(theme.pk)
         if not theme.is_live:
             raise CorrectionError(f"“{theme.name}” is no longer a theme to move items to.")
+        _check_specific(theme, "move the item into one of them")
+        specific = item.theme_assignments.exclude(method=AssignmentMethod.PARENT)
         previous = list(
-            Theme.objects.filter(assignments__item=item).only("id", "name").order_by("name")
+            Theme.objects.filter(pk__in=specific.values("theme_id"))
+            .only("id", "name")
+            .order_by("name")
         )
         if [t.pk for t in previous] == [theme.pk]:
             raise CorrectionError(f"The item is in “{theme.name}” already.")
@@ -207,6 +207,8 @@ def correct_theme_sentiment(assignment: ThemeAssignment, label: str, user: User)
         before = locked.sentiment or _item_label(locked.item_id)
         locked.sentiment, locked.sentiment_by_person = label, True
         locked.save(update_fields=["sentiment", "sentiment_by_person"])
+        # Its broad theme, if any, reads the item as its sub-theme does.
+        sync_parent_memberships([locked.item_id])
         _record(
             CorrectionKind.THEME_SENTIMENT,
             user,

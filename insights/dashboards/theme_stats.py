@@ -126,6 +126,8 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
 def sub_theme_counts(theme: Theme, filters: FeedbackFilters) -> list[dict[str, Any]]:
     """The theme's live sub-themes, biggest first, each with its items within the filters
     and their share of the theme's (a broad theme holds its sub-themes' items)."""
+    if not theme.is_live:
+        return []  # a retired or merged theme holds nothing any more
     children = list(Theme.objects.live().filter(parent=theme).only("id", "name", "status"))
     if not children:
         return []

@@ -221,7 +221,8 @@ class AssignmentMethod(models.TextChoices):
     NEAREST = "nearest", "Nearest theme"
     PERSON = "person", "Moved by a person"
     # In a broad theme because it is in one of its sub-themes (Theme.parent): kept in step
-    # with those by identity.sync_parent_memberships.
+    # with those by identity.sync_parent_memberships, a copy of the nearest sub-theme's
+    # assignment (its span, sentiment and similarity, which is to that sub-theme's centre).
     PARENT = "parent", "Through a sub-theme"
 
 

@@ -21,7 +21,7 @@ from insights.dashboards.overview import (
     ThemeStats,
     sentiment_counts,
 )
-from insights.models import SummaryKind, Theme, ThemeAssignment
+from insights.models import AssignmentMethod, SummaryKind, Theme, ThemeAssignment
 from insights.models.sentiment_labels import SHOWN_LABELS
 from insights.pipeline.describing.quotes import Quote, cited_item_ids, theme_quotes
 from insights.reports.period import Period, zone
@@ -366,10 +366,12 @@ def period_items(period: Period, source_ids: Sequence[int]) -> Iterator[dict[str
 
 
 def _themes_of(item_ids: list[int]) -> dict[int, tuple[list[int], list[str]]]:
-    """The ids and names of the items' themes, nearest first."""
+    """The ids and names of the items' specific themes (not the broad themes they are in
+    through them), nearest first."""
     themes: dict[int, tuple[list[int], list[str]]] = {}
     rows = (
         ThemeAssignment.objects.filter(item_id__in=item_ids)
+        .exclude(method=AssignmentMethod.PARENT)
         .order_by("item_id", "-similarity")
         .values_list("item_id", "theme_id", "theme__name")
     )

@@ -15,6 +15,7 @@ from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import (
+    AssignmentMethod,
     Correction,
     ItemSentiment,
     Sentiment,
@@ -82,7 +83,8 @@ def _memberships(
     for assignment in assignments:
         quote = assignment.quoted(item.text) if assignment.unit_start is not None else ""
         form = None
-        if quote and may_correct:
+        # A broad theme's sentiment toward the item is its sub-theme's (corrected there).
+        if quote and may_correct and assignment.method != AssignmentMethod.PARENT:
             form = SentimentCorrectionForm(
                 prefix=_theme_prefix(assignment.theme_id),
                 initial={"sentiment": assignment.sentiment},
@@ -127,7 +129,8 @@ def _correction_forms(
         forms["sentiment_form"] = SentimentCorrectionForm(initial={"sentiment": sentiment.label})
     if request.user.has_perm("insights.change_theme"):
         # A person moves an item into one theme; one it belongs to alone is not offered.
-        alone_in = assignments[0].theme if len(assignments) == 1 else None
+        specific = [a for a in assignments if a.method != AssignmentMethod.PARENT]
+        alone_in = specific[0].theme if len(specific) == 1 else None
         forms["move_form"] = MoveItemForm(current=alone_in)
     return forms
 

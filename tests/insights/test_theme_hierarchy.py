@@ -10,10 +10,16 @@ from django.test import Client
 from django.urls import reverse
 
 from ingestion.models import FeedbackItem
-from insights.curation.corrections import merge_themes
+from insights.curation.corrections import (
+    CorrectionError,
+    correct_theme_sentiment,
+    merge_themes,
+    move_item_to_theme,
+)
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import build_overview
 from insights.dashboards.theme_stats import theme_list
+from insights.forms import MoveItemForm
 from insights.models import AssignmentMethod, ItemEmbedding, TextEmbedding, Theme, ThemeAssignment
 from insights.pipeline.embedding import theme_points
 from insights.pipeline.themes import clustering as clustering_module
@@ -24,7 +30,7 @@ from insights.pipeline.themes.identity import (
     move_item,
     sync_parent_memberships,
 )
-from tests.factories import EMBEDDING_MODEL, TopicVectors, add_items
+from tests.factories import EMBEDDING_MODEL, TopicVectors, add_items, make_theme
 
 pytestmark = pytest.mark.django_db
 
@@ -180,17 +186,48 @@ def test_merging_a_sub_theme_into_another_products_moves_its_items_there(
         assert themes_of(item) == {bags.pk, airline}
 
 
-def test_merging_a_broad_theme_into_another_brings_its_sub_themes(
+def test_a_broad_theme_is_neither_merged_nor_moved_into(
     items: list[FeedbackItem], admin_user: User
 ) -> None:
     store()
-    app, airline = (theme.pk for theme in Theme.objects.parents().order_by("pk"))
-    merge_themes(Theme.objects.get(pk=app), Theme.objects.get(pk=airline), admin_user)
-    assert Theme.objects.parents().get().pk == airline
-    assert Theme.objects.get(pk=airline).children.count() == 4
-    assert Theme.objects.get(pk=airline).size == len(items)
-    # Keeping them in step again changes nothing: every item is in the airline's theme.
-    assert sync_parent_memberships([item.pk for item in items]) == set()
+    app, airline = Theme.objects.parents().order_by("pk")
+    receipts = theme_of_topic(0)
+    for source, target in ((app, airline), (receipts, airline), (airline, receipts)):
+        with pytest.raises(CorrectionError, match="is a broad theme holding sub-themes"):
+            merge_themes(source, target, admin_user)
+    with pytest.raises(CorrectionError, match="move the item into one of them"):
+        move_item_to_theme(items[0], airline, admin_user)
+    offered = MoveItemForm(current=None).fields["theme"].queryset
+    assert set(offered.values_list("pk", flat=True)) == set(
+        Theme.objects.leaves().values_list("pk", flat=True)
+    )
+    assert Theme.objects.get(pk=airline.pk).size == 2 * PER_TOPIC
+
+
+def test_a_sentiment_corrected_toward_a_sub_theme_is_the_broad_themes_too(
+    topics: TopicVectors, admin_user: User
+) -> None:
+    long_text = "The receipt scanner is wonderful and quick. " * 4 + "But sync failed again!"
+    (review,) = add_items(long_text)
+    store_vectors([review], np.array([topics.near(0)]))
+    receipts, app = make_theme("Receipts"), make_theme("Budgeting app")
+    Theme.objects.filter(pk=receipts.pk).update(parent=app)
+    child = ThemeAssignment.objects.create(
+        item=review,
+        theme=receipts,
+        unit_start=0,
+        unit_end=43,
+        sentiment="positive",
+        method=AssignmentMethod.CLUSTER,
+    )
+    sync_parent_memberships([review.pk])
+    copy = ThemeAssignment.objects.get(item=review, theme=app)
+    assert (copy.method, copy.sentiment, copy.unit_end) == (AssignmentMethod.PARENT, "positive", 43)
+
+    correct_theme_sentiment(child, "neutral", admin_user)
+
+    copy.refresh_from_db()
+    assert (copy.sentiment, copy.sentiment_by_person) == ("neutral", True)
 
 
 # -- pages -------------------------------------------------------------------------------

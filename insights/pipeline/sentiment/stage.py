@@ -168,15 +168,17 @@ def read_theme_sentiments(item_ids: Iterable[int]) -> int:
             item_id__in=batch, unit_start__isnull=False, sentiment_by_person=False
         )
         readings = _unit_labels(batch, classifiers)
-        stale = []
+        stale: dict[str, list[int]] = {}
         for assignment in assignments.only("pk", "item_id", "unit_start", "unit_end", "sentiment"):
             unit = (assignment.item_id, assignment.unit_start, assignment.unit_end)
             label = readings.get(unit, "")
             if assignment.sentiment != label:
-                assignment.sentiment = label
-                stale.append(assignment)
-        ThemeAssignment.objects.bulk_update(stale, ["sentiment"], batch_size=PREDICT_BATCH_SIZE)
-        changed += len(stale)
+                stale.setdefault(label, []).append(assignment.pk)
+        for label, pks in stale.items():
+            # Filtered again: a person's correction made meanwhile stays.
+            corrected_meanwhile = Q(sentiment_by_person=True)
+            rows = ThemeAssignment.objects.filter(pk__in=pks).exclude(corrected_meanwhile)
+            changed += rows.update(sentiment=label)
     return changed
 
 

@@ -108,15 +108,20 @@ def _store_clustering(
     old_members = _members_by_theme(embedding_model)
     clusters = _Clusters.of(points, clustering)
     targets = _match_clusters(clusters, old_members, embedding_model)
-    # A broad theme is continued one to one or is new: never merged into another.
+    # A broad theme is continued one to one or is new: never merged into another, and
+    # never continued by one of the themes it holds.
     unmatched = {
         key: members
         for key, members in clusters.members.items()
         if key not in targets and key not in clusters.parent_keys
     }
-    targets.update(_match_merged(unmatched, clusters, old_members, embedding_model))
+    broad = {targets[key] for key in clusters.parent_keys if key in targets}
+    direct = _members_by_theme(embedding_model, direct_only=True)
+    merged = _match_merged(unmatched, clusters, direct, embedding_model)
+    targets.update({key: theme for key, theme in merged.items() if theme not in broad})
     themes = _themes_for_clusters(targets, clusters, clustering, points.vectors, embedding_model)
     _set_parents(themes, clusters)
+    _orphan_the_rest(themes, embedding_model)
     retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
     rows = _reassign(points, clustering, themes)
     sync_parent_memberships(set(points.item_ids.tolist()))
@@ -175,14 +180,21 @@ class _Clusters:
 def _set_parents(themes: dict[int, Theme], clusters: _Clusters) -> None:
     """Give each theme the parent its cluster has (none for the others): parents are the
     top of the hierarchy, and a theme continued from an earlier run may have moved."""
-    changed = []
+    changed: dict[int, Theme] = {}
     for key, theme in themes.items():
         parent = themes.get(clusters.parent_of.get(key, -1))
         parent_id = parent.pk if parent is not None and parent.pk != theme.pk else None
         if theme.parent_id != parent_id:
             theme.parent_id = parent_id
-            changed.append(theme)
-    Theme.objects.bulk_update(changed, ["parent"])
+            changed[theme.pk] = theme
+    Theme.objects.bulk_update(list(changed.values()), ["parent"])
+
+
+def _orphan_the_rest(themes: dict[int, Theme], embedding_model: str) -> None:
+    """A live theme no cluster continued (a person's items keep it) is no broad theme's
+    part any more."""
+    kept = {theme.pk for theme in themes.values()}
+    Theme.objects.live(embedding_model).exclude(pk__in=kept).update(parent=None)
 
 
 def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
@@ -190,11 +202,14 @@ def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
     return len(set(ids.tolist()) - set(ids[labels != NO_THEME].tolist()))
 
 
-def _members_by_theme(embedding_model: str) -> dict[int, set[int]]:
+def _members_by_theme(embedding_model: str, direct_only: bool = False) -> dict[int, set[int]]:
+    """The items of each live theme; direct_only: not those a broad theme holds through its
+    sub-themes."""
     members: dict[int, set[int]] = {}
-    rows = ThemeAssignment.objects.filter(
-        theme__in=Theme.objects.live(embedding_model)
-    ).values_list("theme_id", "item_id")
+    assignments = ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
+    if direct_only:
+        assignments = assignments.exclude(method=AssignmentMethod.PARENT)
+    rows = assignments.values_list("theme_id", "item_id")
     for theme_id, item_id in rows.iterator(chunk_size=5000):
         members.setdefault(theme_id, set()).add(item_id)
     return members
@@ -424,10 +439,11 @@ def assign_new_items(
     )
     labels = assign_to_themes(points.vectors, known)
     rows = _nearest_per_theme(points, labels, theme_ids, centres, AssignmentMethod.NEAREST)
-    # Another run may have assigned some of them meanwhile; its row is as good.
-    ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-    parents = sync_parent_memberships({row.item_id for row in rows})
-    refresh_theme_stats({row.theme_id for row in rows} | parents)
+    with transaction.atomic():
+        # Another run may have assigned some of them meanwhile; its row is as good.
+        ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        parents = sync_parent_memberships({row.item_id for row in rows})
+        refresh_theme_stats({row.theme_id for row in rows} | parents)
     if on_progress:
         on_progress(points.items, points.items)
     return len({row.item_id for row in rows})
@@ -493,10 +509,10 @@ def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
     nearest it joins: every live theme's parts' centres (its own where it has no parts),
     and each merged-away theme's for the theme it was merged into. A broad theme is joined
     through its sub-themes (sync_parent_memberships), never directly."""
-    live = Theme.objects.live(embedding_model)
+    specific = Theme.objects.leaves(embedding_model)
     fields = ("id", "centroid", "part_centroids")
-    themes = list(Theme.objects.leaves(embedding_model).only(*fields))
-    themes += Theme.objects.filter(merged_into__in=live).only(*fields, "merged_into_id")
+    themes = list(specific.only(*fields))
+    themes += Theme.objects.filter(merged_into__in=specific).only(*fields, "merged_into_id")
     if not themes:
         return [], np.zeros((0, 0), dtype="<f4")
     centres = [theme.part_centroid_arrays() for theme in themes]
@@ -577,9 +593,32 @@ def sync_parent_memberships(item_ids: Collection[int]) -> set[int]:
         ]
         ThemeAssignment.objects.filter(pk__in=[row.pk for row in stale]).delete()
         new = [row for key, row in wanted.items() if key not in held]
-        ThemeAssignment.objects.bulk_create(new)
+        # Another writer may have added some meanwhile; its row is the same copy.
+        ThemeAssignment.objects.bulk_create(new, ignore_conflicts=True)
+        _bring_up_to_date(held, wanted)
         changed |= {row.theme_id for row in stale + new}
     return changed
+
+
+# What a broad theme's assignment copies from its sub-theme's.
+COPIED_FIELDS = ("similarity", "unit_start", "unit_end", "sentiment", "sentiment_by_person")
+
+
+def _bring_up_to_date(
+    held: dict[tuple[int, int], ThemeAssignment], wanted: dict[tuple[int, int], ThemeAssignment]
+) -> None:
+    """Copy again what a sub-theme's assignment says into the broad theme's where it
+    changed (a corrected sentiment, a move to a nearer sub-theme)."""
+    outdated = []
+    for key, copy in wanted.items():
+        row = held.get(key)
+        if row is None or row.method != AssignmentMethod.PARENT:
+            continue
+        if any(getattr(row, name) != getattr(copy, name) for name in COPIED_FIELDS):
+            for name in COPIED_FIELDS:
+                setattr(row, name, getattr(copy, name))
+            outdated.append(row)
+    ThemeAssignment.objects.bulk_update(outdated, list(COPIED_FIELDS))
 
 
 def _through_sub_themes(
@@ -602,6 +641,7 @@ def _through_sub_themes(
             unit_start=row.unit_start,
             unit_end=row.unit_end,
             sentiment=row.sentiment,
+            sentiment_by_person=row.sentiment_by_person,
             method=AssignmentMethod.PARENT,
         )
     return wanted
