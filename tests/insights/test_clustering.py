@@ -146,6 +146,31 @@ def test_a_broad_theme_of_one_part_stays_whole_with_no_parent() -> None:
     assert parents is not None and parents.tolist() == [-1, -1, -1, -1, 0, 0, 0, -1]
 
 
+def test_a_theme_still_too_broad_is_clustered_on_its_own_and_kept_as_the_parent() -> None:
+    rng = np.random.default_rng(0)
+    topics = TopicVectors(topics=4, dimensions=32, spread=0.05, seed=0)
+    app = [topics.near(n % 4) for n in range(160)]
+    # The other product: one domain, its sentences about three aspects of it.
+    domain, aspects = rng.normal(size=32), rng.normal(size=(3, 32))
+    reviews = []
+    for n in range(240):
+        vector = domain + 0.6 * aspects[n % 3] + rng.normal(scale=0.05, size=32)
+        reviews.append(vector / np.linalg.norm(vector))
+    vectors = np.array(app + reviews)
+    themes = np.array([n % 4 for n in range(160)] + [4] * 240)
+    whole = clustering_module._Whole(points=400, items=None, seed=0)
+
+    labels, parts, parents = clustering_module._split_inside(
+        vectors, themes, themes.copy(), None, np.arange(400), whole
+    )
+
+    assert labels[:160].tolist() == themes[:160].tolist()  # the app's themes stay
+    assert adjusted_rand_score([n % 3 for n in range(240)], labels[160:]) > 0.95
+    assert parents is not None
+    assert set(parents[:160].tolist()) == {NO_THEME} and len(set(parents[160:].tolist())) == 1
+    assert set(parts[160:].tolist()).isdisjoint(parts[:160].tolist())
+
+
 def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:
     topics = TopicVectors(topics=4, dimensions=32, spread=0.05, seed=0)
     # Three topics of 20 short items each, and one long item: 12 sentences on a topic of

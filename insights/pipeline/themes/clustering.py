@@ -124,12 +124,14 @@ def discover_themes(
     population: int | None = None,
     owners: np.ndarray | None = None,
     population_items: int | None = None,
+    split_inside: bool = True,
 ) -> Clustering:
     """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but
     single-threaded; population: the vectors are part of that many (ClusterParameters);
     owners: the item each vector is of, where an item has several (its units), so that a
     theme's share is of the items (MAX_THEME_SHARE); population_items: the vectors' items
-    are part of that many, and a theme's share is of those."""
+    are part of that many, and a theme's share is of those. split_inside: a theme still too
+    broad is clustered on its own (_split_inside); off for that inner clustering."""
     params = ClusterParameters.for_size(len(vectors), population)
     if len(vectors) < max(MIN_ITEMS, params.min_cluster_size):
         return _clustering(vectors, np.full(len(vectors), NO_THEME))
@@ -159,10 +161,80 @@ def discover_themes(
     items = np.arange(len(vectors)) if owners is None else owners
     parts = _of_enough_items(_tidied(vectors, reduced, fitted.labels_), items, params)
     steady = _steady_level(vectors, reduced, fitted, parts, params.min_cluster_size)
-    if steady is None:
-        return _clustering(vectors, parts)
-    themes, parents = _split_broad(parts, _nested(parts, steady), items, population_items)
+    themes, parents = parts, None
+    if steady is not None:
+        themes, parents = _split_broad(parts, _nested(parts, steady), items, population_items)
+    if split_inside:
+        whole = _Whole(max(len(vectors), population or 0), population_items, seed)
+        themes, parts, parents = _split_inside(vectors, themes, parts, parents, items, whole)
+    if steady is None and parents is None:
+        return _clustering(vectors, themes)
     return _clustering(vectors, themes, parts=parts, parents=parents)
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """What the vectors being clustered are part of: that many points and items, and the
+    seed they are clustered with."""
+
+    points: int
+    items: int | None
+    seed: int | None
+
+
+def _split_inside(
+    vectors: np.ndarray,
+    themes: np.ndarray,
+    parts: np.ndarray,
+    parents: np.ndarray | None,
+    owners: np.ndarray,
+    whole: _Whole,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Cluster each theme that is still too broad on its own, and where it holds two themes
+    or more keep it as their parent; return the themes, parts and parents (as
+    _split_broad's). Too broad: more than MAX_THEME_SHARE of the items or of the points.
+    Beside other feedback, one product's long reviews are one tight cluster in embedding
+    space (their domain outweighs what each sentence is about): their sentences are most of
+    the points, and only clustered apart from the rest do the food, the service and the
+    prices come apart. The themes a broad theme already split into stay as they are."""
+    all_items = max(len(set(owners.tolist())), whole.items or 0)
+    themes, parts = themes.copy(), parts.copy()
+    parents = np.full(len(themes), NO_THEME) if parents is None else parents.copy()
+    for theme in sorted(set(themes.tolist()) - {NO_THEME}):
+        members = themes == theme
+        items = len(set(owners[members].tolist()))
+        broad = (
+            items > MAX_THEME_SHARE * all_items or members.sum() > MAX_THEME_SHARE * whole.points
+        )
+        if not broad or (parents[members] != NO_THEME).any():
+            continue
+        inner = discover_themes(
+            vectors[members],
+            seed=whole.seed,
+            population=whole.points,
+            owners=owners[members],
+            population_items=all_items,
+            split_inside=False,
+        )
+        if len(inner.theme_ids) < 2:
+            continue
+        # Numbered after every label in use; each theme inside is a part of its own.
+        inside = _everyone_placed(vectors[members], inner)
+        themes[members], parts[members] = inside + themes.max() + 1, inside + parts.max() + 1
+        parents[members] = parents.max() + 1
+    split = bool((parents != NO_THEME).any())
+    return _renumber(themes), _renumber(parts), _renumber(parents) if split else None
+
+
+def _everyone_placed(vectors: np.ndarray, inner: Clustering) -> np.ndarray:
+    """The inner clustering's themes, with the points it left out in their nearest: they
+    were in the broad theme, so they are in one of the themes it holds."""
+    labels = inner.labels.copy()
+    left = labels == NO_THEME
+    if left.any():
+        nearest = (vectors[left] @ inner.centroids.T).argmax(axis=1)
+        labels[left] = inner.theme_ids[nearest]
+    return labels
 
 
 def _tidied(vectors: np.ndarray, reduced: np.ndarray, raw: np.ndarray) -> np.ndarray:
