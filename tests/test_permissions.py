@@ -104,6 +104,9 @@ def make_world() -> World:
     other_theme = make_theme(
         "Bank sync fails", [other_item], ["negative"], representative_item_ids=[other_item.pk]
     )
+    # In its theme by its first words, as a long item is by a sentence: the sentiment
+    # toward the theme can be corrected.
+    ThemeAssignment.objects.filter(item=item, theme=theme).update(unit_start=0, unit_end=18)
     draft = CopyDraft.objects.create(
         kind="release_note",
         status=RunStatus.DONE,
@@ -167,7 +170,7 @@ def snapshot() -> dict[str, object]:
         "jobs": sorted(ImportJob.objects.values_list("pk", "status")),
         "themes": sorted(Theme.objects.values_list("pk", "name", "status", "merged_into")),
         "sentiments": sorted(ItemSentiment.objects.values_list("item", "corrected")),
-        "assignments": sorted(ThemeAssignment.objects.values_list("item", "theme")),
+        "assignments": sorted(ThemeAssignment.objects.values_list("item", "theme", "sentiment")),
         "items": FeedbackItem.objects.count(),
         "people": sorted(User.objects.values_list("pk", "is_active", "password", "groups")),
         "mails": len(mail.outbox),
@@ -294,6 +297,15 @@ ENDPOINTS = [
         EDIT,
         item_id,
         data=lambda w: {"sentiment": "positive"},
+        changes=True,
+        form_page=ITEM_PAGE,
+    ),
+    Endpoint(
+        "insights:correct_theme_sentiment",
+        "post",
+        EDIT,
+        lambda w: [w.item.pk, w.theme.pk],
+        data=lambda w: {f"theme-{w.theme.pk}-sentiment": "positive"},
         changes=True,
         form_page=ITEM_PAGE,
     ),
