@@ -164,12 +164,17 @@ def read_theme_sentiments(item_ids: Iterable[int]) -> int:
     changed = 0
     for start in range(0, len(ids), PREDICT_BATCH_SIZE):
         batch = ids[start : start + PREDICT_BATCH_SIZE]
-        assignments = ThemeAssignment.objects.filter(
-            item_id__in=batch, unit_start__isnull=False, sentiment_by_person=False
+        assignments = list(
+            ThemeAssignment.objects.filter(
+                item_id__in=batch, unit_start__isnull=False, sentiment_by_person=False
+            ).only("pk", "item_id", "unit_start", "unit_end", "sentiment")
         )
-        readings = _unit_labels(batch, classifiers)
+        if not assignments:
+            continue  # short items only: no unit scores to read
+        # Only the items quoted by a unit: most items are short and have no unit scores.
+        readings = _unit_labels(sorted({a.item_id for a in assignments}), classifiers)
         stale: dict[str, list[int]] = {}
-        for assignment in assignments.only("pk", "item_id", "unit_start", "unit_end", "sentiment"):
+        for assignment in assignments:
             unit = (assignment.item_id, assignment.unit_start, assignment.unit_end)
             label = readings.get(unit, "")
             if assignment.sentiment != label:
