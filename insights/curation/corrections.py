@@ -19,12 +19,11 @@ from insights.models import (
     CorrectionKind,
     ItemSentiment,
     NameSource,
-    Sentiment,
     Theme,
     ThemeAssignment,
     ThemeStatus,
 )
-from insights.pipeline.sentiment.stage import SentimentError, correct_sentiment
+from insights.pipeline.sentiment.stage import SentimentError, check_label, correct_sentiment
 from insights.pipeline.themes.identity import (
     move_item,
     refresh_theme_stats,
@@ -194,10 +193,10 @@ def correct_theme_sentiment(assignment: ThemeAssignment, label: str, user: User)
     """Record a person's sentiment for an item toward one theme it is in by a sentence (a
     long item's): theme counts use it, and the machine's reading of the sentence never
     replaces it; return the assignment."""
-    if label not in Sentiment.values:
-        raise CorrectionError(
-            f"{label!r} is not a sentiment: use one of {', '.join(Sentiment.values)}."
-        )
+    try:
+        check_label(label)
+    except SentimentError as error:
+        raise CorrectionError(str(error)) from error
     if assignment.unit_start is None:
         raise CorrectionError(
             "This item is in the theme as a whole: correct its own sentiment instead."

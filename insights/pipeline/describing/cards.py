@@ -8,7 +8,7 @@ number is counted here and every phrase is one its cited items write (word stems
 card is grounded by construction; no language model writes any of it.
 
 build_card is a plain function over CardItem records, so the evaluation builds cards from a
-data set as the product does from its database (describe.read_corpus and _card_items).
+data set as the product does from its database (describe._corpora and _card_items).
 """
 
 import math

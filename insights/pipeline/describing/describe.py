@@ -186,32 +186,45 @@ class _Corpora:
 
 
 def _corpora(embedding_model: str, themes: list[Theme]) -> _Corpora:
+    """Read the themes' texts and every item's fields once, for both levels."""
     broad = set(Theme.objects.parents().values_list("pk", flat=True))
-    sub_themes = set(Theme.objects.live().filter(parent__in=broad).values_list("pk", flat=True))
-    specific = read_corpus(embedding_model, leave_out=broad)
+    texts, baseline = _texts_by_theme(), _field_baseline()
+    specific = _corpus(texts, baseline, embedding_model, leave_out=broad)
     top_level = None
     if any(theme.pk in broad for theme in themes):
-        top_level = read_corpus(embedding_model, leave_out=sub_themes)
+        sub_themes = Theme.objects.live().filter(parent__in=broad).values_list("pk", flat=True)
+        top_level = _corpus(texts, baseline, embedding_model, leave_out=set(sub_themes))
     return _Corpora(specific, broad, top_level)
 
 
-def read_corpus(embedding_model: str, leave_out: Collection[int] = ()) -> Corpus:
-    """Read what describing needs of every theme but those left out; the neighbourhood only
-    of themes embedded by embedding_model, the model that embeds the name candidates."""
-    texts = {key: found for key, found in _texts_by_theme().items() if key not in leave_out}
-    scales = source_scales()
+def _corpus(
+    texts_by_theme: dict[int, list[str]],
+    baseline: FieldBaseline,
+    embedding_model: str,
+    leave_out: Collection[int],
+) -> Corpus:
+    """What describing needs of every theme but those left out; the neighbourhood only of
+    themes embedded by embedding_model, the model that embeds the name candidates."""
+    texts = {key: found for key, found in texts_by_theme.items() if key not in leave_out}
     return Corpus(
         texts=texts,
         keywords=theme_keywords(texts),
         phrases=theme_phrases(texts, top_n=PHRASES_PER_THEME),
-        baseline=FieldBaseline.of(
-            _segments(scales, *row)
-            for row in FeedbackItem.objects.values_list(
-                "source__name", "kind", "rating", "metadata"
-            ).iterator(chunk_size=2000)
-        ),
+        baseline=baseline,
         as_of=_latest_day(),
         neighbourhood=_neighbourhood(embedding_model, leave_out),
+    )
+
+
+def _field_baseline() -> FieldBaseline:
+    """How every item's source, kind, rating and metadata are spread: what a card's
+    over-represented fields are measured against."""
+    scales = source_scales()
+    return FieldBaseline.of(
+        _segments(scales, *row)
+        for row in FeedbackItem.objects.values_list(
+            "source__name", "kind", "rating", "metadata"
+        ).iterator(chunk_size=2000)
     )
 
 

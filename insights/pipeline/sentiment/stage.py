@@ -387,13 +387,18 @@ def _store_predictions(
     )
 
 
+def check_label(label: str) -> None:
+    """Refuse what is not a sentiment label (a person's correction names one)."""
+    if label not in LABELS:
+        raise SentimentError(f"{label!r} is not a sentiment: use one of {', '.join(LABELS)}.")
+
+
 def correct_sentiment(
     item: FeedbackItem, label: str, user: AbstractBaseUser | None
 ) -> ItemSentiment:
     """Record a person's sentiment for an item, which wins over any prediction from now
     on; return the item's sentiment row."""
-    if label not in LABELS:
-        raise SentimentError(f"{label!r} is not a sentiment: use one of {', '.join(LABELS)}.")
+    check_label(label)
     with transaction.atomic():
         sentiment = ItemSentiment.objects.select_for_update().filter(item=item).first()
         if sentiment is None:

@@ -105,7 +105,7 @@ def recluster(
 def _store_clustering(
     embedding_model: str, points: ThemePoints, clustering: ClusterResult
 ) -> ReclusterResult:
-    old_members = _members_by_theme(embedding_model)
+    old_members, direct = _members_by_theme(embedding_model)
     clusters = _Clusters.of(points, clustering)
     targets = _match_clusters(clusters, old_members, embedding_model)
     # A broad theme is continued one to one or is new: never merged into another, and
@@ -116,7 +116,6 @@ def _store_clustering(
         if key not in targets and key not in clusters.parent_keys
     }
     broad = {targets[key] for key in clusters.parent_keys if key in targets}
-    direct = _members_by_theme(embedding_model, direct_only=True)
     merged = _match_merged(unmatched, clusters, direct, embedding_model)
     targets.update({key: theme for key, theme in merged.items() if theme not in broad})
     themes = _themes_for_clusters(targets, clusters, clustering, points.vectors, embedding_model)
@@ -202,17 +201,19 @@ def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
     return len(set(ids.tolist()) - set(ids[labels != NO_THEME].tolist()))
 
 
-def _members_by_theme(embedding_model: str, direct_only: bool = False) -> dict[int, set[int]]:
-    """The items of each live theme; direct_only: not those a broad theme holds through its
-    sub-themes."""
+def _members_by_theme(embedding_model: str) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """The items of each live theme, in one pass over their assignments: all of them, and
+    those not held through a sub-theme (a broad theme's own)."""
     members: dict[int, set[int]] = {}
-    assignments = ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
-    if direct_only:
-        assignments = assignments.exclude(method=AssignmentMethod.PARENT)
-    rows = assignments.values_list("theme_id", "item_id")
-    for theme_id, item_id in rows.iterator(chunk_size=5000):
+    direct: dict[int, set[int]] = {}
+    rows = ThemeAssignment.objects.filter(
+        theme__in=Theme.objects.live(embedding_model)
+    ).values_list("theme_id", "item_id", "method")
+    for theme_id, item_id, method in rows.iterator(chunk_size=5000):
         members.setdefault(theme_id, set()).add(item_id)
-    return members
+        if method != AssignmentMethod.PARENT:
+            direct.setdefault(theme_id, set()).add(item_id)
+    return members, direct
 
 
 def _match_clusters(
@@ -634,14 +635,8 @@ def _through_sub_themes(
         key = (row.item_id, parent)
         if key in wanted and wanted[key].similarity >= row.similarity:
             continue
+        copied = {name: getattr(row, name) for name in COPIED_FIELDS}
         wanted[key] = ThemeAssignment(
-            item_id=row.item_id,
-            theme_id=parent,
-            similarity=row.similarity,
-            unit_start=row.unit_start,
-            unit_end=row.unit_end,
-            sentiment=row.sentiment,
-            sentiment_by_person=row.sentiment_by_person,
-            method=AssignmentMethod.PARENT,
+            item_id=row.item_id, theme_id=parent, method=AssignmentMethod.PARENT, **copied
         )
     return wanted
