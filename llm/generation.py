@@ -9,6 +9,7 @@ This module does not import Django; callers pass settings in.
 import functools
 import hashlib
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from llm.interfaces import Completion
+from llm.interfaces import Completion, LabelReading
 from llm.models_on_disk import generative_model_file
 from llm.prompts import FewShotPrompt
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 __all__ = ["Completion", "CompletionCounters", "LocalLLM", "ModelSettings", "load_llm"]
 
 MAX_TOKENS_CAP = 512
+# The feature tokens of label scoring: the first this many vocabulary entries that are a
+# word on its own (a space, then three or more lowercase letters). Tokenizers number their
+# pieces in merge order, so these are common words and word beginnings, whatever the
+# model; the rule needs nothing but the tokenizer (docs/research/sentiment.md).
+FEATURE_TOKENS = 1536
+FEATURE_PIECE = re.compile(" [a-z]{3,}")
 
 
 @dataclass(frozen=True)
@@ -104,12 +111,18 @@ class LocalLLM:
         """Return the threads llama.cpp uses: (for generation, for prompt evaluation)."""
         return self._llama.n_threads, self._llama.n_threads_batch
 
+    def piece(self, token: int) -> str:
+        """Return the text of one vocabulary entry as it reads in a text: a word-initial
+        piece starts with its space."""
+        return self._llama.detokenize([token]).decode(errors="replace")
+
     def tokenize(self, text: str) -> list[int]:
         """Return the tokens of text as a prompt (with the begin-of-text token)."""
         return self._llama.tokenize(text.encode(), add_bos=True)
 
-    def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
-        """Return how likely each label is to come next after prompt, normalised over labels.
+    def read_labels(self, prompt: str, labels: Sequence[str]) -> LabelReading:
+        """Return how likely each label is to come next after prompt, normalised over labels,
+        and the logits of the feature tokens there, from the same evaluation.
 
         Each label is scored by its first token: with a leading space after a base model's
         cue ("Sentiment: negative"), without one at the start of a chat model's answer.
@@ -118,7 +131,25 @@ class LocalLLM:
         logits = self._last_logits()
         label_logits = np.array([logits[self._first_token(label)] for label in labels])
         exp = np.exp(label_logits - label_logits.max())
-        return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
+        return LabelReading(
+            probabilities=dict(zip(labels, (exp / exp.sum()).tolist(), strict=True)),
+            features=logits[self.feature_tokens].astype(np.float32),
+        )
+
+    def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
+        """Return how likely each label is to come next after prompt (read_labels)."""
+        return self.read_labels(prompt, labels).probabilities
+
+    @functools.cached_property
+    def feature_tokens(self) -> np.ndarray:
+        """The ids of the feature tokens (FEATURE_TOKENS, FEATURE_PIECE), in id order."""
+        found: list[int] = []
+        for token in range(self._llama.n_vocab()):
+            if FEATURE_PIECE.fullmatch(self.piece(token)):
+                found.append(token)
+                if len(found) == FEATURE_TOKENS:
+                    break
+        return np.array(found, dtype=np.int64)
 
     def complete(
         self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), timeout_s: float = 30.0

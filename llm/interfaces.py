@@ -48,6 +48,17 @@ class TextGenerator(IdentifiedModel, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LabelReading:
+    """What a model reads after a prompt: how likely each label is to come next (normalised
+    over the labels), and its next-token logits at a fixed set of common word tokens (the
+    model's feature tokens), a linear image of its final hidden state that a classifier can
+    learn from (docs/research/sentiment.md, "Gemma's hidden state as classifier features")."""
+
+    probabilities: dict[str, float]
+    features: np.ndarray  # float32, one value per feature token; empty: the model gives none
+
+
 @runtime_checkable
 class LabelScorer(IdentifiedModel, Protocol):
     """Scores which of a few labels comes next after a prompt (sentiment)."""
@@ -56,8 +67,8 @@ class LabelScorer(IdentifiedModel, Protocol):
         """Return the prompt as this model should see it."""
         ...
 
-    def label_probabilities(self, prompt: str, labels: Sequence[str]) -> dict[str, float]:
-        """Return how likely each label is to come next, normalised over labels."""
+    def read_labels(self, prompt: str, labels: Sequence[str]) -> LabelReading:
+        """Return the labels' probabilities to come next, with the feature tokens' logits."""
         ...
 
 

@@ -92,14 +92,16 @@ def llm_scores(
     texts: Sequence[str], llm: LabelScorer, cache_dir: Path, on_progress: Progress | None = None
 ) -> CachedOutputs:
     """Return the product's raw sentiment scores (insights.pipeline.sentiment.prompt
-    .score_feedback: long texts unit by unit) per text, cached by model file sha256 and
-    prompt version."""
+    .score_feedback: long texts unit by unit) per text, then its feature logits, in one row
+    per text; cached by model file sha256 and prompt version."""
     key = (llm.sha256, SENTIMENT_PROMPT_VERSION)
     return cached_outputs(texts, partial(_item_scores, llm=llm), cache_dir, key, on_progress)
 
 
 def _item_scores(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
-    return np.array([found.item for found in score_feedback(texts, llm)])
+    return np.array(
+        [np.hstack([found.item, found.features]) for found in score_feedback(texts, llm)]
+    )
 
 
 def whole_text_scores(

@@ -9,7 +9,7 @@ labeled pool tweets are the corrections, and predict_distributions labels the te
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
@@ -59,6 +59,9 @@ class SentimentData:
     embed_seconds_per_item: float
     content_free: np.ndarray | None = None  # the model's scores of CONTENT_FREE_TEXTS
     rated: bool = False  # whether the pool's labels are its star ratings
+    # The model's feature logits (llm.interfaces.LabelReading), one row per text.
+    features_test: np.ndarray | None = None
+    features_pool: np.ndarray | None = None
 
 
 def label_indices(labels: list[str]) -> np.ndarray:
@@ -122,13 +125,27 @@ def ours(
     began = time.perf_counter()
     fitted = as_classifier(
         fit_sentiment(
-            data.raw_pool, data.x_pool, corrected, rated=rated, content_free=data.content_free
+            data.raw_pool,
+            data.x_pool,
+            corrected,
+            features=data.features_pool,
+            rated=rated,
+            content_free=data.content_free,
         )
     )
     fit_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    predicted = predict_distributions(data.raw_test, data.x_test, fitted).argmax(axis=1)
+    distributions = predict_distributions(data.raw_test, data.x_test, fitted, data.features_test)
+    predicted = distributions.argmax(axis=1)
     return predicted, fit_seconds, (time.perf_counter() - began) / len(predicted)
+
+
+def ours_without_features(
+    data: SentimentData, corrected: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """Ours with the classifier on the embeddings alone, as before the language model's
+    feature logits joined them: what they add, in the same run."""
+    return ours(replace(data, features_pool=None, features_test=None), corrected)
 
 
 def ours_with_ratings(
@@ -222,6 +239,16 @@ def evaluate_sentiment(
     rows = [
         labeled_rows(
             "ours: calibrated LLM + embedding classifier", ours, data, count, per_item_ours
+        )
+        for count in (0, *label_counts)
+    ]
+    rows += [
+        labeled_rows(
+            "ours, classifier on embeddings alone (no LLM features)",
+            ours_without_features,
+            data,
+            count,
+            per_item_ours,
         )
         for count in (0, *label_counts)
     ]

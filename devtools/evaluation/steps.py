@@ -255,17 +255,20 @@ def _sentiment_data(
     for name, (texts, _) in (("test", test), ("pool", pool)):
         scored.append(llm_scores(texts, llm, config.cache_dir, _stage(observe, f"score {name}")))
         embedded.append(embeddings(texts, embedder, config.cache_dir, _stage(observe, name)))
+    labels = len(LABELS)  # llm_scores' columns: the label scores, then the feature logits
     return SentimentData(
-        raw_test=scored[0].values,
+        raw_test=scored[0].values[:, :labels],
         x_test=embedded[0].values,
         y_test=test[1],
-        raw_pool=scored[1].values,
+        raw_pool=scored[1].values[:, :labels],
         x_pool=embedded[1].values,
         y_pool=pool[1],
         llm_seconds_per_item=(scored[0].seconds + scored[1].seconds)
         / (len(test[0]) + len(pool[0])),
         embed_seconds_per_item=embedded[0].seconds_per_item,
         content_free=content_free_scores(llm),
+        features_test=scored[0].values[:, labels:],
+        features_pool=scored[1].values[:, labels:],
     )
 
 

@@ -113,6 +113,7 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     total = filters.apply(FeedbackItem.objects.all()).count()
     listed = (
         items.select_related("source", "sentiment")
+        .defer("sentiment__llm_features")
         .annotate(
             similarity=F("theme_assignments__similarity"),
             quote=_unit_quote(),

@@ -362,6 +362,10 @@ class ItemSentiment(models.Model):
     # combines them with the whole text's: [[start, end, {label: p}], ...] (empty for a
     # one-unit item).
     unit_scores = models.JSONField(default=list, blank=True)
+    # The model's feature logits at its reading of the whole text (llm.interfaces
+    # .LabelReading), float16 bytes: what the classifier learns from beside the embedding.
+    # Empty where the model gives none.
+    llm_features = models.BinaryField(default=b"", blank=True)
     llm_model = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

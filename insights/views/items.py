@@ -33,6 +33,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     items = (
         filters.apply(FeedbackItem.objects.all())
         .select_related("source", "sentiment")
+        .defer("sentiment__llm_features")  # 3 KB an item that no page shows
         .prefetch_related(themes_of_items())
     )
     context = {"filters": filters, **paginated(items, filters, request.GET.get("page"))}

@@ -25,7 +25,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "by_negative_share": dashboard.top_by_negative_share(view.themes),
         "by_growth": dashboard.top_by_growth(view.themes),
     }
-    latest = filters.apply(FeedbackItem.objects.select_related("source", "sentiment"))
+    latest = filters.apply(
+        FeedbackItem.objects.select_related("source", "sentiment").defer("sentiment__llm_features")
+    )
     context = {
         "filters": filters,
         "filter_query": filters.query_string(),

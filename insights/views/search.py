@@ -66,6 +66,7 @@ def _shown(hits: list[semantic.Hit]) -> list[ShownHit]:
     """Return the hits' items with what the page shows of them, nearest first."""
     items = (
         FeedbackItem.objects.select_related("source", "sentiment")
+        .defer("sentiment__llm_features")  # 3 KB an item that no page shows
         .prefetch_related(themes_of_items())
         .in_bulk([hit.item_id for hit in hits])
     )

@@ -200,6 +200,8 @@ def test_the_sentiment_section_compares_ours_with_the_peers() -> None:
     assert set(rows) == {
         ("ours", 0),
         ("ours", 30),
+        ("ours,", 0),  # the classifier on embeddings alone, without the LLM's features
+        ("ours,", 30),
         ("logistic", 30),
         ("VADER", "0 (learns none)"),
         ("raw", "0 (learns none)"),

@@ -9,7 +9,7 @@ from ingestion.models import DataSource, FeedbackItem
 from insights.local_models import configured_embedder, configured_llm, model_version
 from insights.models import ItemSentiment, SentimentClassifier
 from insights.pipeline.embedding import item_vectors
-from insights.pipeline.sentiment.fitting import logistic_probabilities
+from insights.pipeline.sentiment.fitting import classifier_probabilities, logistic_probabilities
 from insights.pipeline.sentiment.prompt import LABELS, SENTIMENT_PROMPT_VERSION, sentiment_prompt
 from insights.pipeline.sentiment.stage import (
     SentimentError,
@@ -20,6 +20,7 @@ from insights.pipeline.sentiment.stage import (
     score_with_llm,
 )
 from insights.pipeline.units import text_units
+from llm.generation import FEATURE_TOKENS
 from tests.factories import add_item_ids
 
 pytestmark = pytest.mark.django_db
@@ -208,8 +209,13 @@ def test_corrections_are_used_as_training_labels() -> None:
     _, vectors = item_vectors(
         FeedbackItem.objects.filter(pk__in=complaints), configured_embedder().name
     )
-    classifier_probs = logistic_probabilities(classifier.classifier, vectors)
-    assert [LABELS[i] for i in classifier_probs.argmax(axis=1)] == ["negative"] * 4
+    features = np.array(
+        [np.frombuffer(bytes(sentiment_of(pk).llm_features), np.float16) for pk in complaints]
+    )
+    read = classifier_probabilities(classifier.classifier, vectors, features.astype(np.float32))
+    assert [LABELS[i] for i in read.argmax(axis=1)] == ["negative"] * 4
+    by_embedding = classifier_probabilities(classifier.classifier, vectors)  # its twin's
+    assert [LABELS[i] for i in by_embedding.argmax(axis=1)] == ["negative"] * 4
 
 
 def test_with_thirty_corrections_it_measures_both_and_keeps_the_more_accurate() -> None:
@@ -263,6 +269,28 @@ def test_beyond_its_budget_a_run_predicts_from_embeddings_and_a_later_run_scores
     assert rows.exclude(llm_model=None).count() == len(ids)
     assert sentiment_of(unscored.pk).llm_scores  # corrected items are scored first
     assert sentiment_of(unscored.pk).label == "positive"
+
+
+def test_the_classifier_learns_from_the_models_feature_logits_and_reads_unscored_items_by_embedding(
+    settings: object,
+) -> None:
+    settings.SENTIMENT_LLM_CALLS_PER_RUN = 20  # type: ignore[attr-defined]
+    ids = add_item_ids(*NEGATIVE, *NEUTRAL, *POSITIVE)
+    embedder = configured_embedder()
+    analyse_sentiment(FeedbackItem.objects.all(), configured_llm(), embedder)
+
+    scored = ItemSentiment.objects.exclude(llm_model=None)
+    assert {len(bytes(row.llm_features)) for row in scored} == {2 * FEATURE_TOKENS}  # float16
+    fitted = SentimentClassifier.objects.get().classifier
+    assert np.shape(fitted["coef"]) == (len(LABELS), embedder.dimensions + FEATURE_TOKENS)
+    assert len(fitted["features"]["mean"]) == FEATURE_TOKENS
+    # Items beyond the run's budget have no feature logits: the embeddings alone read them.
+    unscored = ItemSentiment.objects.filter(llm_model=None).order_by("item_id")
+    unscored_ids = [row.item_id for row in unscored]
+    assert len(unscored_ids) == len(ids) - 20
+    _, vectors = item_vectors(FeedbackItem.objects.filter(pk__in=unscored_ids), embedder.name)
+    by_embedding = logistic_probabilities(fitted["embedding_only"], vectors)
+    assert [row.predicted for row in unscored] == [LABELS[i] for i in by_embedding.argmax(axis=1)]
 
 
 LONG_COMPLAINT = (

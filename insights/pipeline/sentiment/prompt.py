@@ -10,9 +10,9 @@ from insights.pipeline.units import Unit, text_units
 from llm.interfaces import LabelScorer
 from llm.prompts import FewShotPrompt
 
-# Change the version with any change to the prompt below, or to what it is asked about
-# (units): stored scores are redone.
-SENTIMENT_PROMPT_VERSION = "sentiment-fewshot9-units-v1"
+# Change the version with any change to the prompt below, or to what is read from it (units,
+# feature tokens): stored scores are redone.
+SENTIMENT_PROMPT_VERSION = "sentiment-fewshot9-units-features-v1"
 LABELS: tuple[str, ...] = tuple(Sentiment.values)  # negative, neutral, positive
 
 SENTIMENT_INSTRUCTION = (
@@ -61,19 +61,34 @@ def sentiment_prompt(text: str) -> FewShotPrompt:
     )
 
 
+def read_texts(texts: Sequence[str], llm: LabelScorer) -> tuple[np.ndarray, np.ndarray]:
+    """Return the raw label probabilities (one row per text, columns in LABELS order) and
+    the model's feature logits (one row per text, float32), from one reading of each."""
+    readings = [llm.read_labels(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
+    probabilities = [[reading.probabilities[label] for label in LABELS] for reading in readings]
+    width = len(readings[0].features) if readings else 0
+    features = np.array([reading.features for reading in readings], dtype=np.float32)
+    return (
+        np.array(probabilities).reshape(-1, len(LABELS)),
+        features.reshape(len(readings), width),
+    )
+
+
 def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
     """Return the raw label probabilities, one row per text, columns in LABELS order."""
-    rows = [llm.label_probabilities(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
-    return np.array([[row[label] for label in LABELS] for row in rows]).reshape(-1, len(LABELS))
+    return read_texts(texts, llm)[0]
 
 
 @dataclass(frozen=True)
 class FeedbackScores:
     """The model's raw label probabilities for one feedback text (columns in LABELS order):
     the item's (its whole reading, or both readings combined for a long text), and each
-    unit's where it has several (insights.pipeline.units)."""
+    unit's where it has several (insights.pipeline.units); with the feature logits of its
+    whole reading (llm.interfaces.LabelReading), what the classifier learns from beside
+    the text's embedding."""
 
     item: np.ndarray
+    features: np.ndarray
     units: tuple[tuple[Unit, np.ndarray], ...] = ()
 
 
@@ -81,18 +96,18 @@ def score_feedback(texts: Sequence[str], llm: LabelScorer) -> list[FeedbackScore
     """Score each text as a whole and, where it is long, sentence by sentence too, and
     combine the two readings (combine_readings)."""
     spans = [text_units(text) for text in texts]
-    whole = score_texts(texts, llm)
+    whole, features = read_texts(texts, llm)
     split = [(text, units) for text, units in zip(texts, spans, strict=True) if len(units) > 1]
     unit_texts = [unit.of(text) for text, units in split for unit in units]
     unit_rows = iter(score_texts(unit_texts, llm))
     found = []
-    for reading, units in zip(whole, spans, strict=True):
+    for reading, read_features, units in zip(whole, features, spans, strict=True):
         if len(units) <= 1:
-            found.append(FeedbackScores(reading))
+            found.append(FeedbackScores(reading, read_features))
             continue
         scored = tuple((unit, next(unit_rows)) for unit in units)
         rows = np.array([row for _, row in scored])
-        found.append(FeedbackScores(combine_readings(reading, rows), scored))
+        found.append(FeedbackScores(combine_readings(reading, rows), read_features, scored))
     return found
 
 

@@ -35,8 +35,8 @@ from insights.models import ItemSentiment, ModelVersion, SentimentClassifier, Th
 from insights.pipeline.embedding import embed_items, item_vectors
 from insights.pipeline.sentiment.fitting import (
     FIT_SAMPLE_SIZE,
+    classifier_probabilities,
     fit_sentiment,
-    logistic_probabilities,
     predict_distributions,
 )
 from insights.pipeline.sentiment.prompt import (
@@ -56,6 +56,9 @@ Progress = Callable[[int, int], None]
 SCORE_BATCH_SIZE = 50
 # Items a prediction batch: keeps id lists well inside SQLite's limit on query parameters.
 PREDICT_BATCH_SIZE = 1000
+# How an item's feature logits are stored: half precision keeps 1,536 of them in 3 KB, and
+# logits need no more than three significant digits to be standardised and weighed.
+FEATURE_STORAGE = np.float16
 
 
 class SentimentError(ValueError):
@@ -105,6 +108,7 @@ def _store_scores(item_ids: list[int], scores: list[FeedbackScores], version: Mo
             item_id=pk,
             llm_scores=_by_label(found.item),
             unit_scores=[[unit.start, unit.end, _by_label(raw)] for unit, raw in found.units],
+            llm_features=found.features.astype(FEATURE_STORAGE).tobytes(),
             llm_model=version,
             prompt_version=SENTIMENT_PROMPT_VERSION,
             scored_at=now,
@@ -117,7 +121,14 @@ def _store_scores(item_ids: list[int], scores: list[FeedbackScores], version: Mo
         rows,
         update_conflicts=True,
         unique_fields=["item"],
-        update_fields=["llm_scores", "unit_scores", "llm_model", "prompt_version", "scored_at"],
+        update_fields=[
+            "llm_scores",
+            "unit_scores",
+            "llm_features",
+            "llm_model",
+            "prompt_version",
+            "scored_at",
+        ],
     )
 
 
@@ -238,6 +249,16 @@ def _raw_matrix(rows: Sequence[ItemSentiment]) -> np.ndarray:
     return np.array(scores).reshape(-1, len(LABELS))
 
 
+def _feature_matrix(rows: Sequence[ItemSentiment]) -> np.ndarray | None:
+    """The rows' feature logits, one row each (None: a row has none, so the classifier
+    learns from the embeddings alone)."""
+    stored = [bytes(row.llm_features) for row in rows]
+    if not stored or not all(stored) or len({len(values) for values in stored}) > 1:
+        return None
+    values = np.frombuffer(b"".join(stored), dtype=FEATURE_STORAGE)
+    return values.reshape(len(stored), -1).astype(np.float32)
+
+
 def _vectors_for(ids: list[int], embedder: TextEmbedder | None) -> np.ndarray | None:
     """Return the items' embeddings in the order of ids, embedding any that lack one
     (None without an embedder)."""
@@ -269,6 +290,7 @@ def fit_sentiment_classifier(
         _raw_matrix(rows),
         _vectors_for(ids, embedder),
         corrected,
+        features=_feature_matrix(rows),
         rated=_rating_labels(source, ids),
         content_free=content_free,
     )
@@ -342,7 +364,8 @@ def predict_sentiment(
         if rows:
             use_vectors = vectors_from if classifier.uses_classifier else None
             vectors = _vectors_for([row.item_id for row in rows], use_vectors)
-            distributions = predict_distributions(_raw_matrix(rows), vectors, classifier)
+            features = _feature_matrix(rows)
+            distributions = predict_distributions(_raw_matrix(rows), vectors, classifier, features)
             _store_predictions(rows, distributions, classifier.pk)
         unscored = sorted(set(batch) - {row.item_id for row in rows})
         if vectors_from and unscored:
@@ -363,7 +386,7 @@ def _predict_from_embeddings(
         [ItemSentiment(item_id=pk) for pk in item_ids], ignore_conflicts=True
     )
     rows = list(ItemSentiment.objects.filter(item_id__in=item_ids).order_by("item_id"))
-    distributions = logistic_probabilities(classifier.classifier, vectors)
+    distributions = classifier_probabilities(classifier.classifier, vectors)
     _store_predictions(rows, distributions, classifier.pk)
     return len(rows)
 
