@@ -171,6 +171,36 @@ def test_a_theme_still_too_broad_is_clustered_on_its_own_and_kept_as_the_parent(
     assert set(parts[160:].tolist()).isdisjoint(parts[:160].tolist())
 
 
+def test_a_theme_spread_out_far_beyond_the_others_is_looked_inside() -> None:
+    # Ten tight themes, and one of two unrelated topics lumped together: a small share of
+    # the items (60 of 460), but its members lie far from its centre.
+    topics = TopicVectors(topics=12, dimensions=32, spread=0.05, seed=1)
+    tight = [topics.near(n % 10) for n in range(400)]
+    lumped = [topics.near(10 + n % 2) for n in range(60)]
+    vectors = np.array(tight + lumped)
+    themes = np.array([n % 10 for n in range(400)] + [10] * 60)
+    assert clustering_module._too_spread_out(vectors, themes) == {10}
+    whole = clustering_module._Whole(points=460, items=None, seed=0)
+
+    labels, _parts, parents = clustering_module._split_inside(
+        vectors, themes, themes.copy(), None, np.arange(460), whole
+    )
+
+    assert labels[:400].tolist() == themes[:400].tolist()  # the tight themes stay
+    assert adjusted_rand_score([n % 2 for n in range(60)], labels[400:]) == 1.0
+    assert parents is not None
+    assert set(parents[:400].tolist()) == {NO_THEME} and len(set(parents[400:].tolist())) == 1
+
+
+def test_among_few_themes_none_is_called_spread_out() -> None:
+    topics = TopicVectors(topics=5, dimensions=32, spread=0.05, seed=1)
+    vectors = np.array(
+        [topics.near(n % 3) for n in range(60)] + [topics.near(3 + n % 2) for n in range(20)]
+    )
+    themes = np.array([n % 3 for n in range(60)] + [3] * 20)
+    assert clustering_module._too_spread_out(vectors, themes) == set()
+
+
 def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:
     topics = TopicVectors(topics=4, dimensions=32, spread=0.05, seed=0)
     # Three topics of 20 short items each, and one long item: 12 sentences on a topic of

@@ -16,6 +16,8 @@ Banking77's 77 intents have none, and keep their clusters as themes. A theme of 
 level holding more than MAX_THEME_SHARE of the items is too broad to mean something (one of
 two products in a workspace): its clusters are themes of their own, and it is kept as their
 parent (Clustering.parents), so that pages can show the product with its themes inside.
+So is a theme whose members lie unusually far from its centre among the others (a
+grab-bag), where clustering it on its own finds two themes or more in it.
 Plain numpy in and out: no Django here.
 """
 
@@ -50,6 +52,11 @@ PLATEAU_AGREEMENT = 0.9
 # mean something (a whole product beside another, "the app" among its features): its
 # parts are themes of their own.
 MAX_THEME_SHARE = 0.25
+# A theme whose members' mean distance from its centre lies beyond the upper fence of all
+# themes' (the third quartile plus this many times the spread between the quartiles: Tukey's
+# rule for outliers) is looked inside, if there are this many themes to tell the usual by.
+TUKEY_FENCE = 1.5
+MIN_THEMES_FOR_SPREAD = 8
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
 # From UMAP's own exact path (it computes every distance below 4,096 items) up to this many
@@ -192,7 +199,8 @@ def _split_inside(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Cluster each theme that is still too broad on its own, and where it holds two themes
     or more keep it as their parent; return the themes, parts and parents (as
-    _split_broad's). Too broad: more than MAX_THEME_SHARE of the items or of the points.
+    _split_broad's). Too broad: more than MAX_THEME_SHARE of the items or of the points, or
+    too spread out by its own members' distances (_too_spread_out).
     Beside other feedback, one product's long reviews are one tight cluster in embedding
     space (their domain outweighs what each sentence is about): their sentences are most of
     the points, and only clustered apart from the rest do the food, the service and the
@@ -200,11 +208,14 @@ def _split_inside(
     all_items = max(len(set(owners.tolist())), whole.items or 0)
     themes, parts = themes.copy(), parts.copy()
     parents = np.full(len(themes), NO_THEME) if parents is None else parents.copy()
+    spread_out = _too_spread_out(vectors, themes)
     for theme in sorted(set(themes.tolist()) - {NO_THEME}):
         members = themes == theme
         items = len(set(owners[members].tolist()))
         broad = (
-            items > MAX_THEME_SHARE * all_items or members.sum() > MAX_THEME_SHARE * whole.points
+            items > MAX_THEME_SHARE * all_items
+            or members.sum() > MAX_THEME_SHARE * whole.points
+            or theme in spread_out
         )
         if not broad or (parents[members] != NO_THEME).any():
             continue
@@ -224,6 +235,26 @@ def _split_inside(
         parents[members] = parents.max() + 1
     split = bool((parents != NO_THEME).any())
     return _renumber(themes), _renumber(parts), _renumber(parents) if split else None
+
+
+def _too_spread_out(vectors: np.ndarray, themes: np.ndarray) -> set[int]:
+    """The themes whose members lie unusually far from their centre: a mean cosine distance
+    above the upper fence of all themes' (Tukey's: the third quartile plus 1.5 times the
+    spread between the quartiles), so that a grab-bag among tight themes is looked inside,
+    whatever the data's own scale of distances. None among fewer than MIN_THEMES_FOR_SPREAD
+    themes: too few to tell what is usual."""
+    labels, centres = _centroids(vectors, themes)
+    if len(labels) < MIN_THEMES_FOR_SPREAD:
+        return set()
+    spread = np.array(
+        [
+            1 - float((vectors[themes == label] @ centre).mean())
+            for label, centre in zip(labels, centres, strict=True)
+        ]
+    )
+    lower, upper = np.percentile(spread, [25, 75])
+    fence = upper + TUKEY_FENCE * (upper - lower)
+    return {int(label) for label, value in zip(labels, spread, strict=True) if value > fence}
 
 
 def _everyone_placed(vectors: np.ndarray, inner: Clustering) -> np.ndarray:
