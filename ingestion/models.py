@@ -99,8 +99,42 @@ class DataSourceQuerySet(models.QuerySet["DataSource"]):
         )
 
 
+DEFAULT_PROJECT_NAME = "Default project"
+
+
+class Project(models.Model):
+    """A product the company gets feedback about. Its sources' items are analysed together
+    and apart from every other project's: themes are found per project, so two unrelated
+    products never share a theme."""
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_project_id() -> int:
+    """The project a source or theme belongs to when none is given: the first one made,
+    made now where there is none (a workspace of one product needs no choosing)."""
+    first = Project.objects.order_by("pk").first()
+    if first is None:
+        first = Project.objects.create(name=DEFAULT_PROJECT_NAME)
+    return first.pk
+
+
 class DataSource(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        related_name="sources",
+        default=default_project_id,
+        help_text="The product this source's feedback is about; themes are found per project.",
+    )
     kind = models.CharField(max_length=20, choices=SourceKind.choices, default=SourceKind.UPLOAD)
     item_kind = models.CharField(
         max_length=20,

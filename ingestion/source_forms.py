@@ -8,19 +8,28 @@ from django import forms
 from pydantic import ValidationError
 
 from ingestion.connectors.base import Connector, SecretNotCarried
-from ingestion.models import DataSource
+from ingestion.models import DataSource, Project, default_project_id
 from ingestion.normalise import describe_mapping_error
 from ingestion.ratings import RatingScale
 from ingestion.secrets import SecretKeyError, secret_hint
 
 
 class SourceForm(forms.ModelForm):
-    """A source's name, item kind and state; sources that are pushed or uploaded need no more."""
+    """A source's name, project, item kind and state; sources that are pushed or uploaded
+    need no more."""
+
+    new_project = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Or a new project",
+        help_text="A product of its own: its feedback gets themes of its own.",
+    )
 
     class Meta:
         model = DataSource
         fields = [
             "name",
+            "project",
             "item_kind",
             "enabled",
             "rating_scale",
@@ -36,9 +45,11 @@ class SourceForm(forms.ModelForm):
         field = self.fields["rating_scale"]
         assert isinstance(field, forms.ChoiceField)  # a model field with choices
         field.choices = [("", f"Told by the ratings{now}"), *RatingScale.choices]
+        self.fields["project"].required = False  # a new one by name, or else the default
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
+
         negative, positive = cleaned.get("rating_negative_max"), cleaned.get("rating_positive_min")
         if negative is not None and positive is not None and negative >= positive:
             self.add_error(
@@ -48,6 +59,10 @@ class SourceForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> DataSource:
         source = super().save(commit=False)
+        if new_project := self.cleaned_data.get("new_project", "").strip():
+            source.project = Project.objects.get_or_create(name=new_project)[0]
+        elif self.cleaned_data.get("project") is None:
+            source.project_id = default_project_id()
         source.kind = self.kind
         if commit:
             save_source(source, self.changed_columns())

@@ -107,7 +107,7 @@ SOURCE_PERMISSION = "ingestion.change_datasource"
 @role_required(SOURCE_PERMISSION)
 @require_GET
 def source_list(request: HttpRequest) -> HttpResponse:
-    sources = DataSource.objects.annotate(item_count=Count("items"))
+    sources = DataSource.objects.select_related("project").annotate(item_count=Count("items"))
     return render(request, "ingestion/source_list.html", {"sources": sources})
 
 

@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from ingestion.models import DataSource
+from ingestion.models import DataSource, Project
 from insights.copy.writing import MAX_THEMES, copyable_themes
 from insights.curation.corrections import PERSON_STATUSES
 from insights.models import CopyKind, Sentiment, Theme
@@ -52,7 +52,8 @@ class MergeThemeForm(forms.Form):
 
     def __init__(self, *args: Any, theme: Theme, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        others = Theme.objects.leaves(theme.embedding_model).exclude(pk=theme.pk)
+        others = Theme.objects.leaves(theme.embedding_model).filter(project=theme.project)
+        others = others.exclude(pk=theme.pk)
         offer_themes(self.fields["target"], others.only("id", "name").order_by("name"))
 
 
@@ -69,9 +70,10 @@ class SentimentCorrectionForm(forms.Form):
 class MoveItemForm(forms.Form):
     theme = forms.ModelChoiceField(Theme.objects.none(), label="Move to theme")
 
-    def __init__(self, *args: Any, current: Theme | None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, current: Theme | None, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        themes = Theme.objects.leaves()  # a broad theme is joined through its sub-themes
+        # A broad theme is joined through its sub-themes; an item joins its project's themes.
+        themes = Theme.objects.leaves().filter(project=project)
         if current is not None:
             themes = themes.exclude(pk=current.pk)
         offer_themes(self.fields["theme"], themes.only("id", "name").order_by("name"))

@@ -6,7 +6,9 @@ every item before issue 20 (whole), on the same embeddings and seeds.
 The target (issue 20): no theme holds more than 25% of the items. Items count in each theme
 one of their units is in; the largest theme's share is of all items. Also shown: how many
 themes hold items of both sources (themes that mix the products), and the broad themes kept
-as parents of the themes they split into, with how much each is one product.
+as parents of the themes they split into, with how much each is one product. A third reading
+puts each source in a project of its own, as a company with two products would (issue 20
+part 3): each is clustered apart, so no theme can mix them.
 """
 
 from collections.abc import Callable
@@ -44,6 +46,7 @@ def evaluate_mixed_workspace(
         ("items whole (before)", item_vectors, np.arange(len(sources))),
         ("long items unit by unit (the product)", unit_vectors, unit_owners),
     )
+    steps = (len(readings) + 1) * len(SEEDS)
     for step, (reading, vectors, owners) in enumerate(readings):
         for seed in SEEDS:
             clustering = discover_themes(vectors, seed=seed, owners=owners)
@@ -51,7 +54,16 @@ def evaluate_mixed_workspace(
             broad = _broad_figures(sources, owners, clustering.parents)
             rows.append({"reading": reading, "seed": seed, **figures, **broad})
             if on_progress:
-                on_progress(step * len(SEEDS) + seed + 1, len(readings) * len(SEEDS))
+                on_progress(step * len(SEEDS) + seed + 1, steps)
+    for seed in SEEDS:
+        labels, parents = _clustered_per_source(sources, unit_vectors, unit_owners, seed)
+        figures = _figures(sources, unit_owners, labels)
+        broad = _broad_figures(sources, unit_owners, parents)
+        rows.append(
+            {"reading": "a project per source (unit by unit)", "seed": seed, **figures, **broad}
+        )
+        if on_progress:
+            on_progress(len(readings) * len(SEEDS) + seed + 1, steps)
     counts = {name: sources.count(name) for name in dict.fromkeys(sources)}
     notes = [
         "; ".join(f"{name}: {n:,} items" for name, n in counts.items())
@@ -60,6 +72,25 @@ def evaluate_mixed_workspace(
         "each theme one of its units is in).",
     ]
     return Section("mixed_workspace", "Two products in one workspace", COLUMNS, rows, notes)
+
+
+def _clustered_per_source(
+    sources: list[str], vectors: np.ndarray, owners: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each source's points clustered apart, as the product clusters each project's: theme
+    labels and parent labels, numbered apart across sources."""
+    labels = np.full(len(owners), NO_THEME)
+    parents = np.full(len(owners), NO_THEME)
+    point_sources = np.array([sources[owner] for owner in owners.tolist()])
+    for name in dict.fromkeys(sources):
+        rows = np.flatnonzero(point_sources == name)
+        clustering = discover_themes(vectors[rows], seed=seed, owners=owners[rows])
+        themed = clustering.labels != NO_THEME
+        labels[rows[themed]] = clustering.labels[themed] + labels.max() + 1
+        if clustering.parents is not None:
+            split = clustering.parents != NO_THEME
+            parents[rows[split]] = clustering.parents[split] + parents.max() + 1
+    return labels, parents
 
 
 def _members(owners: np.ndarray, labels: np.ndarray) -> dict[int, set[int]]:

@@ -113,6 +113,8 @@ def _check_mergeable(source: Theme, target: Theme) -> None:
         raise CorrectionError(f"“{target.name}” is no longer a theme to merge into.")
     if source.embedding_model != target.embedding_model:
         raise CorrectionError("These themes come from different embedding models.")
+    if source.project_id != target.project_id:
+        raise CorrectionError("These themes are about different projects: each keeps its own.")
     for theme in (source, target):
         _check_specific(theme, "merge those instead")
 
@@ -148,6 +150,10 @@ def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAss
         if not theme.is_live:
             raise CorrectionError(f"“{theme.name}” is no longer a theme to move items to.")
         _check_specific(theme, "move the item into one of them")
+        if theme.project_id != item.source.project_id:
+            raise CorrectionError(
+                f"“{theme.name}” is a theme of another project than this item's source."
+            )
         specific = item.theme_assignments.exclude(method=AssignmentMethod.PARENT)
         previous = list(
             Theme.objects.filter(pk__in=specific.values("theme_id"))

@@ -1,5 +1,5 @@
-"""The dashboard filters (date range, source, kind, sentiment, rating): read from the URL so
-that a view can be shared, and applied the same way to every chart, list and search."""
+"""The dashboard filters (project, date range, source, kind, sentiment, rating): read from the
+URL so that a view can be shared, and applied the same way to every chart, list and search."""
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from ingestion.models import DataSource, ItemKind
+from ingestion.models import DataSource, ItemKind, Project
 from ingestion.ratings import SCALE_FACTS, RatingScale, format_rating
 from insights.models import Sentiment, sentiment_label_is
 
@@ -21,10 +21,13 @@ STARS = RatingScale.STARS
 STAR_SCALES = (STARS,)
 TEN_POINT_SCALES = (RatingScale.TEN, RatingScale.NPS)
 OUT_OF_TEN = "/10"
-FILTER_NAMES = ("start", "end", "source", "kind", "sentiment", "rating")
+FILTER_NAMES = ("project", "start", "end", "source", "kind", "sentiment", "rating")
 
 
 class FeedbackFilterForm(forms.Form):
+    project = forms.ModelChoiceField(
+        Project.objects.all(), required=False, empty_label="All projects"
+    )
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     source = forms.ModelChoiceField(
@@ -36,11 +39,14 @@ class FeedbackFilterForm(forms.Form):
     )
     rating = forms.ChoiceField(required=False)
 
-    def __init__(self, *args: Any, scales: set[RatingScale], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scales: set[RatingScale], projects: int, **kwargs: Any) -> None:
+        """scales: the rating scales in use; projects: how many projects have sources."""
         super().__init__(*args, **kwargs)
         field = self.fields["rating"]
         assert isinstance(field, forms.ChoiceField)  # declared above
         field.choices = rating_choices(scales)
+        if projects < 2:
+            del self.fields["project"]  # a workspace of one product has nothing to choose
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -55,9 +61,13 @@ class FeedbackFilters:
 
     def __init__(self, params: QueryDict | dict[str, str]) -> None:
         # Each source's rating scale: the rating filter's choices and what a choice matches.
-        self.scales = {source.pk: source.scale_of_ratings for source in DataSource.objects.all()}
+        sources = list(DataSource.objects.all())
+        self.scales = {source.pk: source.scale_of_ratings for source in sources}
         in_use = {scale for scale in self.scales.values() if scale}
-        self.form = FeedbackFilterForm({k: params.get(k, "") for k in FILTER_NAMES}, scales=in_use)
+        projects = len({source.project_id for source in sources})
+        self.form = FeedbackFilterForm(
+            {k: params.get(k, "") for k in FILTER_NAMES}, scales=in_use, projects=projects
+        )
         self.values: dict[str, Any] = {}
         if self.form.is_valid():
             self.values = {k: v for k, v in self.form.cleaned_data.items() if v not in ("", None)}
@@ -78,6 +88,8 @@ class FeedbackFilters:
         the item through path (e.g. "item" from ThemeAssignment)."""
         prefix = f"{path}__" if path else ""
         condition = Q()
+        if project := self.values.get("project"):
+            condition &= Q(**{f"{prefix}source__project": project})
         if start := self.values.get("start"):
             condition &= Q(**{f"{prefix}created_at__gte": _day_start(start)})
         if end := self.values.get("end"):
@@ -127,7 +139,7 @@ class FeedbackFilters:
         value = self.values[name]
         if isinstance(value, date):
             return value.isoformat()
-        if isinstance(value, DataSource):
+        if isinstance(value, DataSource | Project):
             return str(value.pk)
         return str(value)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 import insights.models.sentiment_labels as labels
 from feedlens.jobs import Job
-from ingestion.models import DataSource, FeedbackItem
+from ingestion.models import DataSource, FeedbackItem, Project, default_project_id
 from insights.models.querysets import ThemeQuerySet
 
 
@@ -128,6 +128,10 @@ class Theme(models.Model):
         ThemeStatus.IGNORED,
     )
 
+    # Themes are found among one project's items (ingestion.models.Project).
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, related_name="themes", default=default_project_id
+    )
     name = models.CharField(max_length=200)
     name_source = models.CharField(
         max_length=20, choices=NameSource.choices, default=NameSource.KEYWORDS

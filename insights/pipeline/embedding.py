@@ -223,15 +223,17 @@ def point_vectors(points: Sequence[Point], model_name: str) -> dict[Point, np.nd
     return found
 
 
-def count_embedded_items(model_name: str) -> int:
-    """How many feedback items have an embedding by the model."""
-    return ItemEmbedding.objects.filter(embedding__model_name=model_name).count()
+def count_embedded_items(model_name: str, items: QuerySet[FeedbackItem] | None = None) -> int:
+    """How many feedback items (of items, where given) have an embedding by the model."""
+    embedded = ItemEmbedding.objects.filter(embedding__model_name=model_name)
+    return (embedded if items is None else embedded.filter(item__in=items)).count()
 
 
-def count_points(model_name: str) -> int:
-    """How many points all stored feedback is themed from (see theme_points)."""
+def count_points(model_name: str, items: QuerySet[FeedbackItem] | None = None) -> int:
+    """How many points all stored feedback (items, where given) is themed from (see
+    theme_points)."""
     units = UnitEmbedding.objects.filter(embedding__model_name=model_name)
-    whole = ItemEmbedding.objects.filter(embedding__model_name=model_name).exclude(
-        item__in=units.values("item_id")
-    )
-    return whole.count() + units.count()
+    whole = ItemEmbedding.objects.filter(embedding__model_name=model_name)
+    if items is not None:
+        units, whole = units.filter(item__in=items), whole.filter(item__in=items)
+    return whole.exclude(item__in=units.values("item_id")).count() + units.count()

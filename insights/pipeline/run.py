@@ -129,7 +129,8 @@ def _sentiment(run: AnalysisRun, progress: Progress) -> StageOutcome:
 def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
     """Re-cluster when asked or when there are no themes yet; otherwise new items join the
     nearest theme, and those that fit none are clustered among themselves into new themes.
-    Themes span every source, so a re-cluster always takes every item."""
+    Themes span every source of a project, so a re-cluster always takes every item (each
+    project's apart)."""
     model = configured_embedder().name
     if run.recluster or needs_recluster(model):
         result = recluster(model, on_progress=progress)

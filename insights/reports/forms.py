@@ -21,14 +21,19 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 class SourcesField(forms.ModelMultipleChoiceField):
+    """The sources a report covers; a project's sources make a report about that product."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            queryset=DataSource.objects.order_by("name"),
+            queryset=DataSource.objects.select_related("project").order_by("project__name", "name"),
             required=False,
             widget=forms.CheckboxSelectMultiple,
-            help_text="None ticked: every source.",
+            help_text="None ticked: every source. Tick a project's sources for a report on it.",
             **kwargs,
         )
+
+    def label_from_instance(self, obj: DataSource) -> str:
+        return f"{obj.name} ({obj.project.name})"
 
 
 class ReportForm(forms.Form):

@@ -68,7 +68,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         "history": Correction.objects.filter(item=item).select_related(
             "made_by", "theme", "target_theme"
         ),
-        **_correction_forms(request, sentiment, assignments),
+        **_correction_forms(request, item, sentiment, assignments),
     }
     return render(request, "insights/item_detail.html", context)
 
@@ -123,7 +123,10 @@ def _probabilities(sentiment: ItemSentiment | None) -> list[tuple[str, float]]:
 
 
 def _correction_forms(
-    request: HttpRequest, sentiment: ItemSentiment | None, assignments: list[ThemeAssignment]
+    request: HttpRequest,
+    item: FeedbackItem,
+    sentiment: ItemSentiment | None,
+    assignments: list[ThemeAssignment],
 ) -> dict[str, Any]:
     forms: dict[str, Any] = {}
     if sentiment is not None and request.user.has_perm("insights.change_itemsentiment"):
@@ -132,7 +135,7 @@ def _correction_forms(
         # A person moves an item into one theme; one it belongs to alone is not offered.
         specific = [a for a in assignments if a.method != AssignmentMethod.PARENT]
         alone_in = specific[0].theme if len(specific) == 1 else None
-        forms["move_form"] = MoveItemForm(current=alone_in)
+        forms["move_form"] = MoveItemForm(current=alone_in, project=item.source.project)
     return forms
 
 
@@ -175,7 +178,7 @@ def _theme_prefix(theme_id: int) -> str:
 def move_item(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(FeedbackItem, pk=item_id)
     # The service refuses a move to the theme the item is in, with a message that says so.
-    form = MoveItemForm(request.POST, current=None)
+    form = MoveItemForm(request.POST, current=None, project=item.source.project)
     if form.is_valid():
         theme = form.cleaned_data["theme"]
         done = f"Moved to “{theme.name}”; it stays there when themes are found again."

@@ -331,11 +331,14 @@ def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sou
 
     section = evaluate_mixed_workspace(sources, items, np.array(short + units), owners)
 
-    assert [row["seed"] for row in section.rows] == [0, 1, 2] * 2
-    whole, by_unit = section.rows[0], section.rows[3]
+    assert [row["seed"] for row in section.rows] == [0, 1, 2] * 3
+    whole, by_unit, per_project = section.rows[0], section.rows[3], section.rows[6]
     assert whole["largest theme's source"] == "devices" and whole["largest theme"] == 1 / 3
     assert by_unit["themes"] == 6 and by_unit["themes mixing the sources"] == 0
     assert by_unit["largest theme"] == pytest.approx(1 / 3)  # each device topic: all 30 reviews
+    # A project per source: each clustered apart, the same six themes, none mixing.
+    assert per_project["reading"] == "a project per source (unit by unit)"
+    assert per_project["themes"] == 6 and per_project["themes mixing the sources"] == 0
     assert "app: 60 items; devices: 30 items, 150 points unit by unit." in section.notes[0]
 
 

@@ -12,7 +12,14 @@ from django.urls import reverse
 
 from ingestion.connectors import CONNECTORS, POLLING_FORMS, connector_for
 from ingestion.forms import SOURCE_FORMS, source_form
-from ingestion.models import PUSHED_KINDS, DataSource, FeedbackItem, SourceKind
+from ingestion.models import (
+    DEFAULT_PROJECT_NAME,
+    PUSHED_KINDS,
+    DataSource,
+    FeedbackItem,
+    Project,
+    SourceKind,
+)
 from ingestion.secrets import decrypt_secret
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +202,21 @@ def test_an_admin_creates_a_feed_and_a_webhook_source(admin: Client) -> None:
     assert feed.config == {"url": "https://forum.example.com/latest.rss"}
     hook = create(admin, SourceKind.WEBHOOK, {"name": "Zendesk", "item_kind": "ticket"})
     assert (hook.kind, hook.enabled, hook.config) == ("webhook", False, {})
+
+
+def test_a_source_belongs_to_a_project_chosen_or_named_on_its_form(admin: Client) -> None:
+    # Without a choice, the one project there is (made when first needed).
+    store = create(admin, SourceKind.WEBHOOK, {"name": "Store reviews", "item_kind": "review"})
+    assert store.project.name == DEFAULT_PROJECT_NAME
+    # A new product, by name; a second source joins it by choosing it.
+    hook = {"name": "Airline tickets", "item_kind": "ticket", "new_project": "Airline"}
+    airline = create(admin, SourceKind.WEBHOOK, hook).project
+    assert airline.name == "Airline" and Project.objects.count() == 2
+    chosen = {"name": "Airline posts", "item_kind": "social_post", "project": str(airline.pk)}
+    assert create(admin, SourceKind.WEBHOOK, chosen).project == airline
+    page = admin.get(reverse("ingestion:source_list")).content.decode()
+    row = page.split(f'id="source-{store.pk}"')[1].split("</tr>")[0]
+    assert f'<td class="project">{DEFAULT_PROJECT_NAME}</td>' in row
 
 
 def test_pointing_a_source_elsewhere_starts_its_cursor_again(admin: Client) -> None:

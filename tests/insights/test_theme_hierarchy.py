@@ -25,10 +25,12 @@ from insights.pipeline.embedding import theme_points
 from insights.pipeline.themes import clustering as clustering_module
 from insights.pipeline.themes.clustering import Clustering
 from insights.pipeline.themes.identity import (
+    ThemeScope,
     _store_clustering,
     assign_new_items,
     move_item,
     sync_parent_memberships,
+    theme_scopes,
 )
 from tests.factories import EMBEDDING_MODEL, TopicVectors, add_items, make_theme
 
@@ -39,6 +41,12 @@ pytestmark = pytest.mark.django_db
 TOPICS = 4
 PER_TOPIC = 10
 PRODUCT_OF_TOPIC = np.array([0, 0, 1, 1])
+
+
+def the_scope() -> ThemeScope:
+    """The one project's themes by the test embedding model."""
+    (scope,) = theme_scopes(EMBEDDING_MODEL)
+    return scope
 
 
 def store_vectors(items: list[FeedbackItem], vectors: np.ndarray) -> None:
@@ -79,7 +87,7 @@ def clustering(split_products: bool = True) -> Clustering:
 
 def store(split_products: bool = True) -> None:
     points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
-    _store_clustering(EMBEDDING_MODEL, points, clustering(split_products))
+    _store_clustering(the_scope(), points, clustering(split_products))
 
 
 def theme_of_topic(topic: int) -> Theme:
@@ -93,7 +101,7 @@ def themes_of(item: FeedbackItem) -> set[int]:
 
 def test_a_broad_theme_holds_its_sub_themes_and_their_items(items: list[FeedbackItem]) -> None:
     points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
-    result = _store_clustering(EMBEDDING_MODEL, points, clustering())
+    result = _store_clustering(the_scope(), points, clustering())
 
     assert (result.themes, result.parents) == (6, 2)
     assert "2 of them are too broad to mean something and hold sub-themes." in result.describe()
@@ -119,7 +127,7 @@ def test_a_recluster_keeps_the_broad_themes_and_their_sub_themes(
     store()
     before = dict(Theme.objects.values_list("pk", "parent_id"))
     again = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
-    result = _store_clustering(EMBEDDING_MODEL, again, clustering())
+    result = _store_clustering(the_scope(), again, clustering())
     assert (result.kept, result.created) == (6, 0)
     assert dict(Theme.objects.live().values_list("pk", "parent_id")) == before
     assert ThemeAssignment.objects.count() == 2 * len(items)
@@ -197,7 +205,7 @@ def test_a_broad_theme_is_neither_merged_nor_moved_into(
             merge_themes(source, target, admin_user)
     with pytest.raises(CorrectionError, match="move the item into one of them"):
         move_item_to_theme(items[0], airline, admin_user)
-    offered = MoveItemForm(current=None).fields["theme"].queryset
+    offered = MoveItemForm(current=None, project=items[0].source.project).fields["theme"].queryset
     assert set(offered.values_list("pk", flat=True)) == set(
         Theme.objects.leaves().values_list("pk", flat=True)
     )

@@ -1,5 +1,8 @@
 """Themes as stored rows: found by clustering, kept across re-clustering, grown as items arrive.
 
+Themes are found per project (ingestion.models.Project): each project's items are clustered
+apart from every other's (ThemeScope), so two products never share a theme.
+
 Clustering labels are numbers that mean nothing from one run to the next. A re-cluster
 matches its clusters to the stored themes by shared members (and centre, for a theme whose
 members changed), so a theme keeps its id, name, status and history; items a person moved
@@ -9,15 +12,15 @@ clusters that match it (or mostly hold the other theme's items) join the theme i
 
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Max, Min, QuerySet
 
-from ingestion.models import FeedbackItem
+from ingestion.models import DataSource, FeedbackItem
 from insights.models import (
     AssignmentMethod,
     Theme,
@@ -45,6 +48,38 @@ MATCH_MIN_COSINE = 0.9
 # A cluster left unmatched stays in a theme people merged others into when at least this
 # share of its members are in that theme already (people said they are one theme).
 MERGED_MIN_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ThemeScope:
+    """What one clustering covers: one project's items and themes, by one embedding model."""
+
+    embedding_model: str
+    project_id: int
+
+    def live(self) -> QuerySet[Theme]:
+        return Theme.objects.live(self.embedding_model).filter(project_id=self.project_id)
+
+    def leaves(self) -> QuerySet[Theme]:
+        return Theme.objects.leaves(self.embedding_model).filter(project_id=self.project_id)
+
+    def items(self) -> QuerySet[FeedbackItem]:
+        return FeedbackItem.objects.filter(source__project_id=self.project_id)
+
+
+def theme_scopes(embedding_model: str) -> list[ThemeScope]:
+    """One scope per project that has sources, in the order projects were made."""
+    projects = DataSource.objects.values_list("project_id", flat=True).distinct()
+    return [ThemeScope(embedding_model, project) for project in sorted(set(projects))]
+
+
+Result = TypeVar("Result", "ReclusterResult", "LeftoverResult")
+
+
+def _totals(results: Sequence[Result], kind: type[Result]) -> Result:
+    """One result of kind whose every figure is the sum of the results' (one per project)."""
+    names = [field.name for field in fields(kind)]
+    return kind(**{name: sum(getattr(result, name) for result in results) for name in names})
 
 
 @dataclass(frozen=True)
@@ -89,25 +124,29 @@ def recluster(
     seed: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReclusterResult:
-    """Cluster every embedded item (a long one unit by unit) again and store the result,
-    keeping theme identities."""
-    points = theme_points(FeedbackItem.objects.all(), embedding_model)
+    """Cluster every embedded item (a long one unit by unit) again, each project's apart,
+    and store the result, keeping theme identities."""
+    total = count_embedded_items(embedding_model)
     if on_progress:
-        on_progress(0, points.items)
-    clustering = discover_themes(points.vectors, seed=seed, owners=points.item_ids)
-    with transaction.atomic():
-        result = _store_clustering(embedding_model, points, clustering)
-    if on_progress:
-        on_progress(points.items, points.items)
-    return result
+        on_progress(0, total)
+    results, done = [], 0
+    for scope in theme_scopes(embedding_model):
+        points = theme_points(scope.items(), embedding_model)
+        clustering = discover_themes(points.vectors, seed=seed, owners=points.item_ids)
+        with transaction.atomic():
+            results.append(_store_clustering(scope, points, clustering))
+        done += points.items
+        if on_progress:
+            on_progress(min(done, total), total)
+    return _totals(results, ReclusterResult)
 
 
 def _store_clustering(
-    embedding_model: str, points: ThemePoints, clustering: ClusterResult
+    scope: ThemeScope, points: ThemePoints, clustering: ClusterResult
 ) -> ReclusterResult:
-    old_members, direct = _members_by_theme(embedding_model)
+    old_members, direct = _members_by_theme(scope)
     clusters = _Clusters.of(points, clustering)
-    targets = _match_clusters(clusters, old_members, embedding_model)
+    targets = _match_clusters(clusters, old_members, scope)
     # A broad theme is continued one to one or is new: never merged into another, and
     # never continued by one of the themes it holds.
     unmatched = {
@@ -116,17 +155,17 @@ def _store_clustering(
         if key not in targets and key not in clusters.parent_keys
     }
     broad = {targets[key] for key in clusters.parent_keys if key in targets}
-    merged = _match_merged(unmatched, clusters, direct, embedding_model)
+    merged = _match_merged(unmatched, clusters, direct, scope)
     targets.update({key: theme for key, theme in merged.items() if theme not in broad})
-    themes = _themes_for_clusters(targets, clusters, clustering, points.vectors, embedding_model)
+    themes = _themes_for_clusters(targets, clusters, clustering, points.vectors, scope)
     _set_parents(themes, clusters)
-    _orphan_the_rest(themes, embedding_model)
-    retired = _retire_unmatched(embedding_model, {theme.pk for theme in themes.values()})
-    rows = _reassign(points, clustering, themes)
+    _orphan_the_rest(themes, scope)
+    retired = _retire_unmatched(scope, {theme.pk for theme in themes.values()})
+    rows = _reassign(points, clustering, themes, scope)
     sync_parent_memberships(set(points.item_ids.tolist()))
     per_item = Counter(row.item_id for row in rows)
     # Every live theme: those no cluster continued keep only the items people put there.
-    refresh_theme_stats(list(Theme.objects.live(embedding_model).values_list("pk", flat=True)))
+    refresh_theme_stats(list(scope.live().values_list("pk", flat=True)))
     kept = len(set(targets.values()))
     distinct = len({theme.pk for theme in themes.values()})
     return ReclusterResult(
@@ -189,11 +228,11 @@ def _set_parents(themes: dict[int, Theme], clusters: _Clusters) -> None:
     Theme.objects.bulk_update(list(changed.values()), ["parent"])
 
 
-def _orphan_the_rest(themes: dict[int, Theme], embedding_model: str) -> None:
+def _orphan_the_rest(themes: dict[int, Theme], scope: ThemeScope) -> None:
     """A live theme no cluster continued (a person's items keep it) is no broad theme's
     part any more."""
     kept = {theme.pk for theme in themes.values()}
-    Theme.objects.live(embedding_model).exclude(pk__in=kept).update(parent=None)
+    scope.live().exclude(pk__in=kept).update(parent=None)
 
 
 def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
@@ -201,14 +240,14 @@ def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
     return len(set(ids.tolist()) - set(ids[labels != NO_THEME].tolist()))
 
 
-def _members_by_theme(embedding_model: str) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+def _members_by_theme(scope: ThemeScope) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     """The items of each live theme, in one pass over their assignments: all of them, and
     those not held through a sub-theme (a broad theme's own)."""
     members: dict[int, set[int]] = {}
     direct: dict[int, set[int]] = {}
-    rows = ThemeAssignment.objects.filter(
-        theme__in=Theme.objects.live(embedding_model)
-    ).values_list("theme_id", "item_id", "method")
+    rows = ThemeAssignment.objects.filter(theme__in=scope.live()).values_list(
+        "theme_id", "item_id", "method"
+    )
     for theme_id, item_id, method in rows.iterator(chunk_size=5000):
         members.setdefault(theme_id, set()).add(item_id)
         if method != AssignmentMethod.PARENT:
@@ -217,14 +256,14 @@ def _members_by_theme(embedding_model: str) -> tuple[dict[int, set[int]], dict[i
 
 
 def _match_clusters(
-    clusters: _Clusters, old_members: dict[int, set[int]], embedding_model: str
+    clusters: _Clusters, old_members: dict[int, set[int]], scope: ThemeScope
 ) -> dict[int, int]:
     """Return {cluster key: stored theme id}, one to one, best overlaps first. Broad themes
     and their parts are matched together: a theme that grew too broad is continued by the
     broad cluster (its members are all of it), its parts are new or continue earlier parts."""
     from scipy.optimize import linear_sum_assignment
 
-    old = list(Theme.objects.live(embedding_model).only("id", "centroid"))
+    old = list(scope.live().only("id", "centroid"))
     labels = list(clusters.members)
     if not old or not labels:
         return {}
@@ -255,16 +294,14 @@ def _match_merged(
     unmatched: dict[int, set[int]],
     clusters: _Clusters,
     old_members: dict[int, set[int]],
-    embedding_model: str,
+    scope: ThemeScope,
 ) -> dict[int, int]:
     """Return {cluster label: live theme id} for clusters that belong to a theme people
     merged others into: the cluster's centre is a merged-away theme's (MATCH_MIN_COSINE),
     or most of its members are in the theme that absorbed it already (MERGED_MIN_SHARE).
     The merged-away theme itself is never continued: its items stay where people put them."""
     merged = list(
-        Theme.objects.filter(merged_into__in=Theme.objects.live(embedding_model)).only(
-            "id", "centroid", "merged_into_id"
-        )
+        Theme.objects.filter(merged_into__in=scope.live()).only("id", "centroid", "merged_into_id")
     )
     if not merged or not unmatched:
         return {}
@@ -292,7 +329,7 @@ def _themes_for_clusters(
     clusters: _Clusters,
     clustering: ClusterResult,
     vectors: np.ndarray,
-    embedding_model: str,
+    scope: ThemeScope,
 ) -> dict[int, Theme]:
     """Return the theme of each cluster key: the stored theme it continues (targets), with
     its new centre, or a new theme. Several clusters continue one theme only where people
@@ -313,7 +350,8 @@ def _themes_for_clusters(
                 name=f"Theme {key + 1}",
                 centroid=clusters.centre([key], vectors).tobytes(),
                 part_centroids=_part_centres([key], clustering),
-                embedding_model=embedding_model,
+                embedding_model=scope.embedding_model,
+                project_id=scope.project_id,
             )
     return themes
 
@@ -329,12 +367,12 @@ def _part_centres(keys: list[int], clustering: ClusterResult) -> bytes:
     return np.vstack(rows).astype("<f4").tobytes()
 
 
-def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
+def _retire_unmatched(scope: ThemeScope, kept_ids: set[int]) -> int:
     """Retire the active themes no cluster continued, unless a person put items in them; a
     theme a person marked resolved or ignored keeps that mark (and its history)."""
     by_people = ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values("theme_id")
     unmatched = (
-        Theme.objects.live(embedding_model)
+        scope.live()
         .filter(status=ThemeStatus.ACTIVE)
         .exclude(pk__in=kept_ids)
         .exclude(pk__in=by_people)
@@ -343,16 +381,15 @@ def _retire_unmatched(embedding_model: str, kept_ids: set[int]) -> int:
 
 
 def _reassign(
-    points: ThemePoints, clustering: ClusterResult, themes: dict[int, Theme]
+    points: ThemePoints, clustering: ClusterResult, themes: dict[int, Theme], scope: ThemeScope
 ) -> list[ThemeAssignment]:
-    """Replace every machine-made assignment with this clustering's, keep people's; return
-    the new ones."""
+    """Replace every machine-made assignment to the scope's themes with this clustering's,
+    keep people's; return the new ones."""
+    in_scope = ThemeAssignment.objects.filter(theme__project_id=scope.project_id)
     moved_by_people = set(
-        ThemeAssignment.objects.filter(method=AssignmentMethod.PERSON).values_list(
-            "item_id", flat=True
-        )
+        in_scope.filter(method=AssignmentMethod.PERSON).values_list("item_id", flat=True)
     )
-    machine_made = ThemeAssignment.objects.exclude(method=AssignmentMethod.PERSON)
+    machine_made = in_scope.exclude(method=AssignmentMethod.PERSON)
     corrected = _sentiments_set_by_people(machine_made)
     machine_made.delete()
     rows = _cluster_assignments(points, clustering.labels, themes, moved_by_people)
@@ -425,14 +462,24 @@ def _nearest_per_theme(
 def assign_new_items(
     embedding_model: str, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Give each embedded item without a theme the nearest live theme, if close enough;
-    return how many items joined a theme. Centres stay as the last re-cluster left them; an
-    item nearest a merged-away theme joins the theme it was merged into."""
-    theme_ids, centres = _assignable_centres(embedding_model)
-    unassigned = FeedbackItem.objects.filter(theme_assignments__isnull=True)
-    points = theme_points(unassigned, embedding_model)
+    """Give each embedded item without a theme the nearest live theme of its project, if
+    close enough; return how many items joined a theme. Centres stay as the last re-cluster
+    left them; an item nearest a merged-away theme joins the theme it was merged into."""
+    scopes = theme_scopes(embedding_model)
+    unassigned = [scope.items().filter(theme_assignments__isnull=True) for scope in scopes]
+    total = sum(count_embedded_items(embedding_model, items) for items in unassigned)
     if on_progress:
-        on_progress(0, points.items)
+        on_progress(0, total)
+    joined = sum(_assign_in(scope, items) for scope, items in zip(scopes, unassigned, strict=True))
+    if on_progress:
+        on_progress(total, total)
+    return joined
+
+
+def _assign_in(scope: ThemeScope, unassigned: QuerySet[FeedbackItem]) -> int:
+    """assign_new_items for one project's items."""
+    theme_ids, centres = _assignable_centres(scope)
+    points = theme_points(unassigned, scope.embedding_model)
     if not theme_ids or not len(points):
         return 0
     known = ClusterResult(
@@ -445,8 +492,6 @@ def assign_new_items(
         ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         parents = sync_parent_memberships({row.item_id for row in rows})
         refresh_theme_stats({row.theme_id for row in rows} | parents)
-    if on_progress:
-        on_progress(points.items, points.items)
     return len({row.item_id for row in rows})
 
 
@@ -476,44 +521,57 @@ def theme_leftovers(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> LeftoverResult:
     """Cluster the embedded items that fit no theme (new ones and earlier ones) among
-    themselves, with the smallest theme size of the whole feedback; each cluster becomes a
-    new theme. Stored themes are left as they are: a new topic appears without a re-cluster."""
-    unthemed = FeedbackItem.objects.filter(theme_assignments__isnull=True)
-    points = theme_points(unthemed, embedding_model)
+    themselves, each project's apart, with the smallest theme size of the project's whole
+    feedback; each cluster becomes a new theme. Stored themes are left as they are: a new
+    topic appears without a re-cluster (and a new project gets its first themes)."""
+    scopes = theme_scopes(embedding_model)
+    unthemed = [scope.items().filter(theme_assignments__isnull=True) for scope in scopes]
+    total = sum(count_embedded_items(embedding_model, items) for items in unthemed)
     if on_progress:
-        on_progress(0, points.items)
+        on_progress(0, total)
+    results = [
+        _leftovers_in(scope, items, seed) for scope, items in zip(scopes, unthemed, strict=True)
+    ]
+    if on_progress:
+        on_progress(total, total)
+    return _totals(results, LeftoverResult)
+
+
+def _leftovers_in(
+    scope: ThemeScope, unthemed: QuerySet[FeedbackItem], seed: int | None
+) -> LeftoverResult:
+    """theme_leftovers for one project's items."""
+    points = theme_points(unthemed, scope.embedding_model)
     clustering = discover_themes(
         points.vectors,
         seed=seed,
-        population=count_points(embedding_model),
+        population=count_points(scope.embedding_model, scope.items()),
         owners=points.item_ids,
         # A new theme is too broad by its share of all the feedback, not of the leftovers.
-        population_items=count_embedded_items(embedding_model),
+        population_items=count_embedded_items(scope.embedding_model, scope.items()),
     )
     clusters = _Clusters.of(points, clustering)
     with transaction.atomic():
-        themes = _themes_for_clusters({}, clusters, clustering, points.vectors, embedding_model)
+        themes = _themes_for_clusters({}, clusters, clustering, points.vectors, scope)
         _set_parents(themes, clusters)
         rows = _cluster_assignments(points, clustering.labels, themes)
         # Another run may have assigned some of them meanwhile; its row is as good.
         ThemeAssignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         sync_parent_memberships({row.item_id for row in rows})
         refresh_theme_stats([theme.pk for theme in themes.values()])
-    if on_progress:
-        on_progress(points.items, points.items)
     assigned = len({row.item_id for row in rows})
     return LeftoverResult(unthemed=points.items, themes=len(themes), assigned=assigned)
 
 
-def _assignable_centres(embedding_model: str) -> tuple[list[int], np.ndarray]:
+def _assignable_centres(scope: ThemeScope) -> tuple[list[int], np.ndarray]:
     """Return the centres new items are compared with, and for each the live theme an item
     nearest it joins: every live theme's parts' centres (its own where it has no parts),
     and each merged-away theme's for the theme it was merged into. A broad theme is joined
     through its sub-themes (sync_parent_memberships), never directly."""
-    specific = Theme.objects.leaves(embedding_model)
-    fields = ("id", "centroid", "part_centroids")
-    themes = list(specific.only(*fields))
-    themes += Theme.objects.filter(merged_into__in=specific).only(*fields, "merged_into_id")
+    specific = scope.leaves()
+    loaded = ("id", "centroid", "part_centroids")
+    themes = list(specific.only(*loaded))
+    themes += Theme.objects.filter(merged_into__in=specific).only(*loaded, "merged_into_id")
     if not themes:
         return [], np.zeros((0, 0), dtype="<f4")
     centres = [theme.part_centroid_arrays() for theme in themes]
