@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import User
 
-from ingestion.models import DataSource, FeedbackItem
+from ingestion.models import DataSource, FeedbackItem, Project
 from insights.curation.corrections import rename_theme
 from insights.local_models import configured_llm, model_version
 from insights.models import (
@@ -378,6 +378,25 @@ def test_describing_themes_names_them_makes_cards_and_records_the_model(
     # No negative items: a card that counts nobody, and no summary.
     assert sync.card == {"version": CARD_VERSION, "customers": 0}
     assert (sync.summary_kind, sync.pain_summary) == (SummaryKind.NONE, [])
+
+
+def test_each_projects_themes_are_described_among_themselves(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
+    twofa = embedded_theme("theme 1", TWOFA_TEXTS, 6, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    # Another product whose customers write the very same complaints.
+    other = Project.objects.create(name="Second app")
+    copy = embedded_theme("theme 3", TWOFA_TEXTS, 6, embedder, project=other)
+    source = DataSource.objects.create(name="Second app reviews", project=other)
+    FeedbackItem.objects.filter(theme_assignments__theme=copy).update(source=source)
+
+    assert describe_themes(Theme.objects.values_list("pk", flat=True), llm, embedder) == 3
+    twofa.refresh_from_db()
+    copy.refresh_from_db()
+    # A name is one theme's within its project: both products' themes may say it.
+    assert twofa.name == copy.name == "2FA code never arrives"
+    assert copy.card["customers"] == 6 and "2fa" in copy.keywords
 
 
 def test_a_cards_figures_recount_from_the_database(llm: LocalLLM, embedder: Embedder) -> None:

@@ -105,21 +105,24 @@ def describe_themes(
     ]
     if not themes:
         return 0
-    corpora = _corpora(embedder.name, themes)
-    taken = {
-        theme_id: name
-        for theme_id, name in Theme.objects.exclude(status=ThemeStatus.RETIRED).values_list(
-            "id", "name"
-        )
-    }
-    for done, theme in enumerate(themes, 1):
-        others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
-        corpus = corpora.get(broad=theme.pk in corpora.broad)
-        _describe(theme, corpus, others, (llm, version), embedder)
-        theme.save(update_fields=DESCRIBED_FIELDS)
-        taken[theme.pk] = theme.name
-        if on_progress:
-            on_progress(done, len(themes))
+    done = 0
+    # Each project's themes are described against each other: another product's themes
+    # neither make a word common nor take a name.
+    described = Theme.objects.filter(pk__in=[theme.pk for theme in themes])
+    for project_id in sorted(set(described.values_list("project_id", flat=True))):
+        corpora = _corpora(embedder.name, themes, project_id)
+        in_project = Theme.objects.filter(project_id=project_id)
+        live_names = in_project.exclude(status=ThemeStatus.RETIRED).values_list("id", "name")
+        taken = dict(live_names)
+        for theme in (theme for theme in themes if theme.project_id == project_id):
+            others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
+            corpus = corpora.get(broad=theme.pk in corpora.broad)
+            _describe(theme, corpus, others, (llm, version), embedder)
+            theme.save(update_fields=DESCRIBED_FIELDS)
+            taken[theme.pk] = theme.name
+            done += 1
+            if on_progress:
+                on_progress(done, len(themes))
     return len(themes)
 
 
@@ -185,26 +188,28 @@ class _Corpora:
         return self.top_level if broad and self.top_level else self.specific
 
 
-def _corpora(embedding_model: str, themes: list[Theme]) -> _Corpora:
-    """Read the themes' texts and every item's fields once, for both levels."""
-    broad = set(Theme.objects.parents().values_list("pk", flat=True))
-    texts, baseline = _texts_by_theme(), _field_baseline()
-    specific = _corpus(texts, baseline, embedding_model, leave_out=broad)
+def _corpora(embedding_model: str, themes: list[Theme], project_id: int) -> _Corpora:
+    """Read the project's themes' texts and its items' fields once, for both levels."""
+    broad = set(Theme.objects.parents().filter(project_id=project_id).values_list("pk", flat=True))
+    texts, baseline = _texts_by_theme(project_id), _field_baseline(project_id)
+    specific = _corpus(texts, baseline, (embedding_model, project_id), leave_out=broad)
     top_level = None
     if any(theme.pk in broad for theme in themes):
         sub_themes = Theme.objects.live().filter(parent__in=broad).values_list("pk", flat=True)
-        top_level = _corpus(texts, baseline, embedding_model, leave_out=set(sub_themes))
+        leave_out = set(sub_themes)
+        top_level = _corpus(texts, baseline, (embedding_model, project_id), leave_out=leave_out)
     return _Corpora(specific, broad, top_level)
 
 
 def _corpus(
     texts_by_theme: dict[int, list[str]],
     baseline: FieldBaseline,
-    embedding_model: str,
+    scope: tuple[str, int],
     leave_out: Collection[int],
 ) -> Corpus:
-    """What describing needs of every theme but those left out; the neighbourhood only of
-    themes embedded by embedding_model, the model that embeds the name candidates."""
+    """What describing needs of every theme in texts_by_theme but those left out; the
+    neighbourhood only of the project's themes embedded by the scope's embedding model (the
+    model that embeds the name candidates). scope: (embedding model, project id)."""
     texts = {key: found for key, found in texts_by_theme.items() if key not in leave_out}
     return Corpus(
         texts=texts,
@@ -212,19 +217,20 @@ def _corpus(
         phrases=theme_phrases(texts, top_n=PHRASES_PER_THEME),
         baseline=baseline,
         as_of=_latest_day(),
-        neighbourhood=_neighbourhood(embedding_model, leave_out),
+        neighbourhood=_neighbourhood(scope, leave_out),
     )
 
 
-def _field_baseline() -> FieldBaseline:
-    """How every item's source, kind, rating and metadata are spread: what a card's
-    over-represented fields are measured against."""
+def _field_baseline(project_id: int) -> FieldBaseline:
+    """How the project's items' sources, kinds, ratings and metadata are spread: what a
+    card's over-represented fields are measured against."""
     scales = source_scales()
+    items = FeedbackItem.objects.filter(source__project_id=project_id)
     return FieldBaseline.of(
         _segments(scales, *row)
-        for row in FeedbackItem.objects.values_list(
-            "source__name", "kind", "rating", "metadata"
-        ).iterator(chunk_size=2000)
+        for row in items.values_list("source__name", "kind", "rating", "metadata").iterator(
+            chunk_size=2000
+        )
     )
 
 
@@ -249,14 +255,17 @@ def _segments(
     return segment_values(source, kind, written, metadata)
 
 
-def _neighbourhood(embedding_model: str, leave_out: Collection[int] = ()) -> Neighbourhood | None:
-    """A sample of the items of every live theme embedded by embedding_model, with their
+def _neighbourhood(scope: tuple[str, int], leave_out: Collection[int] = ()) -> Neighbourhood | None:
+    """A sample of the items of every live theme of the project embedded by the embedding
+    model (scope: the model and the project's id), with their
     vectors by that model (a long item's, that of the unit that put it in the theme; see
     Neighbourhood.of; the sample is taken before the vectors are read, so at most
     NEIGHBOURHOOD_ITEMS_PER_THEME a theme are)."""
+    embedding_model, project_id = scope
     members: dict[int, list[Point]] = {}
+    live = Theme.objects.live(embedding_model).filter(project_id=project_id)
     rows = (
-        ThemeAssignment.objects.filter(theme__in=Theme.objects.live(embedding_model))
+        ThemeAssignment.objects.filter(theme__in=live)
         .exclude(theme_id__in=list(leave_out))
         .order_by("theme_id", "-similarity", "item_id")
         .values_list("theme_id", "item_id", "unit_start")
@@ -403,11 +412,12 @@ def _latest_day() -> date | None:
     return timezone.localdate(latest) if latest else None
 
 
-def _texts_by_theme() -> dict[int, list[str]]:
-    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme that has items (of a long item,
-    the part in the theme), nearest first, leaving out any that speak to a language
-    model."""
-    rows = ThemeAssignment.objects.order_by("theme_id", "-similarity").values_list(
+def _texts_by_theme(project_id: int) -> dict[int, list[str]]:
+    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme of the project that has items (of
+    a long item, the part in the theme), nearest first, leaving out any that speak to a
+    language model."""
+    in_project = ThemeAssignment.objects.filter(theme__project_id=project_id)
+    rows = in_project.order_by("theme_id", "-similarity").values_list(
         "theme_id", "item__text", "unit_start", "unit_end"
     )
     texts: dict[int, list[str]] = {}
