@@ -83,6 +83,11 @@ class FeedbackFilters:
     def is_active(self) -> bool:
         return bool(self.values)
 
+    @property
+    def several_projects(self) -> bool:
+        """Whether the workspace holds several projects (pages then say each theme's)."""
+        return "project" in self.form.fields
+
     def condition(self, path: str = "") -> Q:
         """Return the filters as one condition on FeedbackItem, or on a model that reaches
         the item through path (e.g. "item" from ThemeAssignment)."""

@@ -54,7 +54,9 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
     themes = Theme.objects.live()
     if not show_closed:
         themes = themes.filter(status__in=OPEN_STATUSES)
-    themes = themes.only("id", "name", "name_source", "keywords", "status", "size", "parent")
+    themes = themes.select_related("project").only(
+        "id", "name", "name_source", "keywords", "status", "size", "parent", "project__name"
+    )
     items = filters.apply(FeedbackItem.objects.all())
     splits = splits_by_theme(items)
     # An item may be in several themes: the splits do not add up to the items.

@@ -42,7 +42,9 @@ def theme_list(request: HttpRequest) -> HttpResponse:
 @role_required()
 def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
     theme = get_object_or_404(
-        Theme.objects.select_related("merged_into", "parent", "name_model", "summary_model"),
+        Theme.objects.select_related(
+            "merged_into", "parent", "name_model", "summary_model", "project"
+        ),
         pk=theme_id,
     )
     filters = FeedbackFilters(request.GET)

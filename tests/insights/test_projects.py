@@ -181,6 +181,13 @@ def test_the_pages_can_be_scoped_to_one_project(
     for theme in Theme.objects.live(EMBEDDING_MODEL):
         link = reverse("insights:theme_detail", args=[theme.pk])
         assert (link in html) == (theme.pk in shown)
+    # Unscoped, both products' log-in themes are listed, each saying its project.
+    everything = client.get(reverse("insights:theme_list")).content.decode()
+    assert everything.count('<small class="meta project">Airline</small>') == 2
+    assert everything.count('<small class="meta project">Budget app</small>') == 2
+    login = Theme.objects.get(assignments__item=airline[0])
+    detail = client.get(reverse("insights:theme_detail", args=[login.pk])).content.decode()
+    assert '<span class="project">Airline</span>' in detail
 
 
 def test_one_project_offers_no_project_filter(pm_user: User) -> None:
