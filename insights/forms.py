@@ -20,7 +20,7 @@ class AnalysisForm(forms.Form):
         DataSource.objects.all(),
         required=False,
         empty_label="All sources",
-        help_text="New items of this source only; themes always span every source.",
+        help_text="New items of this source only; themes always span every source of a project.",
     )
     recluster = forms.BooleanField(
         required=False,
@@ -80,8 +80,12 @@ class MoveItemForm(forms.Form):
 
 
 class ThemeChoiceField(forms.ModelMultipleChoiceField):
+    # Where several projects have themes, two may share a name: each says its project.
+    with_project = False
+
     def label_from_instance(self, obj: Theme) -> str:
-        return f"{obj.name} ({obj.size} items)"
+        project = f" — {obj.project.name}" if self.with_project else ""
+        return f"{obj.name}{project} ({obj.size} items)"
 
 
 class CopyDraftForm(forms.Form):
@@ -96,7 +100,11 @@ class CopyDraftForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        offer_themes(self.fields["themes"], copyable_themes())
+        themes = copyable_themes().select_related("project")
+        offer_themes(self.fields["themes"], themes)
+        field = self.fields["themes"]
+        assert isinstance(field, ThemeChoiceField)  # declared above
+        field.with_project = themes.order_by().values("project").distinct().count() > 1
 
     def clean_themes(self) -> list[Theme]:
         themes = list(self.cleaned_data["themes"])

@@ -13,7 +13,7 @@ from ingestion.models import DataSource, FeedbackItem, Project
 from insights.curation.corrections import CorrectionError, merge_themes, move_item_to_theme
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.theme_stats import theme_list
-from insights.forms import MoveItemForm
+from insights.forms import CopyDraftForm, MoveItemForm
 from insights.models import Theme
 from insights.pipeline.themes.identity import (
     assign_new_items,
@@ -196,3 +196,20 @@ def test_one_project_offers_no_project_filter(pm_user: User) -> None:
     client = Client()
     client.force_login(pm_user)
     assert 'name="project"' not in client.get(reverse("insights:item_list")).content.decode()
+
+
+def test_the_copy_form_names_each_themes_project_where_there_are_several(
+    two_products: tuple[list[FeedbackItem], list[FeedbackItem]],
+) -> None:
+    recluster(EMBEDDING_MODEL, seed=0)
+    labels = [label for _, label in CopyDraftForm().fields["themes"].choices]
+    assert len(labels) == 4
+    assert sum(" — Airline (" in label for label in labels) == 2
+    assert sum(" — Budget app (" in label for label in labels) == 2
+
+
+def test_with_one_project_the_copy_form_names_none(topics: TopicVectors) -> None:
+    add_topic_items(source_in("Budget app"), topics, 0, 1)
+    recluster(EMBEDDING_MODEL, seed=0)
+    labels = [label for _, label in CopyDraftForm().fields["themes"].choices]
+    assert len(labels) == 2 and not any(" — " in label for label in labels)
