@@ -17,7 +17,7 @@ from insights.dashboards.overview import (
     sentiment_counts,
     weekly_sentiment_counts,
 )
-from insights.models import Theme, ThemeStatus
+from insights.models import Theme, ThemeStatus, listed_items
 from insights.models.sentiment_labels import SHOWN_LABELS
 
 # Listed unless people ask for the themes they closed too.
@@ -114,8 +114,7 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     split = _split_with_weeks(items, weeks)
     total = filters.apply(FeedbackItem.objects.all()).count()
     listed = (
-        items.select_related("source", "sentiment")
-        .defer("sentiment__llm_features")
+        listed_items(items)
         .annotate(
             similarity=F("theme_assignments__similarity"),
             quote=_unit_quote(),

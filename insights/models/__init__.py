@@ -19,6 +19,7 @@ from insights.models.analysis import (
     ThemeStatus,
     UnitEmbedding,
     decode_vector,
+    listed_items,
     quoted_part,
     themes_of_items,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "UnitEmbedding",
     "Weekday",
     "decode_vector",
+    "listed_items",
     "quoted_part",
     "sentiment_label_is",
     "theme_sentiment_label_is",

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
@@ -283,6 +284,12 @@ def quoted_part(text: str, unit_start: int | None, unit_end: int | None) -> str:
     if unit_start is None or unit_end is None:
         return text
     return text[unit_start:unit_end]
+
+
+def listed_items(items: QuerySet[FeedbackItem]) -> QuerySet[FeedbackItem]:
+    """The items with what a list of them shows of each: its source and its sentiment,
+    without the sentiment's feature logits (3 KB an item that no page shows)."""
+    return items.select_related("source", "sentiment").defer("sentiment__llm_features")
 
 
 def themes_of_items() -> models.Prefetch:

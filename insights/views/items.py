@@ -20,6 +20,7 @@ from insights.models import (
     ItemSentiment,
     Sentiment,
     ThemeAssignment,
+    listed_items,
     themes_of_items,
 )
 from insights.pipeline.sentiment.stage import rating_bounds, unit_sentiments
@@ -30,11 +31,8 @@ from insights.wording import speaks_to_the_model
 @role_required()
 def item_list(request: HttpRequest) -> HttpResponse:
     filters = FeedbackFilters(request.GET)
-    items = (
-        filters.apply(FeedbackItem.objects.all())
-        .select_related("source", "sentiment")
-        .defer("sentiment__llm_features")  # 3 KB an item that no page shows
-        .prefetch_related(themes_of_items())
+    items = listed_items(filters.apply(FeedbackItem.objects.all())).prefetch_related(
+        themes_of_items()
     )
     context = {"filters": filters, **paginated(items, filters, request.GET.get("page"))}
     return render(request, "insights/item_list.html", context)

@@ -11,6 +11,7 @@ from ingestion.models import DataSource, FeedbackItem, ItemKind
 from insights.dashboards import charts
 from insights.dashboards import overview as dashboard
 from insights.dashboards.filters import FeedbackFilters
+from insights.models import listed_items
 
 LATEST_ITEMS = 10
 
@@ -25,9 +26,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "by_negative_share": dashboard.top_by_negative_share(view.themes),
         "by_growth": dashboard.top_by_growth(view.themes),
     }
-    latest = filters.apply(
-        FeedbackItem.objects.select_related("source", "sentiment").defer("sentiment__llm_features")
-    )
+    latest = filters.apply(listed_items(FeedbackItem.objects.all()))
     context = {
         "filters": filters,
         "filter_query": filters.query_string(),

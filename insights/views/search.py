@@ -9,7 +9,7 @@ from ingestion.models import FeedbackItem
 from insights.dashboards import search as semantic
 from insights.dashboards.filters import FILTER_NAMES, FeedbackFilters
 from insights.local_models import configured_embedder
-from insights.models import themes_of_items
+from insights.models import listed_items, themes_of_items
 
 HITS_PER_PAGE = 20
 # Search ranks every item; past this many pages the hits are no longer about the query.
@@ -65,8 +65,7 @@ def _page_url(query: str, filters: FeedbackFilters, number: int) -> str:
 def _shown(hits: list[semantic.Hit]) -> list[ShownHit]:
     """Return the hits' items with what the page shows of them, nearest first."""
     items = (
-        FeedbackItem.objects.select_related("source", "sentiment")
-        .defer("sentiment__llm_features")  # 3 KB an item that no page shows
+        listed_items(FeedbackItem.objects.all())
         .prefetch_related(themes_of_items())
         .in_bulk([hit.item_id for hit in hits])
     )
