@@ -465,21 +465,27 @@ def assign_new_items(
     """Give each embedded item without a theme the nearest live theme of its project, if
     close enough; return how many items joined a theme. Centres stay as the last re-cluster
     left them; an item nearest a merged-away theme joins the theme it was merged into."""
-    scopes = theme_scopes(embedding_model)
-    unassigned = [scope.items().filter(theme_assignments__isnull=True) for scope in scopes]
-    total = sum(count_embedded_items(embedding_model, items) for items in unassigned)
+    unassigned = _unthemed_points(embedding_model)
+    total = sum(points.items for _, points in unassigned)
     if on_progress:
         on_progress(0, total)
-    joined = sum(_assign_in(scope, items) for scope, items in zip(scopes, unassigned, strict=True))
+    joined = sum(_assign_in(scope, points) for scope, points in unassigned)
     if on_progress:
         on_progress(total, total)
     return joined
 
 
-def _assign_in(scope: ThemeScope, unassigned: QuerySet[FeedbackItem]) -> int:
-    """assign_new_items for one project's items."""
+def _unthemed_points(embedding_model: str) -> list[tuple[ThemeScope, ThemePoints]]:
+    """The points of the embedded items in no theme yet, project by project."""
+    return [
+        (scope, theme_points(scope.items().filter(theme_assignments__isnull=True), embedding_model))
+        for scope in theme_scopes(embedding_model)
+    ]
+
+
+def _assign_in(scope: ThemeScope, points: ThemePoints) -> int:
+    """assign_new_items for one project's points."""
     theme_ids, centres = _assignable_centres(scope)
-    points = theme_points(unassigned, scope.embedding_model)
     if not theme_ids or not len(points):
         return 0
     known = ClusterResult(
@@ -524,24 +530,18 @@ def theme_leftovers(
     themselves, each project's apart, with the smallest theme size of the project's whole
     feedback; each cluster becomes a new theme. Stored themes are left as they are: a new
     topic appears without a re-cluster (and a new project gets its first themes)."""
-    scopes = theme_scopes(embedding_model)
-    unthemed = [scope.items().filter(theme_assignments__isnull=True) for scope in scopes]
-    total = sum(count_embedded_items(embedding_model, items) for items in unthemed)
+    unthemed = _unthemed_points(embedding_model)
+    total = sum(points.items for _, points in unthemed)
     if on_progress:
         on_progress(0, total)
-    results = [
-        _leftovers_in(scope, items, seed) for scope, items in zip(scopes, unthemed, strict=True)
-    ]
+    results = [_leftovers_in(scope, points, seed) for scope, points in unthemed]
     if on_progress:
         on_progress(total, total)
     return _totals(results, LeftoverResult)
 
 
-def _leftovers_in(
-    scope: ThemeScope, unthemed: QuerySet[FeedbackItem], seed: int | None
-) -> LeftoverResult:
-    """theme_leftovers for one project's items."""
-    points = theme_points(unthemed, scope.embedding_model)
+def _leftovers_in(scope: ThemeScope, points: ThemePoints, seed: int | None) -> LeftoverResult:
+    """theme_leftovers for one project's points."""
     clustering = discover_themes(
         points.vectors,
         seed=seed,
