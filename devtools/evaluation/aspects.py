@@ -72,17 +72,23 @@ def evaluate_aspect_themes(
     unit_of = data.unit_of_sentences()
     by_review = discover_themes(review_vectors, seed=seed).labels
     owners = np.array([n for n, units in enumerate(data.units) for _ in units])
-    by_unit = discover_themes(unit_vectors, seed=seed, owners=owners).labels
+    by_unit = discover_themes(unit_vectors, seed=seed, owners=owners)
+    specific, top = by_unit.labels, by_unit.top_labels()
     rows = [
         _theme_row("reviews whole (before)", truth, [by_review[n] for n, _, _ in sentences]),
         _theme_row(
-            "unit by unit (the product)", truth, [by_unit[unit_of[n][k]] for n, k, _ in sentences]
+            "unit by unit (the product)", truth, [specific[unit_of[n][k]] for n, k, _ in sentences]
+        ),
+        _theme_row(
+            "unit by unit, top-level themes", truth, [top[unit_of[n][k]] for n, k, _ in sentences]
         ),
     ]
     notes = [
         f"{len(data.reviews)} reviews, {len(unit_vectors):,} units; {len(sentences):,} "
         f"sentences labelled with one of {len(set(truth))} aspects (domain and entity).",
         "largest theme: the share of those sentences in the biggest theme.",
+        f"Unit by unit the themes go {by_unit.levels()} level(s) deep; the product reads the "
+        "most specific, a person drilling down starts from the top-level themes.",
     ]
     return Section("aspect_themes", "Aspects of long reviews as themes", THEME_COLUMNS, rows, notes)
 

@@ -12,11 +12,12 @@ part 3): each is clustered apart, so no theme can mix them.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from devtools.evaluation.report import Row, Section
-from insights.pipeline.themes.clustering import NO_THEME, discover_themes
+from insights.pipeline.themes.clustering import NO_THEME, Clustering, discover_themes
 
 SEEDS = (0, 1, 2)
 LARGEST_SHARE_TARGET = 0.25
@@ -30,6 +31,7 @@ COLUMNS = (
     "items in no theme",
     "broad themes",
     "their main source's share",
+    "levels",
 )
 
 
@@ -51,14 +53,14 @@ def evaluate_mixed_workspace(
         for seed in SEEDS:
             clustering = discover_themes(vectors, seed=seed, owners=owners)
             figures = _figures(sources, owners, clustering.labels)
-            broad = _broad_figures(sources, owners, clustering.parents)
+            broad = _broad_figures(sources, owners, [_Placed(clustering, np.arange(len(owners)))])
             rows.append({"reading": reading, "seed": seed, **figures, **broad})
             if on_progress:
                 on_progress(step * len(SEEDS) + seed + 1, steps)
     for seed in SEEDS:
-        labels, parents = _clustered_per_source(sources, unit_vectors, unit_owners, seed)
+        labels, clusterings = _clustered_per_source(sources, unit_vectors, unit_owners, seed)
         figures = _figures(sources, unit_owners, labels)
-        broad = _broad_figures(sources, unit_owners, parents)
+        broad = _broad_figures(sources, unit_owners, clusterings)
         rows.append(
             {"reading": "a project per source (unit by unit)", "seed": seed, **figures, **broad}
         )
@@ -74,23 +76,29 @@ def evaluate_mixed_workspace(
     return Section("mixed_workspace", "Two products in one workspace", COLUMNS, rows, notes)
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """A clustering of some of the points: rows, the points it clustered."""
+
+    clustering: Clustering
+    rows: np.ndarray
+
+
 def _clustered_per_source(
     sources: list[str], vectors: np.ndarray, owners: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, list[_Placed]]:
     """Each source's points clustered apart, as the product clusters each project's: theme
-    labels and parent labels, numbered apart across sources."""
+    labels numbered apart across sources, and each source's clustering with its points."""
     labels = np.full(len(owners), NO_THEME)
-    parents = np.full(len(owners), NO_THEME)
+    clusterings = []
     point_sources = np.array([sources[owner] for owner in owners.tolist()])
     for name in dict.fromkeys(sources):
         rows = np.flatnonzero(point_sources == name)
         clustering = discover_themes(vectors[rows], seed=seed, owners=owners[rows])
         themed = clustering.labels != NO_THEME
         labels[rows[themed]] = clustering.labels[themed] + labels.max() + 1
-        if clustering.parents is not None:
-            split = clustering.parents != NO_THEME
-            parents[rows[split]] = clustering.parents[split] + parents.max() + 1
-    return labels, parents
+        clusterings.append(_Placed(clustering, rows))
+    return labels, clusterings
 
 
 def _members(owners: np.ndarray, labels: np.ndarray) -> dict[int, set[int]]:
@@ -102,20 +110,26 @@ def _members(owners: np.ndarray, labels: np.ndarray) -> dict[int, set[int]]:
     return members
 
 
-def _broad_figures(sources: list[str], owners: np.ndarray, parents: np.ndarray | None) -> Row:
-    """How many broad themes (kept as parents of the themes they split into) there are, and
-    the share of their items, all together, from each one's main source: 1.0 when each
-    broad theme is one product."""
-    broad = _members(owners, parents) if parents is not None else {}
+def _broad_figures(sources: list[str], owners: np.ndarray, clusterings: list[_Placed]) -> Row:
+    """How many broad themes (kept as parents of the themes they split into, at any
+    level) there are, the share of their items, all together, from each one's main source
+    (1.0 when each broad theme is one product), and how many levels of themes the deepest
+    hierarchy has (1: none split)."""
+    broad, levels = [], 1
+    for placed in clusterings:
+        for mask in placed.clustering.broad_members().values():
+            broad.append(set(owners[placed.rows[mask]].tolist()))
+        levels = max(levels, placed.clustering.levels())
     if not broad:
-        return {"broad themes": 0, "their main source's share": "—"}
+        return {"broad themes": 0, "their main source's share": "—", "levels": 1}
     main = 0
-    for items in broad.values():
+    for items in broad:
         of_source = [sources[item] for item in items]
         main += max(of_source.count(name) for name in set(of_source))
     return {
         "broad themes": len(broad),
-        "their main source's share": main / sum(len(items) for items in broad.values()),
+        "their main source's share": main / sum(len(items) for items in broad),
+        "levels": levels,
     }
 
 

@@ -69,17 +69,25 @@ def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList
 
 def _as_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows biggest first, each broad theme followed by its listed sub-themes (biggest
-    first, row["sub_theme"] set); a sub-theme whose broad theme is not listed stands alone."""
+    first, each followed by its own; row["depth"]: how many listed broad themes it is
+    under, row["sub_theme"] set where any); a sub-theme whose broad theme is not listed
+    stands alone."""
     rows = sorted(rows, key=lambda row: (-row["count"], row["theme"].pk))
     listed = {row["theme"].pk for row in rows}
     children: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         if row["theme"].parent_id in listed:
-            children.setdefault(row["theme"].parent_id, []).append({**row, "sub_theme": True})
-    tree = []
+            children.setdefault(row["theme"].parent_id, []).append(row)
+    tree: list[dict[str, Any]] = []
+
+    def add(row: dict[str, Any], depth: int) -> None:
+        tree.append({**row, "depth": depth, "sub_theme": depth > 0})
+        for child in children.get(row["theme"].pk, []):
+            add(child, depth + 1)
+
     for row in rows:
         if row["theme"].parent_id not in listed:
-            tree += [row, *children.get(row["theme"].pk, [])]
+            add(row, 0)
     return tree
 
 

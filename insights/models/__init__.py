@@ -25,7 +25,11 @@ from insights.models.analysis import (
 )
 from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
 from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
-from insights.models.querysets import sentiment_label_is, theme_sentiment_label_is
+from insights.models.querysets import (
+    ThemeHierarchy,
+    sentiment_label_is,
+    theme_sentiment_label_is,
+)
 
 __all__ = [
     "AnalysisRun",
@@ -49,6 +53,7 @@ __all__ = [
     "TextEmbedding",
     "Theme",
     "ThemeAssignment",
+    "ThemeHierarchy",
     "ThemeStatus",
     "UnitEmbedding",
     "Weekday",

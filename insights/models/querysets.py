@@ -1,6 +1,7 @@
 """Query conditions and querysets that pages, reports and stages share. Imports no model
 module: the models import it."""
 
+from dataclasses import dataclass
 from typing import Any, Self
 
 from django.db import models
@@ -30,6 +31,27 @@ def theme_sentiment_label_is(
     return models.Q(Exact(toward_theme, label))
 
 
+@dataclass(frozen=True)
+class ThemeHierarchy:
+    """Which live theme is a sub-theme of which (Theme.parent): themes split from a broad
+    theme that was itself split from a broader one sit several levels down."""
+
+    parent_of: dict[int, int]  # each live sub-theme's live parent
+
+    def above(self, theme_id: int) -> list[int]:
+        """The theme's parent, that one's parent and so on up, nearest first."""
+        chain: list[int] = []
+        while (parent := self.parent_of.get(chain[-1] if chain else theme_id)) is not None:
+            if parent in chain or parent == theme_id:
+                break  # never loop, whatever the rows say
+            chain.append(parent)
+        return chain
+
+    def depth(self, theme_id: int) -> int:
+        """How many broad themes the theme sits under: 0 at the top."""
+        return len(self.above(theme_id))
+
+
 class ThemeQuerySet(models.QuerySet[Any]):
     """Theme.objects (insights.models.analysis.Theme)."""
 
@@ -48,6 +70,12 @@ class ThemeQuerySet(models.QuerySet[Any]):
     def parents(self, embedding_model: str | None = None) -> Self:
         """Return the live themes with live sub-themes (Theme.parent)."""
         return self.live(embedding_model).filter(self._has_live_children())
+
+    def hierarchy(self) -> ThemeHierarchy:
+        """Return which of these live themes is a sub-theme of which live theme."""
+        live = self.model.objects.live()
+        rows = self.live().filter(parent__in=live).values_list("pk", "parent_id")
+        return ThemeHierarchy(dict(rows))
 
     def _has_live_children(self) -> models.Exists:
         children = self.model.objects.live().filter(parent=models.OuterRef("pk"))

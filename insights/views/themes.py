@@ -64,12 +64,21 @@ def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
         "history": history,
         "named_by": _named_by(theme, history),
         "merged_here": theme.merged_themes.only("id", "name"),
-        "broad_theme": theme.parent if theme.parent is not None and theme.parent.is_live else None,
+        "broad_themes": _broad_themes(theme),
         "sub_themes": theme_stats.sub_theme_counts(theme, filters),
         **_summary_and_quotes(theme),
         **_correction_forms(request, theme),
     }
     return render(request, "insights/theme_detail.html", context)
+
+
+def _broad_themes(theme: Theme) -> list[Theme]:
+    """Return the live broad themes the theme is part of, the topmost first."""
+    if theme.parent is None or not theme.parent.is_live:
+        return []
+    above = [theme.parent.pk, *Theme.objects.hierarchy().above(theme.parent.pk)]
+    found = Theme.objects.only("id", "name").in_bulk(above)
+    return [found[pk] for pk in reversed(above) if pk in found]
 
 
 def _named_by(theme: Theme, history: list[Correction]) -> Correction | None:

@@ -52,6 +52,7 @@ from insights.models import SummaryKind
 from insights.pipeline.describing.summaries import PainSummary
 from insights.pipeline.sentiment.fitting import macro_f1
 from insights.pipeline.sentiment.prompt import LABELS
+from insights.pipeline.themes import clustering as clustering_module
 from insights.pipeline.themes.clustering import NO_THEME
 from insights.pipeline.units import Unit
 from tests.factories import TopicVectors
@@ -298,10 +299,13 @@ def test_aspects_are_recovered_from_units_where_whole_reviews_mix_them() -> None
 
     section = evaluate_aspect_themes(data, reviews, units)
 
-    whole, by_unit = section.rows
+    whole, by_unit, top = section.rows
     assert by_unit["ARI"] > 0.9 > whole["ARI"] + 0.3
     assert by_unit["largest theme"] == pytest.approx(1 / 3, abs=0.05)
+    # Each aspect is tight: nothing in it to split, the top level is the specific themes.
+    assert top["reading"] == "unit by unit, top-level themes" and top["ARI"] == by_unit["ARI"]
     assert "90 reviews, 180 units; 180 sentences" in section.notes[0]
+    assert "go 1 level(s) deep" in section.notes[2]
 
 
 def test_aspect_sentiment_reads_the_unit_a_sentence_stands_in() -> None:
@@ -346,10 +350,30 @@ def test_a_mixed_workspace_says_how_much_each_broad_theme_is_one_source() -> Non
     sources = ["app"] * 4 + ["devices"] * 4
     owners = np.arange(8)
     # Two broad themes: the first all the app's, the second three devices and one app item.
+    labels = np.array([0, 1, 2, 3, 3, 4, 4, NO_THEME])
     parents = np.array([0, 0, 0, 1, 1, 1, 1, NO_THEME])
-    figures = mixed_workspace._broad_figures(sources, owners, parents)
-    assert figures == {"broad themes": 2, "their main source's share": 6 / 7}
-    assert mixed_workspace._broad_figures(sources, owners, None)["broad themes"] == 0
+    vectors = np.eye(8)
+    split = clustering_module._clustering(vectors, labels, parts=labels, parents=parents)
+    whole = mixed_workspace._Placed(split, owners)
+    figures = mixed_workspace._broad_figures(sources, owners, [whole])
+    assert figures == {"broad themes": 2, "their main source's share": 6 / 7, "levels": 2}
+    # The second broad theme split from the first: a third level, and the first holds all.
+    deeper = clustering_module._clustering(
+        vectors, labels, parts=labels, parents=parents, broad_parents={1: 0}
+    )
+    figures = mixed_workspace._broad_figures(
+        sources, owners, [mixed_workspace._Placed(deeper, owners)]
+    )
+    assert figures == {
+        "broad themes": 2,
+        "their main source's share": (3 + 4) / (7 + 4),
+        "levels": 3,
+    }
+    unsplit = clustering_module._clustering(vectors, labels)
+    figures = mixed_workspace._broad_figures(
+        sources, owners, [mixed_workspace._Placed(unsplit, owners)]
+    )
+    assert figures["broad themes"] == 0 and figures["levels"] == 1
 
 
 def test_vader_reads_clear_cases() -> None:

@@ -137,6 +137,53 @@ def test_a_theme_holding_over_a_quarter_of_the_items_is_split_into_its_parts() -
     assert parents is not None and parents.tolist() == [0, 0, 0, 0, -1, -1, -1, -1, -1]
 
 
+def test_a_theme_split_inside_keeps_the_broad_themes_found_in_it_beneath_it() -> None:
+    # A theme (broad label 5) split into four inner themes, of which the inner clustering
+    # kept 0 and 1 under an inner broad theme 0, and 2 under an inner broad theme 1 that
+    # was itself split from 0; inner theme 3 was split from nothing.
+    inner = clustering_module._clustering(
+        np.eye(4),
+        np.array([0, 1, 2, 3]),
+        parts=np.array([0, 1, 2, 3]),
+        parents=np.array([0, 0, 1, NO_THEME]),
+        broad_parents={1: 0},
+    )
+    inside = np.array([0, 0, 1, 2, 3, 3])
+
+    parents, broad_parents = clustering_module._parents_inside(inside, inner, label=5)
+
+    # Numbered after the theme's own label: inner broad 0 is 6, inner broad 1 is 7.
+    assert parents.tolist() == [6, 6, 6, 7, 5, 5]
+    assert broad_parents == {6: 5, 7: 6}
+
+
+def test_broad_labels_are_renumbered_alike_in_the_points_and_the_hierarchy() -> None:
+    parents = np.array([4, 4, 9, NO_THEME])
+    renumbered, broad_parents = clustering_module._renumber_broad(parents, {9: 4, 4: 7})
+    assert renumbered.tolist() == [0, 0, 2, NO_THEME]
+    assert broad_parents == {2: 0, 0: 1}
+
+
+def test_a_broad_theme_holds_the_points_of_every_theme_under_it_however_deep() -> None:
+    labels = np.array([0, 1, 2, 3, NO_THEME])
+    split = clustering_module._clustering(
+        np.eye(5),
+        labels,
+        parts=labels,
+        parents=np.array([0, 1, 1, NO_THEME, NO_THEME]),
+        broad_parents={1: 0},
+    )
+    members = {label: mask.tolist() for label, mask in split.broad_members().items()}
+    assert members == {
+        0: [True, True, True, False, False],
+        1: [False, True, True, False, False],
+    }
+    assert split.levels() == 3
+    # Each point's topmost theme: the first broad theme (numbered after the themes) or its own.
+    assert split.top_labels().tolist() == [4, 4, 4, 3, NO_THEME]
+    assert clustering_module._clustering(np.eye(5), labels).levels() == 1
+
+
 def test_a_broad_theme_of_one_part_stays_whole_with_no_parent() -> None:
     parts = np.array([0, 0, 0, 0, 1, 2, 3, NO_THEME])
     themes = np.array([0, 0, 0, 0, 1, 1, 1, NO_THEME])
@@ -160,9 +207,9 @@ def test_a_theme_still_too_broad_is_clustered_on_its_own_and_kept_as_the_parent(
     themes = np.array([n % 4 for n in range(160)] + [4] * 240)
     whole = clustering_module._Whole(points=400, items=None, seed=0)
 
-    labels, parts, parents = clustering_module._split_inside(
-        vectors, themes, themes.copy(), None, np.arange(400), whole
-    )
+    found = clustering_module._Hierarchy(themes, themes.copy(), None, {})
+    split = clustering_module._split_inside(vectors, found, np.arange(400), whole, depth=1)
+    labels, parts, parents = split.themes, split.parts, split.parents
 
     assert labels[:160].tolist() == themes[:160].tolist()  # the app's themes stay
     assert adjusted_rand_score([n % 3 for n in range(240)], labels[160:]) > 0.95
@@ -182,9 +229,9 @@ def test_a_theme_spread_out_far_beyond_the_others_is_looked_inside() -> None:
     assert clustering_module._too_spread_out(vectors, themes) == {10}
     whole = clustering_module._Whole(points=460, items=None, seed=0)
 
-    labels, _parts, parents = clustering_module._split_inside(
-        vectors, themes, themes.copy(), None, np.arange(460), whole
-    )
+    found = clustering_module._Hierarchy(themes, themes.copy(), None, {})
+    split = clustering_module._split_inside(vectors, found, np.arange(460), whole, depth=1)
+    labels, parents = split.themes, split.parents
 
     assert labels[:400].tolist() == themes[:400].tolist()  # the tight themes stay
     assert adjusted_rand_score([n % 2 for n in range(60)], labels[400:]) == 1.0

@@ -15,12 +15,14 @@ from insights.curation.corrections import (
     correct_theme_sentiment,
     merge_themes,
     move_item_to_theme,
+    rename_theme,
 )
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import build_overview
 from insights.dashboards.theme_stats import theme_list
 from insights.forms import MoveItemForm
 from insights.models import AssignmentMethod, ItemEmbedding, TextEmbedding, Theme, ThemeAssignment
+from insights.pipeline.describing.describe import _corpora
 from insights.pipeline.embedding import theme_points
 from insights.pipeline.themes import clustering as clustering_module
 from insights.pipeline.themes.clustering import Clustering
@@ -256,7 +258,7 @@ def test_the_theme_list_shows_each_broad_theme_with_its_sub_themes_under_it(
             assert [p for p, s in order[:position] if not s][-1] == parent
 
     page = admin_client.get(reverse("insights:theme_list")).content.decode()
-    assert page.count('class="sub-theme"') == 4
+    assert page.count('class="sub-theme depth-1"') == 4
 
 
 def test_a_broad_themes_page_lists_its_sub_themes_and_a_sub_themes_page_links_back(
@@ -286,3 +288,129 @@ def test_the_overview_and_the_item_list_name_the_specific_themes(
     page = admin_client.get(reverse("insights:item_list")).content.decode()
     for parent in Theme.objects.parents():
         assert reverse("insights:theme_detail", args=[parent.pk]) not in page
+
+
+# -- three levels ------------------------------------------------------------------------
+# The budgeting app (broad) holds its receipts (topic 0) and a theme still too broad, its
+# sync and exports (broad), which holds topics 1 and 2; the airline's delays (topic 3)
+# stand alone.
+APP, SYNC_AND_EXPORTS = 0, 1
+PARENT_OF_TOPIC = np.array([APP, SYNC_AND_EXPORTS, SYNC_AND_EXPORTS, -1])
+
+
+def three_levels() -> Clustering:
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    topic = np.repeat(np.arange(TOPICS), PER_TOPIC)
+    return clustering_module._clustering(
+        points.vectors,
+        topic,
+        parts=topic,
+        parents=PARENT_OF_TOPIC[topic],
+        broad_parents={SYNC_AND_EXPORTS: APP},
+    )
+
+
+def store_three_levels() -> tuple[Theme, Theme]:
+    """Store three_levels(); return the app's theme and its sync-and-exports theme."""
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    _store_clustering(the_scope(), points, three_levels())
+    middle = Theme.objects.get(pk=theme_of_topic(1).parent_id)
+    return Theme.objects.get(pk=middle.parent_id), middle
+
+
+def test_a_sub_theme_still_too_broad_holds_sub_themes_of_its_own(
+    items: list[FeedbackItem],
+) -> None:
+    app, middle = store_three_levels()
+
+    assert app.parent_id is None and theme_of_topic(0).parent_id == app.pk
+    assert theme_of_topic(2).parent_id == middle.pk and theme_of_topic(3).parent_id is None
+    assert set(Theme.objects.parents()) == {app, middle}
+    assert (app.size, middle.size) == (3 * PER_TOPIC, 2 * PER_TOPIC)
+    # An item of topic 1 is in its theme, in the theme above it and in the app.
+    assert themes_of(items[PER_TOPIC]) == {theme_of_topic(1).pk, middle.pk, app.pk}
+    held = ThemeAssignment.objects.filter(theme__in=[app, middle])
+    assert set(held.values_list("method", flat=True)) == {AssignmentMethod.PARENT}
+
+
+def test_every_level_keeps_its_id_and_a_persons_names_across_a_recluster(
+    items: list[FeedbackItem], admin_user: User
+) -> None:
+    app, middle = store_three_levels()
+    rename_theme(app, "Budgeting app", admin_user)
+    rename_theme(middle, "Sync and exports", admin_user)
+    rename_theme(theme_of_topic(2), "Exports", admin_user)
+    before = dict(Theme.objects.live().values_list("pk", "parent_id"))
+
+    points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
+    result = _store_clustering(the_scope(), points, three_levels())
+
+    assert (result.kept, result.created, result.parents) == (6, 0, 2)
+    assert dict(Theme.objects.live().values_list("pk", "parent_id")) == before
+    names = set(Theme.objects.filter(name_source="person").values_list("name", flat=True))
+    assert names == {"Budgeting app", "Sync and exports", "Exports"}
+
+
+def test_an_item_moved_out_of_a_deep_theme_leaves_both_themes_above_it(
+    items: list[FeedbackItem],
+) -> None:
+    app, middle = store_three_levels()
+    item = items[PER_TOPIC]  # topic 1: under the middle theme and the app
+
+    move_item(item, theme_of_topic(0), None)
+
+    assert themes_of(item) == {theme_of_topic(0).pk, app.pk}
+    middle.refresh_from_db()
+    assert middle.size == 2 * PER_TOPIC - 1
+    assert Theme.objects.get(pk=app.pk).size == 3 * PER_TOPIC
+
+
+def test_the_theme_list_nests_each_level_under_the_one_above(
+    items: list[FeedbackItem], admin_client: Client
+) -> None:
+    app, middle = store_three_levels()
+    rows = theme_list(FeedbackFilters(QueryDict(""))).rows
+    depth = {row["theme"].pk: row["depth"] for row in rows}
+    order = [row["theme"].pk for row in rows]
+
+    assert depth == {
+        app.pk: 0,
+        theme_of_topic(0).pk: 1,
+        middle.pk: 1,
+        theme_of_topic(1).pk: 2,
+        theme_of_topic(2).pk: 2,
+        theme_of_topic(3).pk: 0,
+    }
+    # Each theme comes after the one it is in, before any theme outside that one.
+    under_middle = order[order.index(middle.pk) + 1 : order.index(middle.pk) + 3]
+    assert set(under_middle) == {theme_of_topic(1).pk, theme_of_topic(2).pk}
+    assert order.index(app.pk) < order.index(middle.pk)
+    page = admin_client.get(reverse("insights:theme_list")).content.decode()
+    assert page.count('class="sub-theme depth-2"') == 2
+
+
+def test_a_deep_themes_page_names_every_theme_above_it_topmost_first(
+    items: list[FeedbackItem], admin_client: Client
+) -> None:
+    app, middle = store_three_levels()
+    page = admin_client.get(reverse("insights:theme_detail", args=[theme_of_topic(1).pk]))
+    crumb = page.content.decode()
+    crumb = crumb[crumb.index('id="broad-theme"') :]
+    crumb = crumb[: crumb.index("</p>")]
+    app_link = reverse("insights:theme_detail", args=[app.pk])
+    middle_link = reverse("insights:theme_detail", args=[middle.pk])
+    assert app_link in crumb and middle_link in crumb
+    assert crumb.index(app_link) < crumb.index(middle_link)
+
+
+def test_each_broad_theme_is_described_among_the_themes_of_its_level(
+    items: list[FeedbackItem],
+) -> None:
+    app, middle = store_three_levels()
+    leaves = [theme_of_topic(topic).pk for topic in range(TOPICS)]
+
+    corpora = _corpora(EMBEDDING_MODEL, [app, middle, theme_of_topic(1)], app.project_id)
+
+    assert set(corpora.get(theme_of_topic(1).pk).texts) == set(leaves)
+    assert set(corpora.get(middle.pk).texts) == {leaves[0], middle.pk, leaves[3]}
+    assert set(corpora.get(app.pk).texts) == {app.pk, leaves[3]}

@@ -116,7 +116,7 @@ def describe_themes(
         taken = dict(live_names)
         for theme in (theme for theme in themes if theme.project_id == project_id):
             others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
-            corpus = corpora.get(broad=theme.pk in corpora.broad)
+            corpus = corpora.get(theme.pk)
             _describe(theme, corpus, others, (llm, version), embedder)
             theme.save(update_fields=DESCRIBED_FIELDS)
             taken[theme.pk] = theme.name
@@ -175,30 +175,40 @@ def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
 
 @dataclass(frozen=True)
 class _Corpora:
-    """What themes are described against: the most specific themes side by side, and the
-    broad themes (those with sub-themes) among the other top-level themes. A broad theme
-    holds its sub-themes' items: beside them its words would be nobody's own, and a name
-    that finds a sub-theme's items would seem to miss."""
+    """What themes are described against: the most specific themes side by side, and each
+    broad theme (one with sub-themes) among the themes of its level: the others as deep in
+    the hierarchy, and the most specific themes above them. A broad theme holds its
+    sub-themes' items: beside them its words would be nobody's own, and a name that finds a
+    sub-theme's items would seem to miss."""
 
     specific: Corpus
-    broad: set[int]  # the broad themes' ids
-    top_level: Corpus | None  # None when no broad theme is being described
+    depth_of_broad: dict[int, int]  # how deep each broad theme sits (0: the top)
+    by_depth: dict[int, Corpus]  # the themes of each level a broad theme being described is at
 
-    def get(self, broad: bool) -> Corpus:
-        return self.top_level if broad and self.top_level else self.specific
+    def get(self, theme_id: int) -> Corpus:
+        depth = self.depth_of_broad.get(theme_id)
+        return self.specific if depth is None else self.by_depth[depth]
 
 
 def _corpora(embedding_model: str, themes: list[Theme], project_id: int) -> _Corpora:
-    """Read the project's themes' texts and its items' fields once, for both levels."""
-    broad = set(Theme.objects.parents().filter(project_id=project_id).values_list("pk", flat=True))
+    """Read the project's themes' texts and its items' fields once, for every level."""
+    in_project = Theme.objects.filter(project_id=project_id)
+    hierarchy = in_project.hierarchy()
+    broad = set(in_project.parents().values_list("pk", flat=True))
+    depth_of_broad = {pk: hierarchy.depth(pk) for pk in broad}
     texts, baseline = _texts_by_theme(project_id), _field_baseline(project_id)
-    specific = _corpus(texts, baseline, (embedding_model, project_id), leave_out=broad)
-    top_level = None
-    if any(theme.pk in broad for theme in themes):
-        sub_themes = Theme.objects.live().filter(parent__in=broad).values_list("pk", flat=True)
-        leave_out = set(sub_themes)
-        top_level = _corpus(texts, baseline, (embedding_model, project_id), leave_out=leave_out)
-    return _Corpora(specific, broad, top_level)
+    scope = (embedding_model, project_id)
+    specific = _corpus(texts, baseline, scope, leave_out=broad)
+    by_depth = {}
+    for depth in sorted({depth_of_broad[theme.pk] for theme in themes if theme.pk in broad}):
+        # The level: its themes, and the most specific themes nearer the top.
+        level = {
+            pk
+            for pk in texts
+            if hierarchy.depth(pk) == depth or (hierarchy.depth(pk) < depth and pk not in broad)
+        }
+        by_depth[depth] = _corpus(texts, baseline, scope, leave_out=set(texts) - level)
+    return _Corpora(specific, depth_of_broad, by_depth)
 
 
 def _corpus(

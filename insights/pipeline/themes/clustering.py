@@ -17,13 +17,15 @@ level holding more than MAX_THEME_SHARE of the items is too broad to mean someth
 two products in a workspace): its clusters are themes of their own, and it is kept as their
 parent (Clustering.parents), so that pages can show the product with its themes inside.
 So is a theme whose members lie unusually far from its centre among the others (a
-grab-bag), where clustering it on its own finds two themes or more in it.
+grab-bag), where clustering it on its own finds two themes or more in it. The themes found
+inside are looked at the same way, down to MAX_SPLIT_DEPTH levels: a sub-theme still holding
+more than MAX_THEME_SHARE of the items becomes a parent in turn (Clustering.broad_parents).
 Plain numpy in and out: no Django here.
 """
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,9 @@ MAX_THEME_SHARE = 0.25
 # rule for outliers) is looked inside, if there are this many themes to tell the usual by.
 TUKEY_FENCE = 1.5
 MIN_THEMES_FOR_SPREAD = 8
+# A theme is clustered on its own at most this many levels down (each level one UMAP and
+# HDBSCAN fit of its points), so a hierarchy is at most this many broad themes deep.
+MAX_SPLIT_DEPTH = 3
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
 # From UMAP's own exact path (it computes every distance below 4,096 items) up to this many
@@ -103,6 +108,9 @@ class Clustering:
     # One parent label per item, numbered apart from the themes: the broad theme its theme
     # was split from (MAX_THEME_SHARE), NO_THEME for none. None where no theme was split.
     parents: np.ndarray | None = None
+    # The broad theme each broad theme was itself split from (same numbering as parents),
+    # where a sub-theme was still too broad; the others are the top of the hierarchy.
+    broad_parents: dict[int, int] = field(default_factory=dict)
 
     def parent_of(self) -> dict[int, int]:
         """Return the parent label of each theme label split from a broad theme."""
@@ -111,6 +119,37 @@ class Clustering:
         split = (self.labels != NO_THEME) & (self.parents != NO_THEME)
         pairs = zip(self.labels[split].tolist(), self.parents[split].tolist(), strict=True)
         return dict(pairs)
+
+    def broad_members(self) -> dict[int, np.ndarray]:
+        """Return which points each broad label holds (a mask over the points): those of
+        every theme under it, however deep."""
+        if self.parents is None:
+            return {}
+        masks: dict[int, np.ndarray] = {}
+        for label in set(self.parents.tolist()) - {NO_THEME}:
+            under = self.parents == label
+            for ancestor in _ancestry(label, self.broad_parents):
+                masks[ancestor] = masks[ancestor] | under if ancestor in masks else under
+        return masks
+
+    def levels(self) -> int:
+        """How many levels deep the themes go: 1 where none was split."""
+        if self.parents is None:
+            return 1
+        tops = set(self.parents.tolist()) - {NO_THEME}
+        return 1 + max(len(_ancestry(label, self.broad_parents)) for label in tops)
+
+    def top_labels(self) -> np.ndarray:
+        """Return each point's topmost theme: its theme's highest broad theme (numbered
+        after the theme labels), or its theme where that was split from none."""
+        if self.parents is None:
+            return self.labels.copy()
+        offset = int(self.labels.max()) + 1
+        top = {
+            label: _ancestry(label, self.broad_parents)[-1] for label in set(self.parents.tolist())
+        }
+        tops = np.array([offset + top[label] for label in self.parents.tolist()])
+        return np.where(self.parents == NO_THEME, self.labels, tops)
 
     def assignable(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the centres new items are compared with and the theme label of each: the
@@ -131,14 +170,14 @@ def discover_themes(
     population: int | None = None,
     owners: np.ndarray | None = None,
     population_items: int | None = None,
-    split_inside: bool = True,
+    split_depth: int = MAX_SPLIT_DEPTH,
 ) -> Clustering:
     """Cluster unit-length vectors into themes. A seed makes UMAP repeatable but
     single-threaded; population: the vectors are part of that many (ClusterParameters);
     owners: the item each vector is of, where an item has several (its units), so that a
     theme's share is of the items (MAX_THEME_SHARE); population_items: the vectors' items
-    are part of that many, and a theme's share is of those. split_inside: a theme still too
-    broad is clustered on its own (_split_inside); off for that inner clustering."""
+    are part of that many, and a theme's share is of those. split_depth: how many levels
+    down a theme still too broad may be clustered on its own (_split_inside)."""
     params = ClusterParameters.for_size(len(vectors), population)
     if len(vectors) < max(MIN_ITEMS, params.min_cluster_size):
         return _clustering(vectors, np.full(len(vectors), NO_THEME))
@@ -171,12 +210,19 @@ def discover_themes(
     themes, parents = parts, None
     if steady is not None:
         themes, parents = _split_broad(parts, _nested(parts, steady), items, population_items)
-    if split_inside:
+    hierarchy = _Hierarchy(themes, parts, parents, {})
+    if split_depth > 0:
         whole = _Whole(max(len(vectors), population or 0), population_items, seed)
-        themes, parts, parents = _split_inside(vectors, themes, parts, parents, items, whole)
-    if steady is None and parents is None:
-        return _clustering(vectors, themes)
-    return _clustering(vectors, themes, parts=parts, parents=parents)
+        hierarchy = _split_inside(vectors, hierarchy, items, whole, split_depth)
+    if steady is None and hierarchy.parents is None:
+        return _clustering(vectors, hierarchy.themes)
+    return _clustering(
+        vectors,
+        hierarchy.themes,
+        parts=hierarchy.parts,
+        parents=hierarchy.parents,
+        broad_parents=hierarchy.broad_parents,
+    )
 
 
 @dataclass(frozen=True)
@@ -189,25 +235,32 @@ class _Whole:
     seed: int | None
 
 
+@dataclass(frozen=True)
+class _Hierarchy:
+    """A clustering's labels while themes are split: each point's theme, part and parent
+    (None where none was split), and the parent of each broad theme split from another."""
+
+    themes: np.ndarray
+    parts: np.ndarray
+    parents: np.ndarray | None
+    broad_parents: dict[int, int]
+
+
 def _split_inside(
-    vectors: np.ndarray,
-    themes: np.ndarray,
-    parts: np.ndarray,
-    parents: np.ndarray | None,
-    owners: np.ndarray,
-    whole: _Whole,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    vectors: np.ndarray, found: _Hierarchy, owners: np.ndarray, whole: _Whole, depth: int
+) -> _Hierarchy:
     """Cluster each theme that is still too broad on its own, and where it holds two themes
-    or more keep it as their parent; return the themes, parts and parents (as
-    _split_broad's). Too broad: more than MAX_THEME_SHARE of the items or of the points, or
-    too spread out by its own members' distances (_too_spread_out).
+    or more keep it as their parent; the themes inside are looked at the same way, depth
+    levels down in all. Too broad: more than MAX_THEME_SHARE of the items or of the points,
+    or too spread out by its own members' distances (_too_spread_out).
     Beside other feedback, one product's long reviews are one tight cluster in embedding
     space (their domain outweighs what each sentence is about): their sentences are most of
     the points, and only clustered apart from the rest do the food, the service and the
-    prices come apart. The themes a broad theme already split into stay as they are."""
+    prices come apart. A theme split from a broad one keeps that one as its parent's parent."""
     all_items = max(len(set(owners.tolist())), whole.items or 0)
-    themes, parts = themes.copy(), parts.copy()
-    parents = np.full(len(themes), NO_THEME) if parents is None else parents.copy()
+    themes, parts = found.themes.copy(), found.parts.copy()
+    parents = np.full(len(themes), NO_THEME) if found.parents is None else found.parents.copy()
+    broad_parents = dict(found.broad_parents)
     spread_out = _too_spread_out(vectors, themes)
     for theme in sorted(set(themes.tolist()) - {NO_THEME}):
         members = themes == theme
@@ -217,7 +270,7 @@ def _split_inside(
             or members.sum() > MAX_THEME_SHARE * whole.points
             or theme in spread_out
         )
-        if not broad or (parents[members] != NO_THEME).any():
+        if not broad:
             continue
         inner = discover_themes(
             vectors[members],
@@ -225,16 +278,64 @@ def _split_inside(
             population=whole.points,
             owners=owners[members],
             population_items=all_items,
-            split_inside=False,
+            split_depth=depth - 1,
         )
         if len(inner.theme_ids) < 2:
             continue
         # Numbered after every label in use; each theme inside is a part of its own.
         inside = _everyone_placed(vectors[members], inner)
+        label = _next_broad_label(parents, broad_parents)
+        if (held_by := int(parents[members][0])) != NO_THEME:
+            broad_parents[label] = held_by
+        parents[members], below = _parents_inside(inside, inner, label)
+        broad_parents |= below
         themes[members], parts[members] = inside + themes.max() + 1, inside + parts.max() + 1
-        parents[members] = parents.max() + 1
-    split = bool((parents != NO_THEME).any())
-    return _renumber(themes), _renumber(parts), _renumber(parents) if split else None
+    if not (parents != NO_THEME).any():
+        return _Hierarchy(_renumber(themes), _renumber(parts), None, {})
+    parents, broad_parents = _renumber_broad(parents, broad_parents)
+    return _Hierarchy(_renumber(themes), _renumber(parts), parents, broad_parents)
+
+
+def _next_broad_label(parents: np.ndarray, broad_parents: dict[int, int]) -> int:
+    """A broad label after every one in use."""
+    return max([int(parents.max()), *broad_parents, *broad_parents.values()]) + 1
+
+
+def _parents_inside(
+    inside: np.ndarray, inner: Clustering, label: int
+) -> tuple[np.ndarray, dict[int, int]]:
+    """The parent of each point of a theme split into the inner clustering's themes (each
+    point's theme: inside), the theme itself being broad label: that theme, or the inner
+    broad theme its inner theme was split from, numbered after label; and the parent of
+    each of those inner broad themes (label for the topmost)."""
+    offset = label + 1
+    inner_parent = inner.parent_of()
+    parents = np.array(
+        [offset + inner_parent[t] if t in inner_parent else label for t in inside.tolist()]
+    )
+    broad_parents = {offset + broad: label for broad in set(inner_parent.values())}
+    broad_parents |= {offset + child: offset + up for child, up in inner.broad_parents.items()}
+    return parents, broad_parents
+
+
+def _renumber_broad(
+    parents: np.ndarray, broad_parents: dict[int, int]
+) -> tuple[np.ndarray, dict[int, int]]:
+    """The broad labels numbered from 0 in order, in the points' parents and the broad
+    themes' alike."""
+    used = set(parents.tolist()) | set(broad_parents) | set(broad_parents.values())
+    order = {old: new for new, old in enumerate(sorted(used - {NO_THEME}))}
+    order[NO_THEME] = NO_THEME
+    renumbered = np.array([order[int(label)] for label in parents])
+    return renumbered, {order[child]: order[up] for child, up in broad_parents.items()}
+
+
+def _ancestry(label: int, broad_parents: dict[int, int]) -> list[int]:
+    """The broad label and each broad theme above it, nearest first."""
+    chain = [label]
+    while (up := broad_parents.get(chain[-1])) is not None and up not in chain:
+        chain.append(up)
+    return chain
 
 
 def _too_spread_out(vectors: np.ndarray, themes: np.ndarray) -> set[int]:
@@ -425,13 +526,14 @@ def _clustering(
     labels: np.ndarray,
     parts: np.ndarray | None = None,
     parents: np.ndarray | None = None,
+    broad_parents: dict[int, int] | None = None,
 ) -> Clustering:
     ids, centres = _centroids(vectors, labels)
     if parts is None:
         return Clustering(labels=labels, theme_ids=ids, centroids=centres)
     part_ids, part_centres = _centroids(vectors, parts)
     part_themes = np.array([labels[parts == part][0] for part in part_ids.tolist()], dtype=int)
-    return Clustering(labels, ids, centres, part_centres, part_themes, parents)
+    return Clustering(labels, ids, centres, part_centres, part_themes, parents, broad_parents or {})
 
 
 def _merge_close_clusters(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from insights.models import (
     AssignmentMethod,
     Theme,
     ThemeAssignment,
+    ThemeHierarchy,
     ThemeStatus,
 )
 from insights.pipeline.embedding import (
@@ -188,7 +189,7 @@ class _Clusters:
     members: dict[int, set[int]]  # the items of each
     points: dict[int, np.ndarray]  # which points each holds (a mask over the points)
     centres: dict[int, np.ndarray]
-    parent_of: dict[int, int]  # the parent key of each theme label split from one
+    parent_of: dict[int, int]  # the parent key of each key split from a broad theme
 
     @property
     def parent_keys(self) -> set[int]:
@@ -200,10 +201,11 @@ class _Clusters:
         centres = dict(zip(masks, clustering.centroids, strict=True))
         offset = max(masks, default=-1) + 1
         parent_of = {label: offset + parent for label, parent in clustering.parent_of().items()}
-        for key in set(parent_of.values()):
-            masks[key] = clustering.parents == key - offset
-            mean = points.vectors[masks[key]].mean(axis=0)
-            centres[key] = mean / (np.linalg.norm(mean) or 1.0)
+        parent_of |= {offset + child: offset + up for child, up in clustering.broad_parents.items()}
+        for broad, mask in clustering.broad_members().items():
+            masks[offset + broad] = mask
+            mean = points.vectors[mask].mean(axis=0)
+            centres[offset + broad] = mean / (np.linalg.norm(mean) or 1.0)
         members = {key: set(points.item_ids[mask].tolist()) for key, mask in masks.items()}
         return cls(members, masks, centres, parent_of)
 
@@ -216,8 +218,8 @@ class _Clusters:
 
 
 def _set_parents(themes: dict[int, Theme], clusters: _Clusters) -> None:
-    """Give each theme the parent its cluster has (none for the others): parents are the
-    top of the hierarchy, and a theme continued from an earlier run may have moved."""
+    """Give each theme, broad ones too, the parent its cluster has (none for the others): a
+    theme continued from an earlier run may have moved."""
     changed: dict[int, Theme] = {}
     for key, theme in themes.items():
         parent = themes.get(clusters.parent_of.get(key, -1))
@@ -630,20 +632,19 @@ def move_item(item: FeedbackItem, theme: Theme, user: User | None) -> ThemeAssig
 
 
 def sync_parent_memberships(item_ids: Collection[int]) -> set[int]:
-    """Put each item in the broad theme (Theme.parent) of every theme it is in, quoting
-    what puts it in that sub-theme (the nearest, where it is in several), and take it out
-    of the broad themes none of its themes is part of any more; a person's assignment is
-    never touched. Return the broad themes whose items changed."""
-    parent_of = dict(
-        Theme.objects.live().filter(parent__in=Theme.objects.live()).values_list("pk", "parent_id")
-    )
+    """Put each item in the broad themes (Theme.parent, and theirs up the hierarchy) of
+    every theme it is in, quoting what puts it in that sub-theme (the nearest, where it is
+    in several), and take it out of the broad themes none of its themes is part of any
+    more; a person's assignment is never touched. Return the broad themes whose items
+    changed."""
+    hierarchy = Theme.objects.hierarchy()
     ids = sorted(item_ids)
     changed: set[int] = set()
     for start in range(0, len(ids), ITEM_BATCH_SIZE):
         rows = list(
             ThemeAssignment.objects.filter(item_id__in=ids[start : start + ITEM_BATCH_SIZE])
         )
-        wanted = _through_sub_themes(rows, parent_of)
+        wanted = _through_sub_themes(rows, hierarchy)
         held = {(row.item_id, row.theme_id): row for row in rows}
         stale = [
             row
@@ -681,20 +682,20 @@ def _bring_up_to_date(
 
 
 def _through_sub_themes(
-    rows: list[ThemeAssignment], parent_of: dict[int, int]
+    rows: list[ThemeAssignment], hierarchy: ThemeHierarchy
 ) -> dict[tuple[int, int], ThemeAssignment]:
     """The assignment to a broad theme that each (item, broad theme) should have: a copy of
     the item's nearest assignment to one of its sub-themes."""
     wanted: dict[tuple[int, int], ThemeAssignment] = {}
     for row in rows:
-        parent = parent_of.get(row.theme_id)
-        if parent is None or row.method == AssignmentMethod.PARENT:
+        if row.method == AssignmentMethod.PARENT:
             continue
-        key = (row.item_id, parent)
-        if key in wanted and wanted[key].similarity >= row.similarity:
-            continue
-        copied = {name: getattr(row, name) for name in COPIED_FIELDS}
-        wanted[key] = ThemeAssignment(
-            item_id=row.item_id, theme_id=parent, method=AssignmentMethod.PARENT, **copied
-        )
+        for broad in hierarchy.above(row.theme_id):
+            key = (row.item_id, broad)
+            if key in wanted and wanted[key].similarity >= row.similarity:
+                continue
+            copied = {name: getattr(row, name) for name in COPIED_FIELDS}
+            wanted[key] = ThemeAssignment(
+                item_id=row.item_id, theme_id=broad, method=AssignmentMethod.PARENT, **copied
+            )
     return wanted
