@@ -14,6 +14,7 @@ from insights.copy.writing import new_copy_draft
 from insights.models import AnalysisRun, CopyDraft, Report
 from insights.pipeline.run import new_run
 from insights.reports.archive import FORMATS, new_report
+from insights.reports.content import WHOLE_WORKSPACE, ReportScope
 from insights.reports.period import Period
 
 
@@ -43,7 +44,7 @@ def start_copy_draft(
 
 def request_report(
     period: Period,
-    source_ids: Sequence[int] = (),
+    scope: ReportScope = WHOLE_WORKSPACE,
     formats: Iterable[str] = FORMATS,
     created_by: AbstractBaseUser | AnonymousUser | None = None,
 ) -> Report:
@@ -51,6 +52,6 @@ def request_report(
     it. Reports are made on a worker: a week of 100,000 items takes seconds, months of them
     tens of seconds (see the reports section of README.md)."""
     with transaction.atomic():
-        report = new_report(period, source_ids, formats, created_by)
+        report = new_report(period, scope, formats, created_by)
         hand_out_on_commit(tasks.generate_report_task, report)
     return report

@@ -82,7 +82,16 @@ class ReportSchedule(models.Model):
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
     time = models.TimeField(help_text="When to send it, in the schedule's time zone.")
     time_zone = models.CharField(max_length=64, help_text="An IANA name, e.g. Europe/Paris.")
-    # None selected: every source, the ones added later included.
+    # None: every project. A project's report covers its sources as they are each week.
+    project = models.ForeignKey(
+        "ingestion.Project",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Blank: every project.",
+    )
+    # None selected: every source (of the project), the ones added later included.
     sources = models.ManyToManyField("ingestion.DataSource", blank=True, related_name="+")
     recipients = models.JSONField(default=list)
     enabled = models.BooleanField(default=True)
@@ -120,7 +129,11 @@ class Report(Job):
     # The last day of the period, included.
     period_end = models.DateField()
     time_zone = models.CharField(max_length=64)
-    # None: every source.
+    # None: every project.
+    project = models.ForeignKey(
+        "ingestion.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # None: every source (of the project).
     sources = models.ManyToManyField("ingestion.DataSource", blank=True, related_name="+")
     # What it was made with: source names, formats, thresholds; see insights.reports.archive.
     parameters = models.JSONField(default=dict)

@@ -1,7 +1,7 @@
 """Generating and archiving reports: a Report row keeps the period, the settings the report
 was made with, and its files, byte for byte, so that opening it later shows what was sent."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -15,7 +15,7 @@ from ingestion.models import DataSource
 from insights.dashboards import overview as dashboard
 from insights.models import Report, ReportSchedule
 from insights.reports import content as figures
-from insights.reports.content import ReportContent, build_report
+from insights.reports.content import WHOLE_WORKSPACE, ReportContent, ReportScope, build_report
 from insights.reports.period import Period
 from insights.reports.render_csv import items_csv, themes_csv
 from insights.reports.render_html import report_html
@@ -60,25 +60,25 @@ Observer = Callable[[str, int, int], None]
 
 def create_report(
     period: Period,
-    source_ids: Sequence[int] = (),
+    scope: ReportScope = WHOLE_WORKSPACE,
     formats: Iterable[str] = FORMATS,
     created_by: AbstractBaseUser | AnonymousUser | None = None,
     schedule: ReportSchedule | None = None,
     observer: Observer | None = None,
 ) -> Report:
     """Make and archive a report here and now; return it, done (or failed)."""
-    report = new_report(period, source_ids, formats, created_by, schedule)
+    report = new_report(period, scope, formats, created_by, schedule)
     return generate_report(report.pk, observer)
 
 
 def new_report(
     period: Period,
-    source_ids: Sequence[int],
+    scope: ReportScope,
     formats: Iterable[str],
     created_by: AbstractBaseUser | AnonymousUser | None = None,
     schedule: ReportSchedule | None = None,
 ) -> Report:
-    """Return a new queued report for the period, sources and formats (nothing computed)."""
+    """Return a new queued report for the period, scope and formats (nothing computed)."""
     formats = [name for name in FORMATS if name in set(formats)]
     if not formats:
         raise ValueError("a report needs at least one format")
@@ -87,12 +87,13 @@ def new_report(
             period_start=period.start,
             period_end=period.end,
             time_zone=period.time_zone,
+            project_id=scope.project_id,
             parameters={"formats": formats},
             total=1 + sum(len(FORMATS[name]) for name in formats),
             schedule=schedule,
             created_by=signed_in_person(created_by),
         )
-        report.sources.set(source_ids)
+        report.sources.set(scope.source_ids)
     return report
 
 
@@ -114,10 +115,10 @@ def generate_report(
 def _generate(report: Report, observer: Observer) -> dict[str, Any]:
     """Compute and render the report; return its files and parameters, to finish it with."""
     period = Period(report.period_start, report.period_end, report.time_zone)
-    source_ids = list(report.sources.values_list("pk", flat=True))
+    scope = ReportScope.of(report.sources.values_list("pk", flat=True), report.project_id)
     formats = report.parameters["formats"]
     observer("figures", 0, report.total)
-    content = build_report(period, source_ids)
+    content = build_report(period, scope)
     _progress(report, 1, observer, "figures")
     files = {}
     for kind in [kind for name in formats for kind in FORMATS[name]]:
@@ -149,11 +150,12 @@ def report_parameters(content: ReportContent, formats: list[str]) -> dict[str, A
         },
         "sources": [
             {"id": pk, "name": name}
-            for pk, name in DataSource.objects.filter(pk__in=content.source_ids)
+            for pk, name in DataSource.objects.filter(pk__in=content.scope.source_ids)
             .order_by("name")
             .values_list("pk", "name")
         ]
         or "all",
+        "project": content.project_name or "all",
         "formats": formats,
         "items": content.totals.total,
         "rules": {

@@ -2,7 +2,7 @@
 volume and sentiment against the previous period, themes that are top, new, rising or more
 negative, each with its pain points and quotes, and the items per source and per day."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import islice
@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ingestion.models import DataSource, FeedbackItem
+from ingestion.models import DataSource, FeedbackItem, Project
 from insights.dashboards.cards import CARD_KIND, card_lines
 from insights.dashboards.overview import (
     NEGATIVE_SHARE_MIN_ITEMS,
@@ -111,13 +111,40 @@ class DayFigures:
 
 
 @dataclass(frozen=True)
+class ReportScope:
+    """The feedback a report covers: one project's (None: every project's) and, of it, the
+    ticked sources' (none: every source's). A project's report covers the sources it has
+    when the report is made, so a weekly report follows a product as sources are added."""
+
+    source_ids: tuple[int, ...] = ()
+    project_id: int | None = None
+
+    @classmethod
+    def of(cls, source_ids: Iterable[int] = (), project_id: int | None = None) -> "ReportScope":
+        return cls(tuple(sorted(source_ids)), project_id)
+
+    def condition(self, prefix: str = "") -> Q:
+        """Return the condition "the item is in scope"; prefix leads to the item."""
+        condition = Q()
+        if self.source_ids:
+            condition &= Q(**{f"{prefix}source__in": list(self.source_ids)})
+        if self.project_id is not None:
+            condition &= Q(**{f"{prefix}source__project": self.project_id})
+        return condition
+
+
+WHOLE_WORKSPACE = ReportScope()
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Everything a report shows; each list is ordered as it is shown."""
 
     period: Period
     previous_period: Period
-    source_ids: list[int]
+    scope: ReportScope
     source_names: list[str]
+    project_name: str  # "" for every project
     totals: SentimentSplit
     previous_totals: SentimentSplit
     days: list[DayFigures]
@@ -148,20 +175,20 @@ class ReportContent:
 
     @property
     def sources_label(self) -> str:
-        return ", ".join(self.source_names) if self.source_names else "All sources"
+        sources = ", ".join(self.source_names) if self.source_names else "All sources"
+        return f"{self.project_name}: {sources}" if self.project_name else sources
 
 
 def percent_change(current: int, previous: int) -> int | None:
     return round(100 * (current - previous) / previous) if previous else None
 
 
-def build_report(period: Period, source_ids: Sequence[int] = ()) -> ReportContent:
-    """Return the report's figures for the items created in period (and the period before)
-    from the given sources (none: every source)."""
-    source_ids = sorted(source_ids)
+def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> ReportContent:
+    """Return the report's figures for the items in scope created in period (and the
+    period before)."""
     previous = period.previous()
-    sources = source_figures(period, source_ids)
-    themes = theme_figures(period, source_ids)
+    sources = source_figures(period, scope)
+    themes = theme_figures(period, scope)
     top = sorted(themes, key=lambda t: (-t.current.total, t.id))[:TOP_THEMES]
     top = [theme for theme in top if theme.current.total]
     new = [theme for theme in top_by_volume(themes) if theme.is_new][:SECTION_THEMES]
@@ -170,19 +197,20 @@ def build_report(period: Period, source_ids: Sequence[int] = ()) -> ReportConten
     negative = [theme for theme in themes if theme.negative_share_grew]
     negative.sort(key=lambda t: (-(t.negative_share_change or 0), -t.current.total, t.id))
     rising, negative = rising[:SECTION_THEMES], negative[:SECTION_THEMES]
-    shown = _with_quotes(top + new + rising + negative, period, source_ids)
+    shown = _with_quotes(top + new + rising + negative, period, scope)
     return ReportContent(
         period=period,
         previous_period=previous,
-        source_ids=list(source_ids),
+        scope=scope,
         source_names=list(
-            DataSource.objects.filter(pk__in=source_ids)
+            DataSource.objects.filter(pk__in=scope.source_ids)
             .order_by("name")
             .values_list("name", flat=True)
         ),
+        project_name=_project_name(scope),
         totals=sum((source.current for source in sources), NO_ITEMS),
         previous_totals=sum((source.previous for source in sources), NO_ITEMS),
-        days=day_figures(period, source_ids),
+        days=day_figures(period, scope),
         sources=sources,
         themes=themes,
         top_themes=[shown[theme.id] for theme in top],
@@ -197,15 +225,19 @@ def top_by_volume(themes: list[ThemeFigures]) -> list[ThemeFigures]:
     return sorted(themes, key=lambda t: (-t.current.total, t.id))
 
 
-def items_in(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
-    """Return the condition "the item was created in period, from one of the sources"."""
+def _project_name(scope: ReportScope) -> str:
+    if scope.project_id is None:
+        return ""
+    return Project.objects.filter(pk=scope.project_id).values_list("name", flat=True).get()
+
+
+def items_in(period: Period, scope: ReportScope, path: str = "") -> Q:
+    """Return the condition "the item was created in period, and is in scope"."""
     prefix = f"{path}__" if path else ""
     condition = Q(
         **{f"{prefix}created_at__gte": period.starts_at, f"{prefix}created_at__lt": period.ends_at}
     )
-    if source_ids:
-        condition &= Q(**{f"{prefix}source__in": list(source_ids)})
-    return condition
+    return condition & scope.condition(prefix)
 
 
 def _split_counts(
@@ -227,20 +259,24 @@ def _two_period_counts(
     prefix = f"{path}__" if path else ""
     sentiment = f"{prefix}sentiment"
     return {
-        **_split_counts("current", items_in(period, (), path), sentiment, toward_theme),
-        **_split_counts("previous", items_in(period.previous(), (), path), sentiment, toward_theme),
+        **_split_counts(
+            "current", items_in(period, WHOLE_WORKSPACE, path), sentiment, toward_theme
+        ),
+        **_split_counts(
+            "previous", items_in(period.previous(), WHOLE_WORKSPACE, path), sentiment, toward_theme
+        ),
     }
 
 
-def _both_periods(period: Period, source_ids: Sequence[int], path: str = "") -> Q:
+def _both_periods(period: Period, scope: ReportScope, path: str = "") -> Q:
     both = Period(period.previous().start, period.end, period.time_zone)
-    return items_in(both, source_ids, path)
+    return items_in(both, scope, path)
 
 
-def source_figures(period: Period, source_ids: Sequence[int]) -> list[SourceFigures]:
+def source_figures(period: Period, scope: ReportScope) -> list[SourceFigures]:
     """Return the items per source in both periods, most items first, in one GROUP BY."""
     rows = (
-        FeedbackItem.objects.filter(_both_periods(period, source_ids))
+        FeedbackItem.objects.filter(_both_periods(period, scope))
         .values("source", "source__name")
         .annotate(**_two_period_counts(period, ""))
         .order_by()
@@ -257,13 +293,13 @@ def source_figures(period: Period, source_ids: Sequence[int]) -> list[SourceFigu
     return sorted(figures, key=lambda s: (-s.current.total, -s.previous.total, s.name))
 
 
-def theme_figures(period: Period, source_ids: Sequence[int]) -> list[ThemeFigures]:
+def theme_figures(period: Period, scope: ReportScope) -> list[ThemeFigures]:
     """Return every live theme without sub-themes with items in either period, in one
     GROUP BY."""
     rows = (
         ThemeAssignment.objects.filter(
             # The specific themes: a broad one holds its sub-themes' items.
-            _both_periods(period, source_ids, "item"),
+            _both_periods(period, scope, "item"),
             theme__in=Theme.objects.leaves(),
         )
         .values("theme", "theme__name", "theme__first_seen_at")
@@ -293,10 +329,10 @@ def _theme(row: Mapping[str, Any], period: Period) -> ThemeFigures:
     )
 
 
-def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
+def day_figures(period: Period, scope: ReportScope) -> list[DayFigures]:
     """Return each day of the period (local days, empty ones included) with its items."""
     rows = (
-        FeedbackItem.objects.filter(items_in(period, source_ids))
+        FeedbackItem.objects.filter(items_in(period, scope))
         .annotate(day=TruncDate("created_at", tzinfo=zone(period.time_zone)))
         .values("day")
         .annotate(**_split_counts("current", Q(), "sentiment"))
@@ -307,24 +343,26 @@ def day_figures(period: Period, source_ids: Sequence[int]) -> list[DayFigures]:
 
 
 def _with_quotes(
-    themes: list[ThemeFigures], period: Period, source_ids: Sequence[int]
+    themes: list[ThemeFigures], period: Period, scope: ReportScope
 ) -> dict[int, ThemeFigures]:
     """Return the shown themes by id, each with its pain-point lines and quotes."""
     stored = Theme.objects.in_bulk({theme.id for theme in themes})
     shown = {}
     for figures in themes:
         summary, kind = card_lines(stored[figures.id])
-        quotes = period_quotes(stored[figures.id], period, source_ids)
+        quotes = period_quotes(stored[figures.id], period, scope)
         shown[figures.id] = replace(figures, summary=summary, summary_kind=kind, quotes=quotes)
     return shown
 
 
-def period_quotes(theme: Theme, period: Period, source_ids: Sequence[int] = ()) -> list[Quote]:
+def period_quotes(
+    theme: Theme, period: Period, scope: ReportScope = WHOLE_WORKSPACE
+) -> list[Quote]:
     """Return up to QUOTES_PER_THEME distinct items of the theme from the period, shortened
     to QUOTE_CHARS: the ones its summary cites and its representatives first, then the
     nearest its centre."""
     preferred = [*cited_item_ids(theme), *theme.representative_item_ids]
-    items = FeedbackItem.objects.filter(items_in(period, source_ids))
+    items = FeedbackItem.objects.filter(items_in(period, scope))
     quotes = theme_quotes(theme, QUOTES_PER_THEME, preferred=preferred, items=items)
     return [Quote(item_id, one_line(text, QUOTE_CHARS)) for item_id, text in quotes]
 
@@ -344,12 +382,12 @@ ITEM_COLUMNS = {
 ITEMS_CHUNK = 2000
 
 
-def period_items(period: Period, source_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
+def period_items(period: Period, scope: ReportScope) -> Iterator[dict[str, Any]]:
     """Yield the period's items oldest first, as rows: source, date, rating, sentiment
     (a person's correction winning), theme (of an item in several, their ids and names
     joined by "; ", nearest first); read in chunks, never all at once."""
     rows = (
-        FeedbackItem.objects.filter(items_in(period, source_ids))
+        FeedbackItem.objects.filter(items_in(period, scope))
         .order_by("created_at", "id")
         .values_list(*ITEM_COLUMNS.values())
     )

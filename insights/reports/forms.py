@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.validators import validate_email
 
-from ingestion.models import DataSource
+from ingestion.models import DataSource, Project
 from insights.models import ReportSchedule
 from insights.reports.archive import FORMAT_CHOICES
 from insights.reports.period import Period, PeriodError, default_time_zone, iso_week, last_full_week
@@ -20,20 +20,44 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(available_timezones())]
 
 
+class ProjectField(forms.ModelChoiceField):
+    """The product a report is about: each week's report covers the sources it has then."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=Project.objects.order_by("name"),
+            required=False,
+            empty_label="Every project",
+            **kwargs,
+        )
+
+
 class SourcesField(forms.ModelMultipleChoiceField):
-    """The sources a report covers; a project's sources make a report about that product."""
+    """The sources a report covers, of its project where it has one."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             queryset=DataSource.objects.select_related("project").order_by("project__name", "name"),
             required=False,
             widget=forms.CheckboxSelectMultiple,
-            help_text="None ticked: every source. Tick a project's sources for a report on it.",
+            help_text="None ticked: every source (of the project, if one is chosen).",
             **kwargs,
         )
 
     def label_from_instance(self, obj: DataSource) -> str:
         return f"{obj.name} ({obj.project.name})"
+
+
+def check_sources_in_project(data: dict[str, Any]) -> None:
+    """Refuse ticked sources that are not the chosen project's: the report would be empty."""
+    project, sources = data.get("project"), data.get("sources") or []
+    if project is None:
+        return
+    outside = [source.name for source in sources if source.project_id != project.pk]
+    if outside:
+        raise forms.ValidationError(
+            f"Not a source of “{project.name}”: {', '.join(outside)}. Tick its sources, or none."
+        )
 
 
 class ReportForm(forms.Form):
@@ -47,6 +71,7 @@ class ReportForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     time_zone = forms.ChoiceField(choices=time_zone_choices)
+    project = ProjectField()
     sources = SourcesField()
     formats = forms.MultipleChoiceField(choices=FORMAT_CHOICES, widget=forms.CheckboxSelectMultiple)
 
@@ -57,6 +82,7 @@ class ReportForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        check_sources_in_project(data)
         if "time_zone" in data:
             try:
                 data["period"] = self._period(data)
@@ -114,15 +140,30 @@ class RecipientsField(forms.CharField):
 
 class ReportScheduleForm(forms.ModelForm):
     time_zone = forms.ChoiceField(choices=time_zone_choices)
+    project = ProjectField(help_text="Each week's report covers the sources it has then.")
     sources = SourcesField()
     recipients = RecipientsField(help_text="One address per line (or separated by commas).")
 
     class Meta:
         model = ReportSchedule
-        fields = ["name", "weekday", "time", "time_zone", "sources", "recipients", "enabled"]
+        fields = [
+            "name",
+            "weekday",
+            "time",
+            "time_zone",
+            "project",
+            "sources",
+            "recipients",
+            "enabled",
+        ]
         widgets = {"time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.instance.pk:
             self.fields["time_zone"].initial = default_time_zone()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        check_sources_in_project(data)
+        return data

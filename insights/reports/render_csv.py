@@ -63,7 +63,7 @@ def items_csv(content: ReportContent) -> bytes:
     local = zone(content.period.time_zone)
     rows = (
         {**row, "created_at": row["created_at"].astimezone(local).isoformat()}
-        for row in period_items(content.period, content.source_ids)
+        for row in period_items(content.period, content.scope)
     )
     return _csv(ITEM_COLUMNS, rows)
 

@@ -13,6 +13,7 @@ from feedlens.jobs import JobHeld
 from ingestion.models import DataSource
 from insights.models import Report, ReportSchedule, RunStatus
 from insights.reports.archive import FORMATS, generate_report, new_report
+from insights.reports.content import ReportScope
 from insights.reports.emails import EmailDelayed, EmailRefused, send_report_email
 from insights.reports.period import Period, last_full_week
 
@@ -102,9 +103,10 @@ def scheduled_report(schedule: ReportSchedule, period: Period) -> Report:
         schedule=schedule, period_start=period.start, period_end=period.end
     ).first()
     if existing is None:
-        sources = list(schedule.sources.values_list("pk", flat=True))
+        sources = schedule.sources.values_list("pk", flat=True)
+        scope = ReportScope.of(sources, schedule.project_id)
         try:
-            existing = new_report(period, sources, FORMATS, schedule.created_by, schedule)
+            existing = new_report(period, scope, FORMATS, schedule.created_by, schedule)
         except IntegrityError:
             # Another run of this task made it a moment ago (one_report_per_schedule_and_period).
             existing = Report.objects.get(

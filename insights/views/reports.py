@@ -1,6 +1,8 @@
 """Reports: the archive with a form to make one now, each archived report with its files,
 and the schedules that email them."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +14,7 @@ from feedlens.jobs import job_status_response
 from insights.jobs import request_report
 from insights.models import Report, ReportSchedule
 from insights.reports.archive import FILES, available_files, file_name, report_file
+from insights.reports.content import ReportScope
 from insights.reports.forms import ReportForm, ReportScheduleForm
 from insights.reports.render_html import report_body
 from insights.reports.schedules import delete_schedule, save_schedule
@@ -32,17 +35,22 @@ def report_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             report = request_report(
                 form.cleaned_data["period"],
-                [source.pk for source in form.cleaned_data["sources"]],
+                _scope(form.cleaned_data),
                 form.cleaned_data["formats"],
                 request.user,
             )
             return redirect("insights:report_detail", report_id=report.pk)
     reports = (
         Report.objects.defer(*FILE_FIELDS)
-        .select_related("created_by", "schedule")
+        .select_related("created_by", "schedule", "project")
         .prefetch_related("sources")[:100]
     )
     return render(request, "insights/report_list.html", {"form": form, "reports": reports})
+
+
+def _scope(data: dict[str, Any]) -> ReportScope:
+    project = data["project"]
+    return ReportScope.of([source.pk for source in data["sources"]], project and project.pk)
 
 
 @role_required("insights.view_report")
@@ -82,7 +90,9 @@ def report_download(request: HttpRequest, report_id: int, kind: str) -> HttpResp
 
 @role_required("insights.view_reportschedule")
 def schedule_list(request: HttpRequest) -> HttpResponse:
-    schedules = ReportSchedule.objects.prefetch_related("sources").select_related("created_by")
+    schedules = ReportSchedule.objects.prefetch_related("sources").select_related(
+        "created_by", "project"
+    )
     return render(request, "insights/report_schedules.html", {"schedules": schedules})
 
 

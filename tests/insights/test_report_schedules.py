@@ -19,6 +19,7 @@ from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from feedlens.celery import app as celery_app
+from ingestion.models import DataSource, Project
 from insights.models import Report, ReportSchedule
 from insights.reports.emails import EmailDelayed
 from insights.reports.schedules import save_schedule, send_scheduled_report
@@ -87,6 +88,12 @@ def make_schedule(name: str = "Support weekly", **fields: Any) -> ReportSchedule
     return save_schedule(ReportSchedule(name=name, **values), [])
 
 
+def schedule_form(**fields: Any) -> dict[str, Any]:
+    """What the new-schedule form posts: a Monday 08:30 report in Paris, and fields."""
+    base = {"name": "Help desk weekly", "weekday": "1", "time": "08:30"}
+    return {**base, "time_zone": "Europe/Paris", "recipients": "lead@example.com", **fields}
+
+
 def signed_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
@@ -103,15 +110,11 @@ def test_a_support_lead_schedules_a_report_and_beat_gets_a_crontab_in_its_time_z
     feedback = make_feedback()
     response = signed_in(support_user).post(
         reverse("insights:report_schedule_new"),
-        {
-            "name": "Help desk weekly",
-            "weekday": "1",
-            "time": "08:30",
-            "time_zone": "Europe/Paris",
-            "sources": [feedback.desk.pk],
-            "recipients": "lead@example.com, pm@example.com\nops@example.com",
-            "enabled": "on",
-        },
+        schedule_form(
+            sources=[feedback.desk.pk],
+            recipients="lead@example.com, pm@example.com\nops@example.com",
+            enabled="on",
+        ),
     )
     assert response.status_code == 302
     schedule = ReportSchedule.objects.get()
@@ -250,6 +253,36 @@ def test_the_report_is_emailed_with_its_html_pdf_and_csv_once_a_week(inbox: Inbo
     assert send_scheduled_report(schedule.pk, W08_MONDAY_MORNING) == "already sent"
     assert len(inbox.messages) == 1
     assert Report.objects.filter(schedule=schedule).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_projects_weekly_report_covers_the_sources_it_has_that_week(inbox: Inbox) -> None:
+    feedback = make_feedback()
+    helpdesk = Project.objects.create(name="Help desk product")
+    schedule = make_schedule(project=helpdesk)
+    # The help desk joins the project after the schedule was made.
+    DataSource.objects.filter(pk=feedback.desk.pk).update(project=helpdesk)
+
+    assert send_scheduled_report(schedule.pk, W08_MONDAY_MORNING) == "sent"
+
+    report = Report.objects.get(schedule=schedule)
+    assert report.project == helpdesk
+    assert (report.parameters["items"], report.parameters["project"]) == (9, "Help desk product")
+    html, _ = parts(inbox.messages[0])
+    assert "Help desk product: All sources" in html
+
+
+@pytest.mark.django_db
+def test_a_schedule_refuses_sources_outside_its_project(support_user: User) -> None:
+    feedback = make_feedback()
+    helpdesk = Project.objects.create(name="Help desk product")
+    response = signed_in(support_user).post(
+        reverse("insights:report_schedule_new"),
+        schedule_form(project=helpdesk.pk, sources=[feedback.store.pk]),
+    )
+    assert response.status_code == 200
+    assert "Not a source of “Help desk product”: App Store" in response.content.decode()
+    assert not ReportSchedule.objects.exists()
 
 
 @pytest.mark.django_db

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from ingestion.models import DataSource, Project
 from insights.models import RunStatus
 from insights.reports.archive import FORMATS, create_report, report_file
-from insights.reports.content import build_report
+from insights.reports.content import ReportScope, build_report
 from insights.reports.period import Period, PeriodError, iso_week, last_full_week
 from insights.reports.render_csv import items_csv, themes_csv
 from insights.reports.render_html import report_html
@@ -171,10 +172,26 @@ def test_items_are_counted_per_source_and_a_source_filter_keeps_only_its_items()
         ("App Store", 13, 5),
         ("Help desk", 9, 6),
     ]
-    desk_only = build_report(W08, [feedback.desk.pk])
+    desk_only = build_report(W08, ReportScope.of([feedback.desk.pk]))
     assert desk_only.totals.total == 9
     assert desk_only.sources_label == "Help desk"
     assert [theme.name for theme in desk_only.top_themes] == ["Budgets", "Login broken"]
+
+
+@pytest.mark.django_db
+def test_a_projects_report_covers_its_sources_and_nothing_when_it_has_none() -> None:
+    feedback = make_feedback()
+    helpdesk = Project.objects.create(name="Help desk product")
+    DataSource.objects.filter(pk=feedback.desk.pk).update(project=helpdesk)
+
+    report = build_report(W08, ReportScope.of(project_id=helpdesk.pk))
+
+    assert [source.name for source in report.sources] == ["Help desk"]
+    assert report.totals.total == 9
+    assert report.sources_label == "Help desk product: All sources"
+    # A project with no sources yet reports nothing, never every source.
+    empty = Project.objects.create(name="Not launched")
+    assert build_report(W08, ReportScope.of(project_id=empty.pk)).totals.total == 0
 
 
 # ---- the files
@@ -300,10 +317,11 @@ def test_an_archived_report_keeps_its_files_when_the_feedback_changes() -> None:
 @pytest.mark.django_db
 def test_an_archived_report_records_what_it_was_made_with() -> None:
     feedback = make_feedback()
-    report = create_report(W08, [feedback.store.pk], formats=["pdf"])
+    report = create_report(W08, ReportScope.of([feedback.store.pk]), formats=["pdf"])
     assert report.parameters["period"]["label"] == "2015-W08 (16 Feb 2015 to 22 Feb 2015)"
     assert report.parameters["period"]["time_zone"] == "Europe/Paris"
     assert report.parameters["sources"] == [{"id": feedback.store.pk, "name": "App Store"}]
+    assert report.parameters["project"] == "all"
     assert report.parameters["formats"] == ["pdf"]
     assert report.parameters["items"] == 13
     assert report.parameters["rules"]["rising_min_items"] == 10

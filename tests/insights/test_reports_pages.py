@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from ingestion.models import DataSource, Project
 from insights.models import Report, RunStatus
 from insights.reports.archive import generate_report
 from tests.conftest import wait_until
@@ -63,6 +64,19 @@ def test_a_support_lead_makes_a_report_that_waits_for_its_worker(support_user: U
     assert "This page reloads until the report is ready" in page.content.decode()
     status = client.get(reverse("insights:report_status", args=[report.pk])).json()
     assert (status["status"], status["finished"], status["total"]) == ("queued", False, 2)
+
+
+def test_a_report_on_one_project_is_made_from_the_form(support_user: User) -> None:
+    feedback = make_feedback()
+    helpdesk = Project.objects.create(name="Help desk product")
+    DataSource.objects.filter(pk=feedback.desk.pk).update(project=helpdesk)
+    client = signed_in(support_user)
+
+    report = make_week_report(client, project=helpdesk.pk)
+
+    assert report.project == helpdesk and report.parameters["items"] == 9
+    listed = client.get(reverse("insights:report_list")).content.decode()
+    assert "Help desk product: All sources" in listed
 
 
 def test_the_archived_report_shows_its_page_and_offers_each_file(support_user: User) -> None:

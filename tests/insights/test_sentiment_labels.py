@@ -20,7 +20,12 @@ from insights.models.sentiment_labels import (
     SHOWN_LABELS,
 )
 from insights.reports.charts import volume_by_sentiment_chart
-from insights.reports.content import DayFigures, ReportContent, ThemeFigures
+from insights.reports.content import (
+    WHOLE_WORKSPACE,
+    DayFigures,
+    ReportContent,
+    ThemeFigures,
+)
 from insights.reports.period import Period
 from insights.reports.render_csv import themes_csv
 from insights.templatetags.sentiment_labels import sentiment_styles
@@ -43,8 +48,9 @@ def report_with(theme: ThemeFigures) -> ReportContent:
     return ReportContent(
         period=WEEK,
         previous_period=WEEK.previous(),
-        source_ids=[],
+        scope=WHOLE_WORKSPACE,
         source_names=[],
+        project_name="",
         totals=theme.current,
         previous_totals=theme.previous,
         days=[],

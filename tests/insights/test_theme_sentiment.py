@@ -28,7 +28,7 @@ from insights.pipeline.sentiment.stage import (
     read_theme_sentiments,
 )
 from insights.pipeline.units import text_units
-from insights.reports.content import theme_figures
+from insights.reports.content import WHOLE_WORKSPACE, theme_figures
 from insights.reports.period import Period
 from tests.factories import add_items, make_theme
 from tests.insights.test_theme_pages import add_item, model_version, person
@@ -173,7 +173,7 @@ def test_the_weekly_report_and_negative_quotes_use_the_sentiment_toward_the_them
 ) -> None:
     crew, delays, review = crew_and_delays
     november = Period(date(2026, 11, 1), date(2026, 11, 7), "UTC")
-    figures = {theme.id: theme.current for theme in theme_figures(november, ())}
+    figures = {theme.id: theme.current for theme in theme_figures(november, WHOLE_WORKSPACE)}
     assert (figures[crew.pk].negative, figures[crew.pk].positive) == (1, 1)
     assert figures[delays.pk].negative == 2
 

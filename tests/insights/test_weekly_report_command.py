@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from ingestion.models import DataSource, Project
 from insights.models import Report
 from tests.insights.report_data import make_feedback
 from tests.insights.test_reports import pdf_text
@@ -74,3 +75,17 @@ def test_it_refuses_an_unknown_source_or_a_bad_week(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="not an ISO week"):
         run("--week", "last week", "--out", str(tmp_path / "x.pdf"))
     assert not Report.objects.exists()
+
+
+def test_a_project_names_the_product_the_report_is_about(tmp_path: Path) -> None:
+    feedback = make_feedback()
+    helpdesk = Project.objects.create(name="Help desk product")
+    DataSource.objects.filter(pk=feedback.desk.pk).update(project=helpdesk)
+    week = ("--week", "2015-W08", "--time-zone", "Europe/Paris", "--format", "html")
+
+    printed = run(*week, "--out", str(tmp_path), "--project", "Help desk product")
+
+    assert "9 items) archived." in printed
+    assert Report.objects.get().project == helpdesk
+    with pytest.raises(CommandError, match="there is no project named 'Nope'"):
+        run(*week, "--out", str(tmp_path), "--project", "Nope")

@@ -1,5 +1,5 @@
 """python manage.py weekly_report [--week 2015-W08] --format pdf|html|csv --out PATH
-[--source NAME ...]: make a report, archive it, and write its file(s)."""
+[--project NAME] [--source NAME ...]: make a report, archive it, and write its file(s)."""
 
 from pathlib import Path
 from typing import Any
@@ -7,9 +7,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from ingestion.models import DataSource
+from ingestion.models import DataSource, Project
 from insights.models import Report, RunStatus
 from insights.reports.archive import FORMATS, file_name, generate_report, new_report, report_file
+from insights.reports.content import ReportScope
 from insights.reports.period import Period, PeriodError, iso_week, last_full_week
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--time-zone", help="IANA time zone (default: the report setting)")
         parser.add_argument("--format", choices=sorted(FORMATS), default="pdf")
         parser.add_argument("--out", required=True, type=Path, help="file or existing folder")
+        parser.add_argument("--project", help="a project's name (default: every project)")
         parser.add_argument(
             "--source", action="append", default=[], help="a data source's name (repeatable)"
         )
@@ -37,7 +39,8 @@ class Command(BaseCommand):
         except PeriodError as error:
             raise CommandError(str(error)) from error
         sources = [self._source_id(name) for name in options["source"]]
-        report = new_report(period, sources, [options["format"]])
+        project = self._project_id(options["project"]) if options["project"] else None
+        report = new_report(period, ReportScope.of(sources, project), [options["format"]])
         with tqdm(total=report.total, desc="report", unit="step") as bar:
 
             def show(stage: str, done: int, total: int) -> None:
@@ -56,6 +59,12 @@ class Command(BaseCommand):
 
     def _period(self, week: str | None, time_zone: str | None) -> Period:
         return iso_week(week, time_zone) if week else last_full_week(time_zone)
+
+    def _project_id(self, name: str) -> int:
+        project = Project.objects.filter(name=name).first()
+        if project is None:
+            raise CommandError(f"there is no project named {name!r}")
+        return project.pk
 
     def _source_id(self, name: str) -> int:
         source = DataSource.objects.filter(name=name).first()
