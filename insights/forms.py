@@ -110,6 +110,9 @@ class CopyDraftForm(forms.Form):
         themes = list(self.cleaned_data["themes"])
         if len(themes) > MAX_THEMES:
             raise forms.ValidationError(f"Pick at most {MAX_THEMES} themes for one draft.")
+        if len({theme.project_id for theme in themes}) > 1:
+            # Copy speaks for one product: release notes or an FAQ mixing two would mislead.
+            raise forms.ValidationError("Pick themes of one project: a draft is about one product.")
         return themes
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from ingestion.models import DataSource, ItemKind, Project
@@ -168,3 +168,10 @@ def rating_choices(scales: set[RatingScale]) -> list[tuple[str, Any]]:
     highest = max(facts.highest for facts in tens_in_use)
     tens = [(f"{n}{OUT_OF_TEN}", f"{n}{OUT_OF_TEN}") for n in range(lowest, highest + 1)]
     return [*choices, ("Stars", stars), ("Out of 10", tens), (NO_RATING, "No rating")]
+
+
+def kept_project(request: HttpRequest) -> dict[str, str]:
+    """Template context: the query that keeps the project chosen in the filters on the
+    pages the navigation links to that filter by it ("" where none is chosen)."""
+    project = request.GET.get("project", "")
+    return {"kept_project": f"?{urlencode({'project': project})}" if project.isdigit() else ""}

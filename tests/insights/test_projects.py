@@ -14,7 +14,7 @@ from insights.curation.corrections import CorrectionError, merge_themes, move_it
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.theme_stats import theme_list
 from insights.forms import CopyDraftForm, MoveItemForm
-from insights.models import Theme
+from insights.models import CopyKind, Theme
 from insights.pipeline.themes.identity import (
     assign_new_items,
     recluster,
@@ -190,6 +190,23 @@ def test_the_pages_can_be_scoped_to_one_project(
     assert '<span class="project">Airline</span>' in detail
 
 
+def test_a_chosen_project_stays_chosen_across_the_pages_the_navigation_links(
+    pm_user: User,
+) -> None:
+    airline = source_in("Airline").project
+    client = Client()
+    client.force_login(pm_user)
+
+    html = client.get(reverse("insights:overview"), {"project": airline.pk}).content.decode()
+    nav = html[html.index("<nav>") : html.index("</nav>")]
+
+    for page in ("overview", "theme_list", "item_list", "search"):
+        assert f'href="{reverse(f"insights:{page}")}?project={airline.pk}"' in nav
+    assert f'href="{reverse("insights:analysis")}"' in nav  # a page with no project filter
+    plain = client.get(reverse("insights:overview")).content.decode()
+    assert "?project=" not in plain[plain.index("<nav>") : plain.index("</nav>")]
+
+
 def test_one_project_offers_no_project_filter(pm_user: User) -> None:
     add_items("A lone review.")
     assert "project" not in FeedbackFilters({}).form.fields
@@ -206,6 +223,20 @@ def test_the_copy_form_names_each_themes_project_where_there_are_several(
     assert len(labels) == 4
     assert sum(" — Airline (" in label for label in labels) == 2
     assert sum(" — Budget app (" in label for label in labels) == 2
+
+
+def test_a_copy_draft_is_about_one_project(
+    two_products: tuple[list[FeedbackItem], list[FeedbackItem]],
+) -> None:
+    recluster(EMBEDDING_MODEL, seed=0)
+    app, airline = (
+        Theme.objects.live().filter(project__name=name) for name in ("Budget app", "Airline")
+    )
+    mixed = CopyDraftForm({"themes": [app[0].pk, airline[0].pk], "kind": CopyKind.RELEASE_NOTE})
+    assert not mixed.is_valid()
+    assert "Pick themes of one project" in str(mixed.errors["themes"])
+    one = CopyDraftForm({"themes": [theme.pk for theme in app], "kind": CopyKind.RELEASE_NOTE})
+    assert one.is_valid(), one.errors
 
 
 def test_with_one_project_the_copy_form_names_none(topics: TopicVectors) -> None:
