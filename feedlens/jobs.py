@@ -58,6 +58,7 @@ class JobStatus(models.TextChoices):
 
 
 FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class LeaseLost(Exception):
@@ -209,9 +210,12 @@ def claim_job(
     now = timezone.now()
     token = uuid.uuid4().hex
     expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimable = Q(status__in=model.claimable_statuses) | (Q(status=JobStatus.RUNNING) & expired)
-    if task_id:
-        claimable |= Q(status=JobStatus.RUNNING, task_id=task_id)
+    # Taking over a running job: its worker died (an expired lease), or the broker hands
+    # out again the message of a worker killed while on it (the same task id).
+    taken_over = expired | Q(task_id=task_id) if task_id else expired
+    taken_over &= Q(status=JobStatus.RUNNING)
+    worn_out = Q(attempts__gte=settings.FEEDLENS_JOB_MAX_ATTEMPTS)
+    claimable = Q(status__in=model.claimable_statuses) | (taken_over & ~worn_out)
     claimed = model._default_manager.filter(claimable, pk=job_id).update(
         status=JobStatus.RUNNING,
         error="",
@@ -225,8 +229,28 @@ def claim_job(
         **(reset or {}),
     )
     if not claimed:
+        _give_up(model._default_manager.filter(taken_over & worn_out, pk=job_id), now)
         return None
     return model._default_manager.filter(pk=job_id, lease_token=token).first()
+
+
+def _give_up(jobs: "models.QuerySet[Any]", now: datetime) -> None:
+    """Fail the jobs whose workers died on them FEEDLENS_JOB_MAX_ATTEMPTS times, rather than
+    hand them to the next worker to die the same way (a process killed outright, most often
+    by the system for lack of memory, leaves no error of its own)."""
+    for job in jobs.only("pk", "attempts"):
+        logger.error("%s: its worker died %s times on it; failing it", job, job.attempts)
+    jobs.update(
+        status=JobStatus.FAILED,
+        error=(
+            f"Its worker died {settings.FEEDLENS_JOB_MAX_ATTEMPTS} times while carrying it out, "
+            "killed without an error of its own: most often the system ending a process that "
+            "ran out of memory (see the worker's log and its memory limit). Start it again "
+            "once that is fixed."
+        ),
+        finished_at=now,
+        lease_expires_at=None,
+    )
 
 
 def _held(job: Job) -> "models.QuerySet[Any]":

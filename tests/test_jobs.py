@@ -26,7 +26,7 @@ from insights.jobs import request_report, start_analysis
 from insights.models import AnalysisRun, CopyDraft, Report
 from insights.pipeline.run import new_scheduled_run
 from insights.reports.period import last_full_week
-from insights.tasks import run_analysis_task
+from insights.tasks import generate_report_task
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,21 @@ def claimed_run(task_id: str = "") -> AnalysisRun:
     run = claim_job(AnalysisRun, AnalysisRun.objects.create().pk, task_id=task_id)
     assert run is not None
     return run
+
+
+def a_report(**fields: Any) -> Report:
+    """A queued report: of the job kinds, one that may have many open at once (one
+    analysis run is open at a time)."""
+    week = last_full_week()
+    return Report.objects.create(
+        period_start=week.start, period_end=week.end, time_zone=week.time_zone, **fields
+    )
+
+
+def claimed_report() -> Report:
+    report = claim_job(Report, a_report().pk)
+    assert report is not None
+    return report
 
 
 def failing_once(error: Exception) -> Callable[[], None]:
@@ -116,6 +131,33 @@ def test_a_retry_of_the_same_task_takes_its_job_back_at_once() -> None:
     assert again is not None and again.attempts == 2
 
 
+def test_a_job_whose_worker_keeps_being_killed_on_it_is_failed_not_handed_out_again() -> None:
+    limit = settings.FEEDLENS_JOB_MAX_ATTEMPTS
+    run = claimed_run(task_id="t1")
+    AnalysisRun.objects.filter(pk=run.pk).update(attempts=limit - 1)
+    # Its worker is killed (out of memory, say) and the broker hands the message out again.
+    again = claim_job(AnalysisRun, run.pk, task_id="t1")
+    assert again is not None and again.attempts == limit
+
+    # Killed once more: the next delivery fails it with the likely reason.
+    assert claim_job(AnalysisRun, run.pk, task_id="t1") is None
+    run.refresh_from_db()
+    assert (run.status, run.lease_expires_at) == (JobStatus.FAILED, None)
+    assert f"Its worker died {limit} times" in run.error and "out of memory" in run.error
+    # So is one whose lease ran out, whoever comes for it.
+    dead = claimed_report()
+    Report.objects.filter(pk=dead.pk).update(attempts=limit)
+    expire_lease(dead)
+    assert claim_job(Report, dead.pk) is None
+    assert Report.objects.get(pk=dead.pk).status == JobStatus.FAILED
+
+
+def test_a_queued_job_is_claimed_however_often_it_was_before() -> None:
+    # Put back to queued by a transient error or by beat: a retry, not a worker's death.
+    report = a_report(attempts=settings.FEEDLENS_JOB_MAX_ATTEMPTS + 2)
+    assert claim_job(Report, report.pk) is not None
+
+
 def test_an_operational_error_leaves_the_job_queued_for_the_retry_which_finishes_it() -> None:
     run = claimed_run()
     work = failing_once(OperationalError("the database went away"))
@@ -164,18 +206,18 @@ def test_the_work_returns_the_fields_written_with_the_finish() -> None:
 def test_beat_hands_out_again_the_jobs_whose_lease_ran_out(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    dead = claimed_run()
+    dead = claimed_report()
     expire_lease(dead)
-    alive = claimed_run()
-    AnalysisRun.objects.create()  # queued: a worker will take it
+    alive = claimed_report()
+    a_report()  # queued: a worker will take it
 
     with django_capture_on_commit_callbacks() as callbacks:
-        assert requeue_expired(AnalysisRun, run_analysis_task) == [dead.pk]
+        assert requeue_expired(Report, generate_report_task) == [dead.pk]
 
     assert len(callbacks) == 1  # its task is sent once the transaction commits
-    assert AnalysisRun.objects.get(pk=dead.pk).status == "queued"
-    assert AnalysisRun.objects.get(pk=alive.pk).status == "running"
-    assert claim_job(AnalysisRun, dead.pk) is not None
+    assert Report.objects.get(pk=dead.pk).status == "queued"
+    assert Report.objects.get(pk=alive.pk).status == "running"
+    assert claim_job(Report, dead.pk) is not None
 
 
 def test_beat_fails_a_job_whose_workers_keep_dying(
@@ -228,11 +270,11 @@ def test_beat_sends_again_a_queued_job_whose_message_was_lost(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     long_ago = timezone.now() - timedelta(seconds=settings.FEEDLENS_JOB_LEASE_SECONDS + 1)
-    lost = AnalysisRun.objects.create(created_at=long_ago, handed_out_at=long_ago)
-    AnalysisRun.objects.create(created_at=long_ago, handed_out_at=timezone.now())  # on its way
+    lost = a_report(created_at=long_ago, handed_out_at=long_ago)
+    a_report(created_at=long_ago, handed_out_at=timezone.now())  # on its way
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert requeue_expired(AnalysisRun, run_analysis_task) == [lost.pk]
+        assert requeue_expired(Report, generate_report_task) == [lost.pk]
     assert len(callbacks) == 1
 
 

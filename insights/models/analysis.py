@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 import insights.models.sentiment_labels as labels
-from feedlens.jobs import Job
+from feedlens.jobs import OPEN, Job
 from ingestion.models import DataSource, FeedbackItem, Project, default_project_id
 from insights.models.querysets import ThemeQuerySet
 
@@ -442,6 +442,16 @@ class AnalysisRun(Job):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One run open at a time, whatever starts it (a page, the command, beat): two
+            # runs would cluster the same items at once and collide on their themes. A
+            # unique index over a constant, for the open rows only: a conditional insert.
+            models.UniqueConstraint(
+                models.Value(True),
+                condition=models.Q(status__in=OPEN),
+                name="one_open_analysis_run",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"analysis run {self.pk} ({self.status})"

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from accounts.people import signed_in_person
-from feedlens.jobs import carry_out, claim_job, heartbeat
+from feedlens.jobs import OPEN, carry_out, claim_job, heartbeat
 from ingestion.models import FeedbackItem
 from insights.local_models import configured_embedder, configured_llm
-from insights.models import AnalysisRun, RunStatus, Theme
+from insights.models import AnalysisRun, Theme
 from insights.pipeline.describing.describe import describe_themes
 from insights.pipeline.embedding import embed_pending
 from insights.pipeline.sentiment.stage import analyse_sentiment, read_pending_theme_sentiments
@@ -40,18 +41,37 @@ Progress = Callable[[int, int], None]
 StageProgress = Callable[[str, int, int], None]
 
 
+class RunInProgress(Exception):
+    """A run is queued or running already: one runs at a time (AnalysisRun's constraint)."""
+
+    def __init__(self, run: AnalysisRun | None) -> None:
+        self.run = run
+        which = (
+            f"Analysis run {run.pk} is {run.get_status_display().lower()}"
+            if run
+            else ("Another analysis run is open")
+        )
+        super().__init__(f"{which}: one run at a time, and it will take in what is new.")
+
+
 def new_run(
     *,
     source_id: int | None = None,
     recluster: bool = False,
     user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> AnalysisRun:
-    """Return a new queued run (insights.jobs.start_analysis hands it to a worker)."""
-    return AnalysisRun.objects.create(
-        source_id=source_id,
-        recluster=recluster,
-        created_by=signed_in_person(user),
-    )
+    """Return a new queued run (insights.jobs.start_analysis hands it to a worker); raise
+    RunInProgress while another is queued or running, whoever started it."""
+    try:
+        with transaction.atomic():
+            return AnalysisRun.objects.create(
+                source_id=source_id,
+                recluster=recluster,
+                created_by=signed_in_person(user),
+            )
+    except IntegrityError as error:
+        open_run = AnalysisRun.objects.filter(status__in=OPEN).first()
+        raise RunInProgress(open_run) from error
 
 
 def run_analysis(
@@ -160,9 +180,9 @@ STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {
 
 
 def new_scheduled_run(*, recluster: bool) -> AnalysisRun | None:
-    """Return a new queued run for the schedule, or None while one is queued or running."""
-    # Runs are long and beat fires every few minutes: never pile them up. (Two runs at once
-    # would be safe, only wasteful: every stage skips what is done.)
-    if AnalysisRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists():
+    """Return a new queued run for the schedule, or None while one is queued or running
+    (runs are long and beat fires every few minutes)."""
+    try:
+        return new_run(recluster=recluster)
+    except RunInProgress:
         return None
-    return new_run(recluster=recluster)

@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,7 +9,7 @@ from feedlens.jobs import job_status_response
 from insights.forms import AnalysisForm
 from insights.jobs import start_analysis
 from insights.models import AnalysisRun
-from insights.pipeline.run import STAGES
+from insights.pipeline.run import STAGES, RunInProgress
 
 
 @role_required()
@@ -19,11 +20,19 @@ def analysis(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("insights.add_analysisrun"):
             raise PermissionDenied
         if form.is_valid():
-            run = start_analysis(
-                source_id=form.cleaned_data["source"].pk if form.cleaned_data["source"] else None,
-                recluster=form.cleaned_data["recluster"],
-                user=request.user,
-            )
+            try:
+                run = start_analysis(
+                    source_id=form.cleaned_data["source"].pk
+                    if form.cleaned_data["source"]
+                    else None,
+                    recluster=form.cleaned_data["recluster"],
+                    user=request.user,
+                )
+            except RunInProgress as busy:
+                messages.info(request, str(busy))
+                if busy.run is None:
+                    return redirect("insights:analysis")
+                run = busy.run
             return redirect("insights:analysis_run", run_id=run.pk)
     runs = AnalysisRun.objects.select_related("source", "created_by")[:20]
     return render(request, "insights/analysis.html", {"form": form, "runs": runs})

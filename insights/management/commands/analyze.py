@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from ingestion.models import DataSource
-from insights.models import AnalysisRun
-from insights.pipeline.run import run_analysis
+from insights.pipeline.run import RunInProgress, new_run, run_analysis
 
 
 class Command(BaseCommand):
@@ -24,9 +23,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = AnalysisRun.objects.create(
-            source=self._source(options["source"]), recluster=options["recluster"]
-        )
+        source = self._source(options["source"])
+        try:
+            source_id = source.pk if source else None
+            run = new_run(source_id=source_id, recluster=options["recluster"])
+        except RunInProgress as busy:
+            raise CommandError(str(busy)) from busy
         bars: list[tuple[str, tqdm]] = []
 
         def show(stage: str, done: int, total: int) -> None:
