@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from llm.cores import available_cores
 from llm.models_on_disk import embedding_model_dir
 
 # Measured here: 32-64 texts a batch keeps both cores busy; larger batches gain nothing.
@@ -19,8 +20,11 @@ class Embedder:
     """A loaded sentence-transformers model: a llm.interfaces.TextEmbedder."""
 
     def __init__(self, configured_model: str, device: str = "cpu") -> None:
+        import torch
         from sentence_transformers import SentenceTransformer  # slow import: only when used
 
+        # torch takes every physical core of the host, a container's CPU limit or not.
+        torch.set_num_threads(min(torch.get_num_threads(), available_cores()))
         model = embedding_model_dir(configured_model)
         self.name = model.name
         # The models come from installed packages or a configured folder: the loader is told

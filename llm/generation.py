@@ -8,7 +8,6 @@ This module does not import Django; callers pass settings in.
 
 import functools
 import hashlib
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from llm.cores import available_cores
 from llm.interfaces import Completion, LabelReading
 from llm.models_on_disk import generative_model_file
 from llm.prompts import FewShotPrompt
@@ -41,7 +41,7 @@ class ModelSettings:
     model_path: str  # empty: the packaged model
     cache_dir: Path
     n_gpu_layers: int = 0  # -1: every layer on the GPU
-    n_threads: int = 0  # 0: every core
+    n_threads: int = 0  # 0: every core this process may use (llm.cores)
     context_size: int = 2048
 
 
@@ -66,7 +66,7 @@ class LocalLLM:
         model = generative_model_file(config.model_path, config.cache_dir)
         # llama-cpp-python's own default is half the cores for generation: 27 against 40
         # tokens a second on 2 cores here.
-        threads = config.n_threads or len(os.sched_getaffinity(0))
+        threads = config.n_threads or available_cores()
         self.name = model.name
         self.path = model.path
         # Tokens evaluated so far: what a prompt sharing a prefix with the last one saves.
