@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from scipy import sparse
 
 from ingestion.models import DataSource, FeedbackItem, Project
 from insights.curation.corrections import rename_theme
@@ -43,7 +44,8 @@ from insights.pipeline.describing.summaries import (
     summarise_pain_points,
     support_similarities,
 )
-from insights.pipeline.themes.keywords import Phrase, theme_keywords, theme_phrases
+from insights.pipeline.themes import keywords as keywords_module
+from insights.pipeline.themes.keywords import Phrase, keyword_terms, theme_keywords, theme_phrases
 from insights.wording import says_phrase
 from llm.embeddings import Embedder, load_embedder
 from llm.generation import LocalLLM
@@ -130,6 +132,19 @@ def test_keywords_tell_a_login_theme_from_a_sync_theme() -> None:
     assert {"sync", "bank"} & sync
     # "please" and "app" occur in both themes: they describe neither.
     assert not {"please", "app", "fix"} & (login | sync)
+
+
+def test_the_vocabulary_keeps_the_most_frequent_terms_and_counts_stay_sparse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = {1: ["crash crash crash sync", "crash login"], 2: ["refund refund refund", "delay"]}
+    counted = keywords_module._class_counts(texts, keywords_module._vectorizer(keyword_terms))
+    assert counted is not None and sparse.issparse(counted.counts)
+    # Each theme holds only the terms it uses (words and two-word phrases): 6 and 3 of 9.
+    assert counted.counts.shape == (2, 9) and counted.counts.nnz == 6 + 3
+
+    monkeypatch.setattr(keywords_module, "MAX_TERMS", 2)
+    assert theme_keywords(texts) == {1: ["crash"], 2: ["refund"]}
 
 
 def test_a_theme_without_texts_gets_no_keywords() -> None:

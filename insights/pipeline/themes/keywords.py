@@ -1,6 +1,7 @@
 """Theme keywords and phrases by class-based TF-IDF (BERTopic's c-TF-IDF) over theme texts."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -81,21 +82,51 @@ def theme_keywords(texts_by_theme: dict[int, list[str]], top_n: int = 8) -> dict
     classes). Themes without texts, or with only stop words, get no keywords.
     """
     keywords: dict[int, list[str]] = {theme_id: [] for theme_id in texts_by_theme}
-    counted = _class_counts(texts_by_theme, CountVectorizer(analyzer=keyword_terms))
+    counted = _class_counts(texts_by_theme, _vectorizer(keyword_terms))
     if counted is None:
         return keywords
-    theme_ids, terms, _, scores = counted
-    for row, theme_id in enumerate(theme_ids):
-        keywords[theme_id] = _top_terms(terms, scores[row], top_n)
+    for row, theme_id in enumerate(counted.theme_ids):
+        indices, scores = counted.row_scores(row)
+        keywords[theme_id] = _top_terms(counted.terms[indices], scores, top_n)
     return keywords
+
+
+# The vocabulary is capped to the most frequent terms: it grows with the feedback (about
+# n^0.77 terms for n texts, 0.9 million at a million texts, issue 21), and a term written
+# fewer times than the top MAX_TERMS can name no theme but a handful of items.
+MAX_TERMS = 200_000
+
+
+def _vectorizer(analyzer: Callable[[str], list[str]], binary: bool = False) -> CountVectorizer:
+    return CountVectorizer(analyzer=analyzer, binary=binary, max_features=MAX_TERMS)
+
+
+@dataclass(frozen=True)
+class _ClassCounts:
+    """The themes with texts, the terms, and each theme's term counts and c-TF-IDF scores
+    (zero where a term's lift is below MIN_KEYWORD_LIFT): sparse matrices of themes by terms, of
+    one shape and one pattern, holding only the terms a theme uses."""
+
+    theme_ids: list[int]
+    terms: np.ndarray
+    counts: sparse.csr_matrix
+    scores: sparse.csr_matrix
+
+    def row_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The term indices a theme uses, in order, and their scores."""
+        found = slice(self.scores.indptr[row], self.scores.indptr[row + 1])
+        return self.scores.indices[found], self.scores.data[found]
+
+    def row_counts(self, row: int) -> np.ndarray:
+        """The counts of the terms a theme uses, in row_scores's order."""
+        return self.counts.data[self.counts.indptr[row] : self.counts.indptr[row + 1]]
 
 
 def _class_counts(
     texts_by_theme: dict[int, list[str]], vectorizer: CountVectorizer
-) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
-    """Return the themes with texts, the vectorizer's terms, each theme's term counts and
-    their c-TF-IDF scores (zero where a term's lift is below MIN_KEYWORD_LIFT); None when
-    there are no texts or only stop words."""
+) -> _ClassCounts | None:
+    """Count each theme's terms and score them; None when there are no texts or only stop
+    words."""
     theme_ids = [theme_id for theme_id, texts in texts_by_theme.items() if texts]
     texts = [text for theme_id in theme_ids for text in texts_by_theme[theme_id]]
     if not texts:
@@ -109,30 +140,47 @@ def _class_counts(
     membership = sparse.csr_matrix(
         (np.ones(len(texts)), (owner, np.arange(len(texts)))), shape=(len(theme_ids), len(texts))
     )
-    counts = (membership @ per_text).toarray()
-    scores = class_tfidf(counts) * (keyword_lift(counts) >= MIN_KEYWORD_LIFT)
-    return theme_ids, vectorizer.get_feature_names_out(), counts, scores
+    counts = sparse.csr_matrix(membership @ per_text, dtype=np.float64)
+    counts.eliminate_zeros()
+    counts.sort_indices()
+    scores = class_tfidf(counts)
+    scores.data *= keyword_lift(counts).data >= MIN_KEYWORD_LIFT
+    return _ClassCounts(theme_ids, vectorizer.get_feature_names_out(), counts, scores)
 
 
-def class_tfidf(counts: np.ndarray) -> np.ndarray:
-    """Return c-TF-IDF scores for a (classes, terms) count matrix."""
-    class_totals = counts.sum(axis=1, keepdims=True)
-    tf = counts / np.maximum(class_totals, 1)
-    idf = np.log(1 + class_totals.mean() / np.maximum(counts.sum(axis=0), 1))
-    return tf * idf
+def class_tfidf(counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Return c-TF-IDF scores for a (classes, terms) count matrix, of its pattern."""
+    class_totals, term_totals, rows = _totals(counts)
+    tf = counts.data / np.maximum(class_totals[rows], 1)
+    idf = np.log(1 + class_totals.mean() / np.maximum(term_totals[counts.indices], 1))
+    return _like(counts, tf * idf)
 
 
-def keyword_lift(counts: np.ndarray) -> np.ndarray:
+def keyword_lift(counts: sparse.csr_matrix) -> sparse.csr_matrix:
     """Return how many times more frequent each term is in each class than in the others
-    (infinite where the others never use it, or where there is only one class)."""
-    class_totals = counts.sum(axis=1, keepdims=True)
-    rest = counts.sum(axis=0) - counts
-    rest_totals = class_totals.sum() - class_totals
-    rate_in = counts / np.maximum(class_totals, 1)
+    (infinite where the others never use it, or where there is only one class), for the
+    terms each class uses."""
+    class_totals, term_totals, rows = _totals(counts)
+    rate_in = counts.data / np.maximum(class_totals[rows], 1)
+    rest = term_totals[counts.indices] - counts.data
+    rest_totals = class_totals.sum() - class_totals[rows]
     rate_out = rest / np.maximum(rest_totals, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         lift = np.where(rate_out > 0, rate_in / np.where(rate_out > 0, rate_out, 1), np.inf)
-    return lift
+    return _like(counts, lift)
+
+
+def _totals(counts: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each class's total, each term's total, and the class of each stored count."""
+    class_totals = np.asarray(counts.sum(axis=1)).ravel()
+    term_totals = np.asarray(counts.sum(axis=0)).ravel()
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    return class_totals, term_totals, rows
+
+
+def _like(counts: sparse.csr_matrix, data: np.ndarray) -> sparse.csr_matrix:
+    """A matrix of the counts' pattern holding data."""
+    return sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
 def _top_terms(terms: np.ndarray, scores: np.ndarray, top_n: int) -> list[str]:
@@ -222,16 +270,17 @@ def theme_phrases(texts_by_theme: dict[int, list[str]], top_n: int = 20) -> dict
     code never arrives")."""
     phrases: dict[int, list[Phrase]] = {theme_id: [] for theme_id in texts_by_theme}
     # binary: a phrase counts the items that write it, not how often they do.
-    counted = _class_counts(texts_by_theme, CountVectorizer(analyzer=phrase_terms, binary=True))
+    counted = _class_counts(texts_by_theme, _vectorizer(phrase_terms, binary=True))
     if counted is None:
         return phrases
-    theme_ids, terms, counts, scores = counted
-    scores *= counts >= MIN_PHRASE_ITEMS
-    for row, theme_id in enumerate(theme_ids):
+    for row, theme_id in enumerate(counted.theme_ids):
+        indices, scores = counted.row_scores(row)
+        items = counted.row_counts(row)
+        scores = scores * (items >= MIN_PHRASE_ITEMS)
         ranked = [
-            Phrase(str(terms[index]), float(scores[row, index]), int(counts[row, index]))
-            for index in np.argsort(-scores[row], kind="stable")[: top_n * 4]
-            if scores[row, index] > 0
+            Phrase(str(counted.terms[indices[at]]), float(scores[at]), int(items[at]))
+            for at in np.argsort(-scores, kind="stable")[: top_n * 4]
+            if scores[at] > 0
         ]
         phrases[theme_id] = maximal_phrases(ranked)[:top_n]
     return phrases
