@@ -7,10 +7,11 @@ already embedded by the same model are never embedded again, whichever item they
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Length
 
 from ingestion.models import FeedbackItem
@@ -136,30 +137,63 @@ def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[i
         .order_by("item_id")
         .values_list("item_id", "embedding__vector")
     )
-    ids: list[int] = []
-    vectors: list[np.ndarray] = []
-    for item_id, vector in rows.iterator(chunk_size=2000):
-        ids.append(item_id)
-        vectors.append(decode_vector(vector))
-    return ids, _matrix(vectors)
+    keys, vectors = _read_vectors([rows], keys=1)
+    return keys[:, 0].tolist(), vectors
 
 
-def _matrix(vectors: list[np.ndarray]) -> np.ndarray:
-    if not vectors:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.stack(vectors)
+# Rows read from the database a query round trip.
+READ_CHUNK = 2000
+
+
+def _read_vectors(
+    queries: list[QuerySet[Any]], keys: int, counted: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stream the queries' rows (that many integer keys, then a stored vector) into one
+    int64 key array and one float32 matrix, in order. counted: sized from the rows' count
+    up front, so that the vectors are held once (a list of row arrays stacked at the end
+    peaked at 2.3 times the matrix), and grown should rows arrive between the count and the
+    read; else (a few rows, where a COUNT query costs more than it saves) from a chunk's
+    room, doubled as needed."""
+    expected = max(sum(query.count() for query in queries), 1) if counted else READ_CHUNK
+    found = np.empty((expected, keys), dtype=np.int64)
+    matrix: np.ndarray | None = None
+    filled = 0
+    for query in queries:
+        for *key, raw in query.iterator(chunk_size=READ_CHUNK):
+            vector = decode_vector(raw)
+            if matrix is None:
+                matrix = np.empty((expected, len(vector)), dtype=np.float32)
+            if filled == len(matrix):
+                found, matrix = _grown(found), _grown(matrix)
+            found[filled], matrix[filled] = key, vector
+            filled += 1
+    if matrix is None:
+        return found[:0], np.zeros((0, 0), dtype=np.float32)
+    if filled < len(matrix) // 2:  # a few rows: give back the room they did not need
+        return found[:filled].copy(), matrix[:filled].copy()
+    return found[:filled], matrix[:filled]
+
+
+def _grown(array: np.ndarray) -> np.ndarray:
+    bigger = np.empty((2 * len(array), *array.shape[1:]), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
 
 
 Span = tuple[int, int]
+NO_SPAN = -1  # ThemePoints.starts and ends of an item that is one point
 
 
 @dataclass(frozen=True)
 class ThemePoints:
     """What themes are clustered from: a short item's embedding, a long item's units'.
-    Row i is item_ids[i]'s, of its text's span spans[i] (None: the item is one point)."""
+    Row i is item_ids[i]'s, of its text's span starts[i]:ends[i] (NO_SPAN: the item is
+    one point). Arrays, not a Python object per point: a million items are several
+    million points."""
 
     item_ids: np.ndarray
-    spans: list[Span | None]
+    starts: np.ndarray
+    ends: np.ndarray
     vectors: np.ndarray
 
     def __len__(self) -> int:
@@ -168,37 +202,35 @@ class ThemePoints:
     @property
     def items(self) -> int:
         """How many items the points are of."""
-        return len(set(self.item_ids.tolist()))
+        return len(np.unique(self.item_ids))
+
+    def span(self, point: int) -> Span | None:
+        """The span of the item's text the point is, None where it is the item whole."""
+        start = int(self.starts[point])
+        return None if start == NO_SPAN else (start, int(self.ends[point]))
 
 
 def theme_points(items: QuerySet[FeedbackItem], model_name: str) -> ThemePoints:
-    """Return the points of the items embedded by model_name, by item id and span: a long
-    item's units, a short item's embedding."""
-    rows = (
+    """Return the points of the items embedded by model_name: each short item's embedding,
+    in id order, then each long item's units, by item and start."""
+    whole = (
+        ItemEmbedding.objects.filter(embedding__model_name=model_name)
+        .filter(item__in=items.exclude(units__embedding__model_name=model_name))
+        .order_by("item_id")
+        .values_list("item_id", Value(NO_SPAN), Value(NO_SPAN), "embedding__vector")
+    )
+    units = (
         UnitEmbedding.objects.filter(item__in=items, embedding__model_name=model_name)
         .order_by("item_id", "start")
         .values_list("item_id", "start", "end", "embedding__vector")
     )
-    units: dict[int, list[tuple[Span, np.ndarray]]] = {}
-    for item_id, start, end, vector in rows.iterator(chunk_size=2000):
-        units.setdefault(item_id, []).append(((start, end), decode_vector(vector)))
-    unsplit = items.exclude(units__embedding__model_name=model_name)
-    whole_ids, whole = item_vectors(unsplit, model_name)
-    points: list[tuple[int, Span | None, np.ndarray]] = list(
-        zip(whole_ids, [None] * len(whole_ids), whole, strict=True)
-    )
+    keys, vectors = _read_vectors([whole, units], keys=3, counted=True)
+    item_ids, starts, ends = keys[:, 0], keys[:, 1].copy(), keys[:, 2].copy()
     # A long text of one sentence is one unit: the item whole, with no span to quote.
-    points += [
-        (pk, span if len(found) > 1 else None, vector)
-        for pk, found in units.items()
-        for span, vector in found
-    ]
-    points.sort(key=lambda point: (point[0], point[1] or (-1, -1)))
-    return ThemePoints(
-        item_ids=np.array([pk for pk, _, _ in points], dtype=np.int64),
-        spans=[span for _, span, _ in points],
-        vectors=_matrix([vector for _, _, vector in points]),
-    )
+    found, counts = np.unique(item_ids[starts != NO_SPAN], return_counts=True)
+    alone = np.isin(item_ids, found[counts == 1])
+    starts[alone], ends[alone] = NO_SPAN, NO_SPAN
+    return ThemePoints(item_ids, starts, ends, vectors)
 
 
 # A theme's point as its assignment names it: (item id, the unit's start or None).

@@ -93,12 +93,14 @@ def test_a_long_item_is_embedded_whole_and_unit_by_unit_once() -> None:
     assert not items_needing_embedding(embedder.name).exists()  # nothing is redone
 
     points = theme_points(FeedbackItem.objects.all(), embedder.name)
-    assert points.item_ids.tolist() == [long_id] * 3 + [sentence_id, short_id]
-    assert points.spans == [(u.start, u.end) for u in units] + [None, None]
+    # The short item whole first, then the units, by item and start.
+    assert points.item_ids.tolist() == [short_id] + [long_id] * 3 + [sentence_id]
+    spans = [points.span(point) for point in range(len(points))]
+    assert spans == [None] + [(u.start, u.end) for u in units] + [None]
     assert points.vectors.shape == (5, 384)
     assert count_points(embedder.name) == 5
     second, missing = (long_id, units[1].start), (long_id, units[1].start + 1)
     found = point_vectors([second, (short_id, None), missing], embedder.name)
     assert set(found) == {second, (short_id, None)}
-    assert found[second].tobytes() == points.vectors[1].tobytes()
-    assert found[short_id, None].tobytes() == points.vectors[4].tobytes()
+    assert found[second].tobytes() == points.vectors[2].tobytes()
+    assert found[short_id, None].tobytes() == points.vectors[0].tobytes()

@@ -439,26 +439,43 @@ def _nearest_per_theme(
 ) -> list[ThemeAssignment]:
     """One assignment per item and theme its points' labels give (label: the theme's id in
     theme_ids, its centre in centres; none for NO_THEME or items left_out), quoting the
-    item's point nearest the theme's centre."""
-    best: dict[tuple[int, int], ThemeAssignment] = {}
-    for item_id, span, vector, label in zip(
-        points.item_ids.tolist(), points.spans, points.vectors, labels.tolist(), strict=True
-    ):
-        if label == NO_THEME or item_id in left_out:
-            continue
-        start, end = span or (None, None)
-        row = ThemeAssignment(
-            item_id=item_id,
-            theme_id=theme_ids[label],
-            similarity=float(vector @ centres[label]),
-            unit_start=start,
-            unit_end=end,
-            method=method,
-        )
-        key = (item_id, row.theme_id)
-        if key not in best or row.similarity > best[key].similarity:
-            best[key] = row
-    return list(best.values())
+    item's point nearest the theme's centre (the first of equals). Computed on arrays, one
+    label's points at a time: a row object is made only for each item and theme."""
+    rows = np.flatnonzero(labels != NO_THEME)
+    if left_out:
+        rows = rows[~np.isin(points.item_ids[rows], np.fromiter(left_out, dtype=np.int64))]
+    if not len(rows):
+        return []
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    used, starts = np.unique(labels[rows], return_index=True)
+    similarity = np.empty(len(rows), dtype=np.float32)
+    theme_of = np.empty(len(rows), dtype=np.int64)
+    for label, start, end in zip(used.tolist(), starts, [*starts[1:], len(rows)], strict=True):
+        similarity[start:end] = points.vectors[rows[start:end]] @ centres[label]
+        theme_of[start:end] = theme_ids[label]
+    # By item, then theme, then nearest first; ties keep the points' order (a stable sort).
+    items = points.item_ids[rows]
+    order = np.lexsort((rows, -similarity, theme_of, items))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (np.diff(items[order]) != 0) | (np.diff(theme_of[order]) != 0)
+    return [
+        _assignment(points, int(rows[at]), int(theme_of[at]), float(similarity[at]), method)
+        for at in order[first]
+    ]
+
+
+def _assignment(
+    points: ThemePoints, point: int, theme_id: int, similarity: float, method: str
+) -> ThemeAssignment:
+    start, end = points.span(point) or (None, None)
+    return ThemeAssignment(
+        item_id=int(points.item_ids[point]),
+        theme_id=theme_id,
+        similarity=similarity,
+        unit_start=start,
+        unit_end=end,
+        method=method,
+    )
 
 
 def assign_new_items(
