@@ -285,7 +285,7 @@ CELERY_TASK_ROUTES["insights.requeue_expired_jobs"] = {"queue": CELERY_TASK_DEFA
 MODEL_CACHE_DIR = envpath("MODEL_CACHE_DIR", VAR_DIR / "models")
 LLM_MODEL_PATH = envstr("LLM_MODEL_PATH", "")
 LLM_N_GPU_LAYERS = envint("LLM_N_GPU_LAYERS", "0")
-LLM_N_THREADS = envint("LLM_N_THREADS", "0")  # 0: every core this process may run on
+LLM_N_THREADS = envint("LLM_N_THREADS", "0")  # 0: the cores this process may use (llm.cores)
 LLM_CONTEXT_SIZE = envint("LLM_CONTEXT_SIZE", "2048")
 EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
 # Language-model calls for sentiment in one analysis run (0: no cap): one a short item; a
@@ -293,6 +293,12 @@ EMBEDDING_MODEL = envstr("EMBEDDING_MODEL", "")
 # beyond are predicted from their embeddings until a later run scores them: on two cores the
 # model makes 10-25 calls a second, the embedding classifier predicts thousands of items.
 SENTIMENT_LLM_CALLS_PER_RUN = envint("SENTIMENT_LLM_CALLS_PER_RUN", "2000")
+# Semantic search (insights.pipeline.search_index): from this many embedded items up, the
+# analysis run writes an HNSW index file into FEEDLENS_SEARCH_INDEX_DIR, which every web
+# process memory-maps read-only (a folder the workers and web processes share); below it,
+# each web process searches exactly, its vectors in memory.
+FEEDLENS_SEARCH_INDEX_DIR = envpath("FEEDLENS_SEARCH_INDEX_DIR", VAR_DIR / "search-index")
+FEEDLENS_SEARCH_INDEX_MIN_ITEMS = envint("FEEDLENS_SEARCH_INDEX_MIN_ITEMS", "20000")
 
 LOGGING = {
     "version": 1,

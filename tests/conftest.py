@@ -43,6 +43,14 @@ def media_root(tmp_path: Path, settings: object) -> Path:
     return tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def search_index_dir(tmp_path: Path, settings: object) -> Path:
+    """Each test's search index files (insights.pipeline.search_index) under its own folder:
+    a file left by one test would answer another's searches."""
+    settings.FEEDLENS_SEARCH_INDEX_DIR = tmp_path / "search-index"  # type: ignore[attr-defined]
+    return tmp_path / "search-index"
+
+
 @pytest.fixture
 def datasets_dir() -> Path:
     path = Path(settings.FEEDLENS_DATASETS_DIR)

@@ -1,10 +1,13 @@
 """Semantic search: the query's embedding against every item's, nearest first.
 
-The vectors live in an in-process index (item ids and one float32 matrix of the current
-embedding model), loaded once and then brought up to date with only what changed, so a
-search never reads 100,000 vectors from the database. Filters are applied in the database:
-first on an over-fetched set of nearest items (enough for broad filters), then, when that
-set holds too few allowed items, on every item (a narrow filter, so few ids come back).
+A large install searches the shared index file the analysis run writes
+(insights.pipeline.search_index), memory-mapped read-only: no web process holds or
+rebuilds the vectors. A small one (no index file) searches exactly, its vectors in an
+in-process index (item ids and one float32 matrix of the current embedding model), loaded
+once and then brought up to date with only what changed; that exact search is also the
+oracle the shared index is tested against. Filters are applied in the database: first on
+an over-fetched set of nearest items (enough for broad filters), then, when that set holds
+too few allowed items, on every item (a narrow filter, so few ids come back).
 """
 
 import threading
@@ -20,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
 from insights.models import ItemEmbedding, decode_vector
+from insights.pipeline.search_index import MappedIndex, current_version, open_index
 from llm.interfaces import TextEmbedder
 
 # Nearest items checked against the filters before falling back to every allowed item:
@@ -334,9 +338,70 @@ def search(
     embedder: TextEmbedder,
 ) -> SearchResult:
     """Return the items nearest to the query's meaning (up to limit, nearest first) among
-    those the filters allow, and how many items the index holds: embedder's vectors."""
+    those the filters allow, and how many items the index holds: embedder's vectors. The
+    shared index file where the run wrote one, else the exact in-process index (index: that
+    one, given)."""
+    shared = _shared_indexes.current(embedder.name) if index is None else None
+    if shared is not None:
+        vector = embedder.embed([query])[0]
+        return SearchResult(nearest_shared(shared, vector, limit, filters), shared.size)
     snapshot = (index or default_index()).snapshot(embedder.name)
     if not snapshot.size:
         return SearchResult([], 0)
     vector = embedder.embed([query])[0]
     return SearchResult(nearest(snapshot, vector, limit, filters), snapshot.size)
+
+
+class SharedIndexes:
+    """This process's views of the shared index files, one per embedding model: the
+    current version, opened again when a run has made a newer one current."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, MappedIndex] = {}
+
+    def current(self, model_name: str) -> MappedIndex | None:
+        path = current_version(model_name)
+        if path is None:
+            return None
+        opened = self._open.get(model_name)
+        if opened is None or opened.path != path:
+            with self._lock:
+                opened = self._open.get(model_name)
+                if opened is None or opened.path != path:
+                    opened = self._open[model_name] = open_index(path)
+        return opened
+
+
+_shared_indexes = SharedIndexes()
+
+
+def nearest_shared(
+    shared: MappedIndex, vector: np.ndarray, limit: int, filters: FeedbackFilters | None = None
+) -> list[Hit]:
+    """nearest's answer from the shared index: its nearest items, over-fetched and checked
+    against the filters in the database; for a narrow filter, every allowed item's vector
+    read from the index and scored exactly."""
+    if filters is None or not filters.is_active:
+        ids, similarity = shared.nearest(vector, limit)
+        return [Hit(int(pk), float(score)) for pk, score in zip(ids, similarity, strict=True)]
+    wanted = min(shared.size, max(OVERFETCH_MIN, OVERFETCH_FACTOR * limit))
+    ids, similarity = shared.nearest(vector, wanted)
+    allowed = _allowed(filters, ids.tolist())
+    hits = [
+        Hit(int(pk), float(score))
+        for pk, score in zip(ids, similarity, strict=True)
+        if int(pk) in allowed
+    ]
+    if len(hits) >= limit or wanted >= shared.size:
+        return hits[:limit]
+    everyone = _allowed(filters, None)
+    held, vectors = shared.vectors_of(np.fromiter(everyone, dtype=np.int64, count=len(everyone)))
+    scores = _cosines(vectors, vector)
+    return [Hit(int(held[row]), float(scores[row])) for row in _top(scores, limit)]
+
+
+def _cosines(vectors: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Cosine of vector with each row (the index's float16 rows are unit length no more)."""
+    norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(vector) or 1.0)
+    return (vectors @ vector.astype(np.float32)) / np.maximum(norms, 1e-12)

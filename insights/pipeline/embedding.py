@@ -137,7 +137,7 @@ def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[i
         .order_by("item_id")
         .values_list("item_id", "embedding__vector")
     )
-    keys, vectors = _read_vectors([rows], keys=1)
+    keys, vectors = read_vectors([rows], keys=1)
     return keys[:, 0].tolist(), vectors
 
 
@@ -145,7 +145,7 @@ def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[i
 READ_CHUNK = 2000
 
 
-def _read_vectors(
+def read_vectors(
     queries: list[QuerySet[Any]], keys: int, counted: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stream the queries' rows (that many integer keys, then a stored vector) into one
@@ -224,7 +224,7 @@ def theme_points(items: QuerySet[FeedbackItem], model_name: str) -> ThemePoints:
         .order_by("item_id", "start")
         .values_list("item_id", "start", "end", "embedding__vector")
     )
-    keys, vectors = _read_vectors([whole, units], keys=3, counted=True)
+    keys, vectors = read_vectors([whole, units], keys=3, counted=True)
     item_ids, starts, ends = keys[:, 0], keys[:, 1].copy(), keys[:, 2].copy()
     # A long text of one sentence is one unit: the item whole, with no span to quote.
     found, counts = np.unique(item_ids[starts != NO_SPAN], return_counts=True)

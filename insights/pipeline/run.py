@@ -1,4 +1,5 @@
-"""One analysis run: embed, score sentiment, theme and describe, recording progress as it goes.
+"""One analysis run: embed, index for search, score sentiment, theme and describe, recording
+progress as it goes.
 
 The run is a database row; the web app and `manage.py analyze` create it, a worker (or the
 command itself) carries it out, and the pages poll its stage and counts. Every stage skips
@@ -23,6 +24,7 @@ from insights.local_models import configured_embedder, configured_llm
 from insights.models import AnalysisRun, Theme
 from insights.pipeline.describing.describe import describe_themes
 from insights.pipeline.embedding import embed_pending
+from insights.pipeline.search_index import write_search_index
 from insights.pipeline.sentiment.stage import analyse_sentiment, read_pending_theme_sentiments
 from insights.pipeline.themes.identity import (
     assign_new_items,
@@ -33,7 +35,7 @@ from insights.pipeline.themes.identity import (
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("embedding", "sentiment", "themes", "describing")
+STAGES = ("embedding", "indexing", "sentiment", "themes", "describing")
 # Progress is written at most this often: each write is a database round trip.
 PROGRESS_INTERVAL_S = 0.5
 
@@ -140,6 +142,15 @@ def _embed(run: AnalysisRun, progress: Progress) -> StageOutcome:
     return StageOutcome(embed_pending(configured_embedder(), run.source_id, on_progress=progress))
 
 
+def _index(run: AnalysisRun, progress: Progress) -> StageOutcome:
+    """Write a new version of the shared search index (large installs only)."""
+    model = configured_embedder().name
+    indexed = write_search_index(model, on_progress=progress)
+    if not indexed:
+        return StageOutcome(0, "search is exact at this size: no index file")
+    return StageOutcome(indexed, f"search index of {indexed:,} items written")
+
+
 def _sentiment(run: AnalysisRun, progress: Progress) -> StageOutcome:
     items = _run_items(run)
     llm, embedder = configured_llm(), configured_embedder()
@@ -173,6 +184,7 @@ def _describe(run: AnalysisRun, progress: Progress) -> StageOutcome:
 
 STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {
     "embedding": _embed,
+    "indexing": _index,
     "sentiment": _sentiment,
     "themes": _themes,
     "describing": _describe,
