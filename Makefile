@@ -13,7 +13,7 @@ EVAL_ENV := DEBUG=true HF_HUB_OFFLINE=1
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedlens_bench
 BENCH_ENV := HF_HUB_OFFLINE=1 DEBUG=false SECRET_KEY=bench-only DATABASE_URL=$(BENCH_DATABASE_URL)
 
-.PHONY: install demo serve test eval bench bench-large bench-pages lint format clean
+.PHONY: install demo serve test eval bench bench-large bench-pages bench-scale lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,16 +61,21 @@ eval: $(VENV)/.installed-eval
 
 # Speed on PostgreSQL with a real Celery worker: import and full analysis per size, theme
 # discovery beside BERTopic's clustering stage, dashboard page times, then the pages at
-# 100,000 items; writes var/bench/.
+# 100,000 items, then the shared search index over 100,000 vectors; writes var/bench/.
 bench: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --items 1000 --items 10000 $(BENCH_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --pages-only --items 100000 $(BENCH_ARGS)
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark_search --items 100000
 
 # Dashboard page times alone at 100,000 items (stored with synthetic analysis rows).
 bench-pages: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --pages-only --items 100000 $(BENCH_ARGS)
+
+# The long runs of issue 21, not in CI: the shared search index over a million vectors.
+bench-scale: install
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark_search --items 1000000
 
 bench-large: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

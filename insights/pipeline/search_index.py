@@ -41,6 +41,10 @@ SUFFIX = ".usearch"
 KEPT_VERSIONS = 1
 # Vectors added to the graph at a time while streaming them from the database.
 ADD_BATCH = 10 * READ_CHUNK
+# Candidates a search keeps while walking the graph (usearch's default is 64). Measured on
+# 100,000 embedding-like vectors (make bench, search_scale): recall@10 against exact search
+# 0.915 at 64, 0.95 at 128, 0.985 at 256, 0.99 at 512, at 0.5 / 0.9 / 1.3 / 2.6 ms a query.
+SEARCH_EXPANSION = 256
 
 
 def index_folder(model_name: str) -> Path:
@@ -65,8 +69,6 @@ def write_search_index(
     """Write a new version of the model's index with every item it embedded, and make it
     current; return how many items it holds (0, and nothing written, below
     FEEDLENS_SEARCH_INDEX_MIN_ITEMS: search is exact there)."""
-    from usearch.index import Index  # slow import: only when an index is written
-
     rows = ItemEmbedding.objects.filter(embedding__model_name=model_name)
     total = rows.count()
     if total < settings.FEEDLENS_SEARCH_INDEX_MIN_ITEMS:
@@ -80,7 +82,7 @@ def write_search_index(
         if not len(keys):
             break
         if index is None:
-            index = Index(ndim=vectors.shape[1], metric="cos", dtype="f16")
+            index = new_index(vectors.shape[1])
         index.add(keys[:, 0], vectors, threads=available_cores())
         last = int(keys[-1, 0])
         if on_progress:
@@ -91,17 +93,32 @@ def write_search_index(
     return len(index)
 
 
-def _save_as_current(index: "Index", model_name: str) -> None:
-    folder = index_folder(model_name)
+def new_index(dimensions: int) -> "Index":
+    """An empty index as the product builds it: cosine, vectors stored as float16 (the
+    same recall as float32 there, half the file), usearch's default graph (16 links a
+    node, 128 candidates while adding), SEARCH_EXPANSION while searching."""
+    from usearch.index import Index  # slow import: only when an index is written
+
+    return Index(ndim=dimensions, metric="cos", dtype="f16", expansion_search=SEARCH_EXPANSION)
+
+
+def save_version(index: "Index", folder: Path) -> Path:
+    """Save the index into folder as a new version, moved into place whole; return it."""
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns()}{SUFFIX}"
     partial = folder / f".{name}.partial"
     index.save(str(partial))
     os.replace(partial, folder / name)
+    return folder / name
+
+
+def _save_as_current(index: "Index", model_name: str) -> None:
+    folder = index_folder(model_name)
+    saved = save_version(index, folder)
     pointer = folder / f".{CURRENT}.partial"
-    pointer.write_text(name)
+    pointer.write_text(saved.name)
     os.replace(pointer, folder / CURRENT)
-    _remove_old_versions(folder, keep=name)
+    _remove_old_versions(folder, keep=saved.name)
 
 
 def _remove_old_versions(folder: Path, keep: str) -> None:
@@ -148,4 +165,6 @@ def open_index(path: Path) -> MappedIndex:
     index = Index.restore(str(path), view=True)
     if index is None:
         raise OSError(f"{path} is not a search index")
+    # A search setting, set on each opening (usearch has the setter; its stub reads as without).
+    index.expansion_search = SEARCH_EXPANSION  # type: ignore[misc]
     return MappedIndex(path, index)
