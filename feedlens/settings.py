@@ -299,6 +299,9 @@ SENTIMENT_LLM_CALLS_PER_RUN = envint("SENTIMENT_LLM_CALLS_PER_RUN", "2000")
 # each web process searches exactly, its vectors in memory.
 FEEDLENS_SEARCH_INDEX_DIR = envpath("FEEDLENS_SEARCH_INDEX_DIR", VAR_DIR / "search-index")
 FEEDLENS_SEARCH_INDEX_MIN_ITEMS = envint("FEEDLENS_SEARCH_INDEX_MIN_ITEMS", "20000")
+# A re-cluster fits themes on at most this many points (a long item's units are points) of a
+# project, sampled by source and week, and assigns the rest (insights.pipeline.themes).
+FEEDLENS_CLUSTER_SAMPLE = envint("FEEDLENS_CLUSTER_SAMPLE", "200000")
 
 LOGGING = {
     "version": 1,

@@ -153,10 +153,10 @@ def test_kmeans_given_the_true_k_separates_clear_groups() -> None:
 def test_quick_leaves_out_hdbscan_on_raw_embeddings() -> None:
     full = [method.name for method in theme_methods(77, quick=False)]
     quick = [method.name for method in theme_methods(77, quick=True)]
-    assert len(full) == 4
-    assert full[0].startswith("ours")
-    assert [name for name in full if name not in quick] == [full[2]]
-    assert "raw" in full[2]
+    assert len(full) == 5
+    assert full[0].startswith("ours") and full[1].startswith("ours fitted on a random half")
+    assert [name for name in full if name not in quick] == [full[3]]
+    assert "raw" in full[3]
 
 
 # -- sentiment ---------------------------------------------------------------------------

@@ -263,3 +263,33 @@ def test_the_many_sentences_of_one_item_are_no_theme_of_their_own() -> None:
     assert len(set(as_items[60:].tolist())) == 1 and as_items[60] != NO_THEME
     assert set(as_units[60:].tolist()) == {NO_THEME}
     assert adjusted_rand_score(as_items[:60], as_units[:60]) == 1.0
+
+
+def test_a_stratified_sample_gives_each_stratum_its_share_and_keeps_the_kept_rows() -> None:
+    strata = np.array([0] * 800 + [1] * 180 + [2] * 20)
+    keep = np.zeros(1000, dtype=bool)
+    keep[[5, 900]] = True
+
+    sample = clustering_module.stratified_sample(strata, 100, keep, seed=0)
+
+    counts = Counter(strata[sample].tolist())
+    # 80 and 18 drawn, and the kept row on top unless it was drawn too.
+    assert counts[0] in (80, 81) and counts[1] in (18, 19) and counts[2] == 2
+    assert {5, 900} <= set(sample.tolist())
+    assert sample.tolist() == sorted(set(sample.tolist()))
+    # A stratum smaller than its share of one row still has a row.
+    lopsided = np.array([0] * 999 + [3])
+    assert 3 in lopsided[clustering_module.stratified_sample(lopsided, 10)]
+
+
+def test_themes_fitted_on_a_sample_reach_every_point_and_match_a_full_fit() -> None:
+    topics = TopicVectors(topics=6, dimensions=32, spread=0.05, seed=2)
+    truth = np.array([n % 6 for n in range(600)])
+    vectors = np.array([topics.near(topic) for topic in truth.tolist()])
+    half = clustering_module.stratified_sample(np.zeros(600), 300, seed=0)
+
+    sampled = clustering_module.discover_on_sample(vectors, half, seed=0)
+
+    assert len(sampled.labels) == 600 and (sampled.labels != NO_THEME).all()
+    assert adjusted_rand_score(truth, sampled.labels) == 1.0
+    assert sampled.theme_ids.tolist() == sorted(set(sampled.labels.tolist()))

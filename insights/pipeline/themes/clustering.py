@@ -25,7 +25,7 @@ Plain numpy in and out: no Django here.
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -498,6 +498,60 @@ def _precomputed_neighbours(
         return None, None, None
     indices, distances = exact_neighbours(vectors.astype(np.float32, copy=False), k)
     return indices, distances, None
+
+
+def discover_on_sample(
+    vectors: np.ndarray,
+    sample: np.ndarray,
+    seed: int | None = None,
+    owners: np.ndarray | None = None,
+) -> Clustering:
+    """discover_themes fitted on the sample's rows only (they stand for all the vectors:
+    the same smallest theme size and shares), every other vector then given the theme of
+    its nearest centre as new items are (assign_to_themes, in chunks), and the parent of
+    that theme: UMAP and HDBSCAN's time and memory stay those of the sample's size."""
+    items = np.arange(len(vectors)) if owners is None else owners
+    fitted = discover_themes(
+        vectors[sample],
+        seed=seed,
+        population=len(vectors),
+        owners=items[sample],
+        population_items=len(np.unique(items)),
+    )
+    labels = np.full(len(vectors), NO_THEME)
+    labels[sample] = fitted.labels
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    for start in range(0, len(rest), ASSIGN_CHUNK):
+        chunk = rest[start : start + ASSIGN_CHUNK]
+        labels[chunk] = assign_to_themes(vectors[chunk], fitted)
+    parents = None
+    if fitted.parents is not None:
+        parent_of = fitted.parent_of()
+        parents = np.array([parent_of.get(label, NO_THEME) for label in labels.tolist()])
+    return replace(fitted, labels=labels, parents=parents)
+
+
+# Vectors given a theme at a time after a fit on a sample: a chunk's similarities to every
+# centre are held at once (10,000 by a few thousand centres, float32).
+ASSIGN_CHUNK = 10_000
+
+
+def stratified_sample(
+    strata: np.ndarray, size: int, keep: np.ndarray | None = None, seed: int | None = None
+) -> np.ndarray:
+    """Return the sorted rows of a random sample of about size rows in which each stratum
+    (one value of strata per row: a source and a week, say) has its share of the rows, at
+    least one row each; rows where keep is true are always in it, on top."""
+    rng = np.random.default_rng(seed)
+    chosen = [np.flatnonzero(keep)] if keep is not None else []
+    _, inverse, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        rows = order[start : start + count]
+        wanted = max(1, round(size * count / len(strata)))
+        chosen.append(rng.choice(rows, size=min(wanted, count), replace=False))
+    return np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
 def assign_to_themes(vectors: np.ndarray, clustering: Clustering) -> np.ndarray:

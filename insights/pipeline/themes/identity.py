@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Max, Min, QuerySet
@@ -35,7 +36,13 @@ from insights.pipeline.embedding import (
     item_vectors,
     theme_points,
 )
-from insights.pipeline.themes.clustering import NO_THEME, assign_to_themes, discover_themes
+from insights.pipeline.themes.clustering import (
+    NO_THEME,
+    assign_to_themes,
+    discover_on_sample,
+    discover_themes,
+    stratified_sample,
+)
 from insights.pipeline.themes.clustering import Clustering as ClusterResult
 
 # Items a query when keeping broad themes in step: id lists well inside SQLite's limit on
@@ -133,13 +140,42 @@ def recluster(
     results, done = [], 0
     for scope in theme_scopes(embedding_model):
         points = theme_points(scope.items(), embedding_model)
-        clustering = discover_themes(points.vectors, seed=seed, owners=points.item_ids)
+        clustering = _discover(points, scope, seed)
         with transaction.atomic():
             results.append(_store_clustering(scope, points, clustering))
         done += points.items
         if on_progress:
             on_progress(min(done, total), total)
     return _totals(results, ReclusterResult)
+
+
+def _discover(points: ThemePoints, scope: ThemeScope, seed: int | None) -> ClusterResult:
+    """Discover the scope's themes on every point or, past FEEDLENS_CLUSTER_SAMPLE points,
+    on a sample of that size stratified by source and week (every point of an item a person
+    moved in it too), the other points then joining their nearest theme: UMAP's time and
+    memory grow with the sample, not with the feedback (BERTopic's advice for a million
+    documents, fit on a subset and assign the rest)."""
+    size = settings.FEEDLENS_CLUSTER_SAMPLE
+    if len(points) <= size:
+        return discover_themes(points.vectors, seed=seed, owners=points.item_ids)
+    moved = ThemeAssignment.objects.filter(
+        method=AssignmentMethod.PERSON, theme__project_id=scope.project_id
+    ).values_list("item_id", flat=True)
+    keep = np.isin(points.item_ids, np.fromiter(moved, dtype=np.int64))
+    strata = _source_weeks(points.item_ids, scope.items())
+    sample = stratified_sample(strata, size, keep, seed)
+    return discover_on_sample(points.vectors, sample, seed, points.item_ids)
+
+
+def _source_weeks(item_ids: np.ndarray, items: QuerySet[FeedbackItem]) -> np.ndarray:
+    """One stratum per point (item_ids: its item, one of items): the item's source and
+    the week it was written (-1: undated)."""
+    codes: dict[int, int] = {}
+    rows = items.order_by().values_list("pk", "source_id", "created_at")
+    for pk, source_id, created_at in rows.iterator(chunk_size=ITEM_BATCH_SIZE * 5):
+        week = created_at.toordinal() // 7 if created_at else -1
+        codes[pk] = source_id * 1_000_000 + week
+    return np.array([codes.get(pk, -1) for pk in item_ids.tolist()], dtype=np.int64)
 
 
 def _store_clustering(
