@@ -42,9 +42,11 @@ KEPT_VERSIONS = 1
 # Vectors added to the graph at a time while streaming them from the database.
 ADD_BATCH = 10 * READ_CHUNK
 # Candidates a search keeps while walking the graph (usearch's default is 64). Measured on
-# 100,000 embedding-like vectors (make bench, search_scale): recall@10 against exact search
-# 0.915 at 64, 0.95 at 128, 0.985 at 256, 0.99 at 512, at 0.5 / 0.9 / 1.3 / 2.6 ms a query.
-SEARCH_EXPANSION = 256
+# embedding-like vectors (devtools.benchmark.search_scale), recall@10 against exact search:
+# at 100,000, 0.915 at 64, 0.95 at 128, 0.985 at 256, 0.99 at 512 (0.5 to 2.6 ms a query);
+# at 1,000,000, 0.73 at 256, 0.86 at 512, 0.91 at 1,024 (8.7 ms), 0.91 at 2,048 and 0.92
+# at 4,096 (27 ms): past 1,024 the graph, not the search, limits recall.
+SEARCH_EXPANSION = 1024
 
 
 def index_folder(model_name: str) -> Path:
