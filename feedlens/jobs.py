@@ -108,6 +108,13 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def is_abandoned(self) -> bool:
+        """Running with no live lease: whoever carried it out stopped (a killed worker, an
+        interrupted command), and anyone may claim it."""
+        expiry = self.lease_expires_at
+        return self.status == JobStatus.RUNNING and (expiry is None or expiry < timezone.now())
+
     def progress(self) -> tuple[int, int]:
         """Return (done, total) for the progress bar: steps, items, bytes, as the job counts."""
         return 0, 0
@@ -229,7 +236,10 @@ def claim_job(
         **(reset or {}),
     )
     if not claimed:
-        _give_up(model._default_manager.filter(taken_over & worn_out, pk=job_id), now)
+        # Only once the lease has run out: a message delivered twice to a live worker
+        # must not end its job.
+        dead = Q(status=JobStatus.RUNNING) & expired & worn_out
+        _give_up(model._default_manager.filter(dead, pk=job_id), now)
         return None
     return model._default_manager.filter(pk=job_id, lease_token=token).first()
 
@@ -237,7 +247,9 @@ def claim_job(
 def _give_up(jobs: "models.QuerySet[Any]", now: datetime) -> None:
     """Fail the jobs whose workers died on them FEEDLENS_JOB_MAX_ATTEMPTS times, rather than
     hand them to the next worker to die the same way (a process killed outright, most often
-    by the system for lack of memory, leaves no error of its own)."""
+    by the system for lack of memory, leaves no error of its own). A message the broker
+    hands out again at once after such a death finds the lease still running: the claim is
+    refused, and this (or beat's requeue_expired) fails the job once the lease runs out."""
     for job in jobs.only("pk", "attempts"):
         logger.error("%s: its worker died %s times on it; failing it", job, job.attempts)
     jobs.update(
@@ -366,8 +378,9 @@ def requeue_expired(model: type[Job], task: Enqueueable) -> list[int]:
                 status=JobStatus.FAILED,
                 error=(
                     f"Its worker stopped answering {job.attempts} times (no heartbeat for "
-                    f"{settings.FEEDLENS_JOB_LEASE_SECONDS} s); start it again once the "
-                    "workers are healthy."
+                    f"{settings.FEEDLENS_JOB_LEASE_SECONDS} s), most often a process the "
+                    "system ended for lack of memory; start it again once the workers are "
+                    "healthy."
                 ),
                 finished_at=now,
                 lease_expires_at=None,

@@ -139,7 +139,11 @@ def test_a_job_whose_worker_keeps_being_killed_on_it_is_failed_not_handed_out_ag
     again = claim_job(AnalysisRun, run.pk, task_id="t1")
     assert again is not None and again.attempts == limit
 
-    # Killed once more: the next delivery fails it with the likely reason.
+    # Killed once more: the next delivery is refused, and fails the job once its lease
+    # has run out (a live worker's lease never is).
+    assert claim_job(AnalysisRun, run.pk, task_id="t1") is None
+    assert AnalysisRun.objects.get(pk=run.pk).status == JobStatus.RUNNING
+    expire_lease(run)
     assert claim_job(AnalysisRun, run.pk, task_id="t1") is None
     run.refresh_from_db()
     assert (run.status, run.lease_expires_at) == (JobStatus.FAILED, None)

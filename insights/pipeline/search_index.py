@@ -69,11 +69,13 @@ def write_search_index(
     model_name: str, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Write a new version of the model's index with every item it embedded, and make it
-    current; return how many items it holds (0, and nothing written, below
-    FEEDLENS_SEARCH_INDEX_MIN_ITEMS: search is exact there)."""
+    current; return how many items it holds (0, nothing written and no version current,
+    below FEEDLENS_SEARCH_INDEX_MIN_ITEMS: search is exact there)."""
     rows = ItemEmbedding.objects.filter(embedding__model_name=model_name)
     total = rows.count()
     if total < settings.FEEDLENS_SEARCH_INDEX_MIN_ITEMS:
+        # Fewer items now (or a higher threshold): an older file would answer for ever.
+        (index_folder(model_name) / CURRENT).unlink(missing_ok=True)
         return 0
     ordered = rows.order_by("item_id").values_list("item_id", "embedding__vector")
     index: Index | None = None

@@ -157,6 +157,20 @@ def test_a_theme_split_inside_keeps_the_broad_themes_found_in_it_beneath_it() ->
     assert broad_parents == {6: 5, 7: 6}
 
 
+def test_an_inner_broad_theme_holding_only_broad_themes_still_hangs_from_the_split_one() -> None:
+    # Inside, broad theme 0 holds no theme directly: only broad theme 1, split from it.
+    inner = clustering_module._clustering(
+        np.eye(3),
+        np.array([0, 1, 2]),
+        parts=np.array([0, 1, 2]),
+        parents=np.array([1, 1, NO_THEME]),
+        broad_parents={1: 0},
+    )
+    parents, broad_parents = clustering_module._parents_inside(np.array([0, 1, 2]), inner, 5)
+    assert parents.tolist() == [7, 7, 5]
+    assert broad_parents == {6: 5, 7: 6}
+
+
 def test_broad_labels_are_renumbered_alike_in_the_points_and_the_hierarchy() -> None:
     parents = np.array([4, 4, 9, NO_THEME])
     renumbered, broad_parents = clustering_module._renumber_broad(parents, {9: 4, 4: 7})

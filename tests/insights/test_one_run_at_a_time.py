@@ -54,6 +54,19 @@ def test_the_command_refuses_to_start_a_run_beside_an_open_one() -> None:
     assert AnalysisRun.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_the_command_carries_on_a_run_left_running_by_one_that_stopped() -> None:
+    # A command interrupted (Ctrl-C) leaves its run running, its lease gone: not for ever.
+    left = new_run()
+    AnalysisRun.objects.filter(pk=left.pk).update(status=JobStatus.RUNNING, lease_expires_at=None)
+    out = StringIO()
+
+    call_command("analyze", stdout=out, stderr=StringIO())
+
+    assert f"Carrying on analysis run {left.pk}, which was abandoned." in out.getvalue()
+    assert AnalysisRun.objects.get().status == JobStatus.DONE
+
+
 @pytest.mark.django_db(transaction=True)
 def test_of_runs_started_at_the_same_moment_one_is_made(admin_user: User) -> None:
     start = threading.Barrier(4)

@@ -113,7 +113,7 @@ def test_a_narrow_filter_is_answered_from_the_allowed_items_vectors(
 
 
 def test_a_web_process_picks_up_the_version_a_run_writes(
-    small_threshold: None, search_index_dir: Path
+    small_threshold: None, search_index_dir: Path, settings: object
 ) -> None:
     add_vectors(unit_vectors(200, seed=6))
     search_index.write_search_index(MODEL)
@@ -134,6 +134,11 @@ def test_a_web_process_picks_up_the_version_a_run_writes(
     assert len(list((search_index_dir / MODEL).glob("*.usearch"))) == 2
     ids, _ = first.nearest(unit_vectors(1, seed=7)[0], 1)  # still readable
     assert len(ids) == 1
+
+    # Below the threshold again: no version is current, and search is exact.
+    settings.FEEDLENS_SEARCH_INDEX_MIN_ITEMS = 1000  # type: ignore[attr-defined]
+    assert search_index.write_search_index(MODEL) == 0
+    assert search_index.current_version(MODEL) is None and indexes.current(MODEL) is None
 
 
 def test_a_run_writes_the_index_and_search_reads_it(settings: object) -> None:

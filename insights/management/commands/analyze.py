@@ -28,7 +28,11 @@ class Command(BaseCommand):
             source_id = source.pk if source else None
             run = new_run(source_id=source_id, recluster=options["recluster"])
         except RunInProgress as busy:
-            raise CommandError(str(busy)) from busy
+            if busy.run is None or not busy.run.is_abandoned:
+                raise CommandError(str(busy)) from busy
+            # Left running by a worker (or a command) that stopped: carried on here.
+            self.stdout.write(f"Carrying on analysis run {busy.run.pk}, which was abandoned.")
+            run = busy.run
         bars: list[tuple[str, tqdm]] = []
 
         def show(stage: str, done: int, total: int) -> None:

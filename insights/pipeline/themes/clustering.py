@@ -60,7 +60,7 @@ MAX_THEME_SHARE = 0.25
 TUKEY_FENCE = 1.5
 MIN_THEMES_FOR_SPREAD = 8
 # A theme is clustered on its own at most this many levels down (each level one UMAP and
-# HDBSCAN fit of its points), so a hierarchy is at most this many broad themes deep.
+# HDBSCAN fit of its points; a steady level found inside may add a level of its own).
 MAX_SPLIT_DEPTH = 3
 # Below this many items there is nothing to cluster.
 MIN_ITEMS = 10
@@ -313,7 +313,10 @@ def _parents_inside(
     parents = np.array(
         [offset + inner_parent[t] if t in inner_parent else label for t in inside.tolist()]
     )
-    broad_parents = {offset + broad: label for broad in set(inner_parent.values())}
+    inner_broad = set(inner_parent.values()) | set(inner.broad_parents.values())
+    # The inner hierarchy's tops (those split from no inner broad theme) hang from label,
+    # whether they hold themes directly or only broad themes split further.
+    broad_parents = {offset + top: label for top in inner_broad - set(inner.broad_parents)}
     broad_parents |= {offset + child: offset + up for child, up in inner.broad_parents.items()}
     return parents, broad_parents
 
@@ -506,18 +509,14 @@ def discover_on_sample(
     seed: int | None = None,
     owners: np.ndarray | None = None,
 ) -> Clustering:
-    """discover_themes fitted on the sample's rows only (they stand for all the vectors:
-    the same smallest theme size and shares), every other vector then given the theme of
-    its nearest centre as new items are (assign_to_themes, in chunks), and the parent of
-    that theme: UMAP and HDBSCAN's time and memory stay those of the sample's size."""
+    """discover_themes fitted on the sample's rows only, every other vector then given the
+    theme of its nearest centre as new items are (assign_to_themes, in chunks), and the
+    parent of that theme: UMAP and HDBSCAN's time and memory stay those of the sample."""
     items = np.arange(len(vectors)) if owners is None else owners
-    fitted = discover_themes(
-        vectors[sample],
-        seed=seed,
-        population=len(vectors),
-        owners=items[sample],
-        population_items=len(np.unique(items)),
-    )
+    # The sample stands for itself: its themes' shares are the whole's (it is drawn
+    # evenly), and its smallest theme is that of its own size, sqrt(whole / sample) times
+    # the whole's in items (a theme found in the sample is found at its own scale).
+    fitted = discover_themes(vectors[sample], seed=seed, owners=items[sample])
     labels = np.full(len(vectors), NO_THEME)
     labels[sample] = fitted.labels
     rest = np.setdiff1d(np.arange(len(vectors)), sample)
