@@ -41,11 +41,14 @@ SUFFIX = ".usearch"
 KEPT_VERSIONS = 1
 # Vectors added to the graph at a time while streaming them from the database.
 ADD_BATCH = 10 * READ_CHUNK
-# Candidates a search keeps while walking the graph (usearch's default is 64). Measured on
-# embedding-like vectors (devtools.benchmark.search_scale), recall@10 against exact search:
-# at 100,000, 0.915 at 64, 0.95 at 128, 0.985 at 256, 0.99 at 512 (0.5 to 2.6 ms a query);
-# at 1,000,000, 0.73 at 256, 0.86 at 512, 0.91 at 1,024 (8.7 ms), 0.91 at 2,048 and 0.92
-# at 4,096 (27 ms): past 1,024 the graph, not the search, limits recall.
+# The graph and its search, measured on embedding-like vectors (devtools.benchmark.
+# search_scale), recall@10 against exact search. With usearch's default 16 links a node:
+# at 100,000, 0.915 / 0.95 / 0.985 / 0.99 keeping 64 / 128 / 256 / 512 candidates (0.5 to
+# 2.6 ms a query); at 1,000,000, 0.73 / 0.86 / 0.91 / 0.91 / 0.92 at 256 to 4,096 (3.7 to
+# 27 ms): past 1,024 candidates the graph, not the search, limits recall. With 32 links: at
+# 100,000, 0.95 / 0.985 at 64 / 128; at 1,000,000, 0.92 / 0.95 / 0.965 at 256 / 512 / 1,024
+# (9.4 ms), for a build about a third longer (37 s against 27 s at 100,000).
+GRAPH_LINKS = 32
 SEARCH_EXPANSION = 1024
 
 
