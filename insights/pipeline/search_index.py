@@ -102,11 +102,17 @@ def write_search_index(
 
 def new_index(dimensions: int) -> "Index":
     """An empty index as the product builds it: cosine, vectors stored as float16 (the
-    same recall as float32 there, half the file), usearch's default graph (16 links a
-    node, 128 candidates while adding), SEARCH_EXPANSION while searching."""
+    same recall as float32 there, half the file), GRAPH_LINKS links a node, 128
+    candidates while adding (usearch's default), SEARCH_EXPANSION while searching."""
     from usearch.index import Index  # slow import: only when an index is written
 
-    return Index(ndim=dimensions, metric="cos", dtype="f16", expansion_search=SEARCH_EXPANSION)
+    return Index(
+        ndim=dimensions,
+        metric="cos",
+        dtype="f16",
+        connectivity=GRAPH_LINKS,
+        expansion_search=SEARCH_EXPANSION,
+    )
 
 
 def save_version(index: "Index", folder: Path) -> Path:

@@ -74,6 +74,8 @@ def test_the_shared_index_finds_what_exact_search_finds(small_threshold: None) -
     path = search_index.current_version(MODEL)
     assert path is not None
     shared = search_index.open_index(path)
+    assert shared.index.connectivity == search_index.GRAPH_LINKS
+    assert shared.index.expansion_search == search_index.SEARCH_EXPANSION
     queries = unit_vectors(20, seed=2)
     recalls = []
     for query in queries:
