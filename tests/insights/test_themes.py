@@ -2,8 +2,10 @@
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 from html import unescape
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,6 +19,8 @@ from insights.curation.corrections import correct_theme_sentiment
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
 from insights.pipeline.embedding import embed_pending
+from insights.pipeline.themes import identity
+from insights.pipeline.themes.clustering import NO_THEME, Clustering
 from insights.pipeline.themes.identity import (
     LeftoverResult,
     assign_new_items,
@@ -141,6 +145,31 @@ def test_new_items_join_the_nearest_theme_without_reclustering(model: str) -> No
     assert assignment.theme_id == Counter(neighbours).most_common(1)[0][0]
     assert not ThemeAssignment.objects.filter(item=unrelated).exists()
     assert set(Theme.objects.values_list("pk", flat=True)) == themes_before
+    assert assign_new_items(model) == 0
+
+
+def test_a_recluster_leaves_no_item_the_next_run_would_place(
+    model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clustering leaves out items by its own clusters' centres; the stored themes'
+    differ (clusters merged, split), and those are what the next run compares with."""
+    found_by_clustering = identity._discover
+
+    def leaving_one_out(*args: Any) -> Clustering:
+        clustering = found_by_clustering(*args)
+        points = args[0]
+        # The point nearest a centre: any stored theme near it would place it.
+        nearest = int((points.vectors @ clustering.centroids.T).max(axis=1).argmax())
+        labels = clustering.labels.copy()
+        labels[points.item_ids == points.item_ids[nearest]] = NO_THEME
+        return replace(clustering, labels=labels)
+
+    monkeypatch.setattr(identity, "_discover", leaving_one_out)
+    result = recluster(model, seed=1)
+
+    unthemed = FeedbackItem.objects.filter(theme_assignments__isnull=True).count()
+    assert result.unthemed == unthemed
+    assert result.items_assigned + unthemed == FeedbackItem.objects.count()
     assert assign_new_items(model) == 0
 
 

@@ -12,7 +12,7 @@ clusters that match it (or mostly hold the other theme's items) join the theme i
 
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -121,6 +121,21 @@ class ReclusterResult:
             f"scattered for any theme.{broad}{several}"
         )
 
+    def with_joined(self, joined: int) -> "ReclusterResult":
+        """The result once joined more of its unthemed items joined a stored theme."""
+        return replace(
+            self, items_assigned=self.items_assigned + joined, unthemed=self.unthemed - joined
+        )
+
+
+def _place_the_unthemed(scope: ThemeScope) -> int:
+    """Give the scope's items the clustering left without a theme the stored theme they
+    are close enough to, as assign_new_items does; return how many joined one. The
+    clustering judged them against its own clusters' centres; the stored themes' centres
+    differ where clusters were merged or split, and the next run would otherwise place
+    them: a re-cluster leaves nothing for it to do."""
+    return _assign_in(scope, _unthemed_in(scope))
+
 
 def needs_recluster(embedding_model: str) -> bool:
     """Return whether there are no themes yet for this embedding model."""
@@ -142,7 +157,8 @@ def recluster(
         points = theme_points(scope.items(), embedding_model)
         clustering = _discover(points, scope, seed)
         with transaction.atomic():
-            results.append(_store_clustering(scope, points, clustering))
+            stored = _store_clustering(scope, points, clustering)
+            results.append(stored.with_joined(_place_the_unthemed(scope)))
         done += points.items
         if on_progress:
             on_progress(min(done, total), total)
@@ -532,10 +548,12 @@ def assign_new_items(
 
 def _unthemed_points(embedding_model: str) -> list[tuple[ThemeScope, ThemePoints]]:
     """The points of the embedded items in no theme yet, project by project."""
-    return [
-        (scope, theme_points(scope.items().filter(theme_assignments__isnull=True), embedding_model))
-        for scope in theme_scopes(embedding_model)
-    ]
+    return [(scope, _unthemed_in(scope)) for scope in theme_scopes(embedding_model)]
+
+
+def _unthemed_in(scope: ThemeScope) -> ThemePoints:
+    """The points of the scope's embedded items in no theme yet."""
+    return theme_points(scope.items().filter(theme_assignments__isnull=True), scope.embedding_model)
 
 
 def _assign_in(scope: ThemeScope, points: ThemePoints) -> int:
