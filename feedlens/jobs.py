@@ -65,6 +65,11 @@ class LeaseLost(Exception):
     """Another worker has taken the job over (this worker's lease ran out): stop working."""
 
 
+class Parked(Exception):
+    """The job waits on other jobs (an analysis run on its chunks): it stays running, held by
+    no worker, and one of them takes it on when they are done (park_job)."""
+
+
 class JobHeld(Exception):
     """The job is being carried out by another worker, whose lease has not run out."""
 
@@ -78,6 +83,9 @@ class Job(models.Model):
 
     # The statuses a worker may claim the job from (besides running with an expired lease).
     claimable_statuses: ClassVar[tuple[str, ...]] = (JobStatus.QUEUED,)
+    # Which running jobs hold no lease because they wait on other jobs that hold their own
+    # (park_job): never abandoned, never handed out again by requeue_expired.
+    waiting_on_others: ClassVar[Q] = Q(pk__in=[])
 
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)
@@ -113,7 +121,9 @@ class Job(models.Model):
         """Running with no live lease: whoever carried it out stopped (a killed worker, an
         interrupted command), and anyone may claim it."""
         expiry = self.lease_expires_at
-        return self.status == JobStatus.RUNNING and (expiry is None or expiry < timezone.now())
+        if self.status != JobStatus.RUNNING or (expiry and expiry >= timezone.now()):
+            return False
+        return not type(self)._default_manager.filter(self.waiting_on_others, pk=self.pk).exists()
 
     def progress(self) -> tuple[int, int]:
         """Return (done, total) for the progress bar: steps, items, bytes, as the job counts."""
@@ -207,38 +217,48 @@ def _hand_out(task: Enqueueable, model: type[Job], job_id: int) -> None:
 
 
 def claim_job(
-    model: type[J], job_id: int, *, task_id: str = "", reset: Mapping[str, Any] | None = None
+    model: type[J],
+    job_id: int,
+    *,
+    task_id: str = "",
+    reset: Mapping[str, Any] | None = None,
+    only_if: Q | None = None,
 ) -> J | None:
     """Take the job for this worker under a fresh lease; return it, running, or None when it
     is not to be carried out here: finished, or held by another worker's live lease.
 
     One conditional UPDATE, so of two claimers one wins. reset names fields to set with the
-    claim (a draft written again from nothing)."""
+    claim (a draft written again from nothing; attempts kept as they are, for a job taken
+    on again that did not fail); only_if narrows which rows may be claimed."""
     now = timezone.now()
     token = uuid.uuid4().hex
     expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     # Taking over a running job: its worker died (an expired lease), or the broker hands
     # out again the message of a worker killed while on it (the same task id).
     taken_over = expired | Q(task_id=task_id) if task_id else expired
-    taken_over &= Q(status=JobStatus.RUNNING)
+    taken_over &= Q(status=JobStatus.RUNNING) & ~model.waiting_on_others
     worn_out = Q(attempts__gte=settings.FEEDLENS_JOB_MAX_ATTEMPTS)
     claimable = Q(status__in=model.claimable_statuses) | (taken_over & ~worn_out)
+    if only_if is not None:
+        claimable &= only_if
+    claim: dict[str, Any] = {
+        "status": JobStatus.RUNNING,
+        "error": "",
+        "started_at": now,
+        "finished_at": None,
+        "heartbeat_at": now,
+        "lease_expires_at": now + lease_duration(),
+        "lease_token": token,
+        "task_id": task_id,
+        "attempts": F("attempts") + 1,
+    }
     claimed = model._default_manager.filter(claimable, pk=job_id).update(
-        status=JobStatus.RUNNING,
-        error="",
-        started_at=now,
-        finished_at=None,
-        heartbeat_at=now,
-        lease_expires_at=now + lease_duration(),
-        lease_token=token,
-        task_id=task_id,
-        attempts=F("attempts") + 1,
-        **(reset or {}),
+        **claim | dict(reset or {})
     )
     if not claimed:
         # Only once the lease has run out: a message delivered twice to a live worker
         # must not end its job.
-        dead = Q(status=JobStatus.RUNNING) & expired & worn_out
+        dead = Q(status=JobStatus.RUNNING) & expired & worn_out & ~model.waiting_on_others
         _give_up(model._default_manager.filter(dead, pk=job_id), now)
         return None
     return model._default_manager.filter(pk=job_id, lease_token=token).first()
@@ -296,6 +316,17 @@ def finish_job(job: Job, **fields: Any) -> None:
         setattr(job, name, value)
 
 
+def park_job(job: Job, **fields: Any) -> None:
+    """Let go of the job while it waits on other jobs (see Parked): it stays running with no
+    lease and no holder, writing fields with it; raise LeaseLost if it is no longer ours.
+    The job's model says which of its rows so wait (Job.waiting_on_others)."""
+    parked = {"heartbeat_at": timezone.now(), "lease_expires_at": None, "lease_token": "", **fields}
+    if not _held(job).update(**parked):
+        raise LeaseLost(f"{job} was taken over by another worker before it could wait")
+    for name, value in parked.items():
+        setattr(job, name, value)
+
+
 def fail_job(job: Job, error: str) -> None:
     """Mark the job failed with error, unless another worker has taken it over."""
     failed = {
@@ -329,10 +360,12 @@ def carry_out(
     *,
     expected: tuple[type[Exception], ...] = (),
     transient: tuple[type[Exception], ...] = TRANSIENT_ERRORS,
+    finish: Callable[..., None] = finish_job,
 ) -> J:
     """Do the claimed job's work and record how it ended; return the job.
 
-    work returns the fields to write with the finish (or None): the job is then done. A
+    work returns the fields to write with the finish (or None): the job is then done
+    (finish(job, **fields), finish_job unless given; Parked: it waits, see park_job). A
     transient error releases the job to queued and is raised again, for the task's retry.
     An expected error (the input's fault, such as an unreadable file) fails the job with
     its message and is not raised; any other error fails it and is raised again, for the
@@ -344,6 +377,8 @@ def carry_out(
         logger.warning("%s: stopped, %s", job, lost)
         job.refresh_from_db()
         return job
+    except Parked:
+        return job
     except transient:
         release_job(job)
         raise
@@ -353,7 +388,7 @@ def carry_out(
     except Exception as error:
         fail_job(job, job.failure_message(error))
         raise
-    finish_job(job, **(fields or {}))
+    finish(job, **(fields or {}))
     return job
 
 
@@ -364,8 +399,10 @@ def requeue_expired(model: type[Job], task: Enqueueable) -> list[int]:
     empty, or the web process died before sending it); return the ids handed out again."""
     now = timezone.now()
     resent = _resend_unclaimed(model, task, now - lease_duration())
-    expired = model._default_manager.filter(status=JobStatus.RUNNING).filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    expired = (
+        model._default_manager.filter(status=JobStatus.RUNNING)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .exclude(model.waiting_on_others)
     )
     requeued = []
     for job in expired.only("pk", "attempts", "lease_token"):

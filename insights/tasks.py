@@ -5,19 +5,32 @@ pages and commands hand work to these through insights.jobs; the beat tasks belo
 what they find themselves.
 """
 
+from collections.abc import Callable
+from functools import partial
+
 from celery import Task, shared_task
+from django.conf import settings
 
 from feedlens.jobs import (
     JOB_TASK_RETRY,
+    OPEN,
     TRANSIENT_ERRORS,
     JobHeld,
+    JobStatus,
     hand_out_on_commit,
     requeue_expired,
+    send,
 )
 from insights.copy.writing import write_copy
 from insights.local_models import configured_llm
-from insights.models import AnalysisRun, CopyDraft, Report
-from insights.pipeline.run import new_scheduled_run, run_analysis
+from insights.models import AnalysisRun, CopyDraft, Report, RunChunk
+from insights.pipeline.run import (
+    advance_run,
+    carry_out_chunk,
+    fail_run_of,
+    new_scheduled_run,
+    run_analysis,
+)
 from insights.reports.archive import generate_report
 from insights.reports.emails import EmailDelayed
 from insights.reports.schedules import send_scheduled_report
@@ -32,9 +45,70 @@ from insights.reports.schedules import send_scheduled_report
     **JOB_TASK_RETRY,
 )
 def run_analysis_task(self: Task, run_id: int) -> str:
-    """Carry out an analysis run. Safe to run twice: a finished run is left alone, and an
-    interrupted one starts its stages again, which skip what is done."""
-    return run_analysis(run_id, task_id=self.request.id or "").status
+    """Carry out an analysis run, its chunks handed to workers (unless tasks run eagerly,
+    in this process). Safe to run twice: a finished run is left alone, and an interrupted
+    one goes on from its stage, which skips what is done."""
+    return run_analysis(run_id, task_id=self.request.id or "", hand_out=_chunk_hand_out()).status
+
+
+@shared_task(bind=True, name="insights.advance_run", **JOB_TASK_RETRY)
+def advance_run_task(self: Task, run_id: int) -> str:
+    """Take a run on from a stage whose chunks are all done. Safe to run twice: of two, one
+    takes the run on and the other finds it taken."""
+    return advance_run(run_id, task_id=self.request.id or "", hand_out=_chunk_hand_out()).status
+
+
+# A chunk is seconds of work: its own limit, not the run's, stops one that is stuck.
+CHUNK_TASK_OPTIONS = {
+    "bind": True,
+    "time_limit": settings.FEEDLENS_CHUNK_TIME_LIMIT,
+    "soft_time_limit": max(1, settings.FEEDLENS_CHUNK_TIME_LIMIT - 30),
+    **JOB_TASK_RETRY,
+}
+
+
+@shared_task(name="insights.embed_chunk", **CHUNK_TASK_OPTIONS)
+def embed_chunk_task(self: Task, chunk_id: int) -> str:
+    """Embed one chunk of a run's items (on the embedding queue)."""
+    return _carry_out_chunk(self, chunk_id)
+
+
+@shared_task(name="insights.score_chunk", **CHUNK_TASK_OPTIONS)
+def score_chunk_task(self: Task, chunk_id: int) -> str:
+    """Score one chunk of a run's items with the language model (on its queue)."""
+    return _carry_out_chunk(self, chunk_id)
+
+
+def _carry_out_chunk(task: Task, chunk_id: int) -> str:
+    """Safe to run twice: a chunk done or held by another worker is left alone."""
+    chunk = carry_out_chunk(
+        chunk_id,
+        task_id=task.request.id or "",
+        worker=task.request.hostname or "",
+        advance=partial(send, advance_run_task),
+    )
+    return chunk.status if chunk else "not here"
+
+
+class _ChunkTasks:
+    """Hands a chunk to the task of its stage, and so to the stage's queue."""
+
+    by_stage = {"embedding": embed_chunk_task, "sentiment": score_chunk_task}
+
+    def delay(self, chunk_id: int) -> None:
+        stage = RunChunk.objects.values_list("stage", flat=True).get(pk=chunk_id)
+        self.by_stage[stage].delay(chunk_id)
+
+
+CHUNK_TASKS = _ChunkTasks()
+
+
+def _chunk_hand_out() -> Callable[[RunChunk], None] | None:
+    """How a run hands out its chunks: to workers; with eager tasks, nowhere (it does them
+    itself, rather than nesting each chunk and the next stage inside the last)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    return partial(hand_out_on_commit, CHUNK_TASKS)
 
 
 @shared_task(name="insights.analyse_new_items")
@@ -99,10 +173,16 @@ def send_scheduled_report_task(schedule_id: int) -> str:
 # On the default queue (settings.CELERY_TASK_ROUTES): a long analysis must not delay it.
 @shared_task(name="insights.requeue_expired_jobs")
 def requeue_expired_jobs_task() -> dict[str, list[int]]:
-    """Beat, every minute: hand out again the runs, drafts and reports whose worker died
-    (feedlens.jobs.requeue_expired); return their ids by kind."""
+    """Beat, every minute: hand out again the runs, chunks, drafts and reports whose worker
+    died (feedlens.jobs.requeue_expired), and fail the runs whose chunks failed so; return
+    their ids by kind."""
+    chunks = requeue_expired(RunChunk, CHUNK_TASKS)
+    # A chunk failed by requeue_expired (its workers died on it) fails its run.
+    for chunk in RunChunk.objects.filter(status=JobStatus.FAILED, run__status__in=OPEN):
+        fail_run_of(chunk)
     return {
         "runs": requeue_expired(AnalysisRun, run_analysis_task),
+        "chunks": chunks,
         "copy_drafts": requeue_expired(CopyDraft, write_copy_task),
         "reports": requeue_expired(Report, generate_report_task),
     }

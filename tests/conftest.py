@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,12 +127,17 @@ def _database_url() -> str:
 
 
 def start_worker(
-    queue: str, log_path: Path, answer_first: bool = True, **extra_env: str
+    queue: str,
+    log_path: Path,
+    answer_first: bool = True,
+    name: str = "",
+    **extra_env: str,
 ) -> subprocess.Popen[bytes]:
-    """Start a real Celery worker process on the Redis broker, reading only `queue`, and
-    return it once it answers a ping (at once when answer_first is False: a solo worker that
-    picks up a waiting task straight away answers nothing until the task is done)."""
-    name = f"{queue}@localhost"
+    """Start a real Celery worker process on the Redis broker, reading only `queue`, named
+    name (by default after the queue), and return it once it answers a ping (at once when
+    answer_first is False: a solo worker that picks up a waiting task straight away answers
+    nothing until the task is done)."""
+    name = name or f"{queue}@localhost"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -159,19 +165,26 @@ def route_tasks_to(queue: str) -> None:
     _route(queue, {"insights.*": {"queue": queue}})
 
 
+@contextmanager
+def tasks_routed_to(queue: str) -> Iterator[None]:
+    """Send every task to queue while inside; put the routes back and empty it after."""
+    before = (celery_app.conf.task_default_queue, celery_app.conf.task_routes)
+    route_tasks_to(queue)
+    try:
+        yield
+    finally:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+        _route(*before)
+
+
 @pytest.fixture
 def unread_queue() -> Iterator[str]:
     """Send every task to a queue of this test's own that no worker reads; yield its name.
     The queue is emptied and the routes put back afterwards."""
     require_redis()
-    before = (celery_app.conf.task_default_queue, celery_app.conf.task_routes)
     queue = f"feedlens-unread-{uuid.uuid4().hex[:8]}"
-    route_tasks_to(queue)
-    try:
+    with tasks_routed_to(queue):
         yield queue
-    finally:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
-        _route(*before)
 
 
 def _route(default_queue: str, routes: object) -> None:

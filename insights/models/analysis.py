@@ -424,7 +424,13 @@ class RunStatus(models.TextChoices):
 
 
 class AnalysisRun(Job):
-    """One pass of the analysis over stored feedback, with its progress for the UI to poll."""
+    """One pass of the analysis over stored feedback, with its progress for the UI to poll.
+
+    Stages done in chunks (RunChunk) hand them to workers and wait for them: the run then
+    holds no lease (feedlens.jobs.park_job), its chunks hold theirs, and the worker that
+    finishes the last one hands the run on to its next stage (insights.pipeline.run)."""
+
+    waiting_on_others = models.Q(chunks_left__gt=0)
 
     source = models.ForeignKey(
         "ingestion.DataSource", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -439,6 +445,9 @@ class AnalysisRun(Job):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # The chunks of the current stage not done yet: the stage is over at 0.
+    chunks_left = models.PositiveIntegerField(default=0)
+    stage_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -476,3 +485,29 @@ class AnalysisRun(Job):
                 for stage, figures in self.stats.items()
             ],
         }
+
+
+class RunChunk(Job):
+    """A share of one stage of an analysis run: the items it works on, for any worker that
+    reads the stage's queue. A chunk whose worker died is handed out again under its own
+    lease (feedlens.jobs.requeue_expired); its work skips what is done."""
+
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="chunks")
+    stage = models.CharField(max_length=40)
+    item_ids = models.JSONField(default=list)
+    items = models.PositiveIntegerField(default=0)  # of them, worked on by this chunk
+    # The Celery worker (its host name) that claimed it last: the Analysis page's worker list.
+    worker = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["run", "stage", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.stage} chunk {self.pk} of analysis run {self.run_id}"
+
+    def progress(self) -> tuple[int, int]:
+        return self.items, len(self.item_ids)
+
+    def failure_message(self, error: Exception) -> str:
+        return f"{self.stage}: {error}"  # what its run says, as when a stage fails

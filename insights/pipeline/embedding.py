@@ -115,18 +115,31 @@ def embed_pending(
     """Embed every item that needs it (of one source, if given) with embedder, batch by
     batch; return how many items were given an embedding. on_progress(done, total) follows
     each batch."""
-    pending = items_needing_embedding(embedder.name)
+    return embed_in_batches(pending_embedding(embedder.name, source_id), embedder, on_progress)
+
+
+def pending_embedding(model_name: str, source_id: int | None = None) -> list[int]:
+    """The items that need an embedding from model_name (of one source, if given), shortest
+    first: the model pads each batch to its longest text, so batches of texts of one length
+    waste nothing. Measured on the benchmark's mixed texts, 1.5-1.7x the throughput of id
+    order."""
+    pending = items_needing_embedding(model_name)
     if source_id is not None:
         pending = pending.filter(source_id=source_id)
-    # Shortest texts first: the model pads each batch to its longest text, so batches of
-    # texts of one length waste nothing. Measured on the benchmark's mixed texts, 1.5-1.7x
-    # the throughput of id order.
-    ids = list(pending.order_by(Length("text"), "pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), EMBED_BATCH_SIZE):
-        embed_items(ids[start : start + EMBED_BATCH_SIZE], embedder)
+    return list(pending.order_by(Length("text"), "pk").values_list("pk", flat=True))
+
+
+def embed_in_batches(
+    item_ids: Sequence[int],
+    embedder: TextEmbedder,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """embed_items, EMBED_BATCH_SIZE items at a time; return how many items were looked at."""
+    for start in range(0, len(item_ids), EMBED_BATCH_SIZE):
+        embed_items(item_ids[start : start + EMBED_BATCH_SIZE], embedder)
         if on_progress:
-            on_progress(min(start + EMBED_BATCH_SIZE, len(ids)), len(ids))
-    return len(ids)
+            on_progress(min(start + EMBED_BATCH_SIZE, len(item_ids)), len(item_ids))
+    return len(item_ids)
 
 
 def item_vectors(items: QuerySet[FeedbackItem], model_name: str) -> tuple[list[int], np.ndarray]:

@@ -5,27 +5,53 @@ The run is a database row; the web app and `manage.py analyze` create it, a work
 command itself) carries it out, and the pages poll its stage and counts. Every stage skips
 work already done, so a run that is interrupted and started again finishes the job without
 doing anything twice.
+
+Embedding and the language model's scoring are done in chunks of items (RunChunk, sized by
+FEEDLENS_EMBED_CHUNK_ITEMS and FEEDLENS_SCORE_CHUNK_ITEMS). On workers, the run hands its
+chunks to the stage's queue, where any number of workers on any number of machines take
+them, and waits with no lease of its own; the worker that finishes the last chunk hands
+the run on (advance_run), which goes on with the stage's finish and the next stages.
+Carried out in one process (the command, tests, eager tasks), the run does its chunks
+itself, one after another, through the same code.
 """
 
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.people import signed_in_person
-from feedlens.jobs import OPEN, carry_out, claim_job, heartbeat
+from feedlens.jobs import (
+    OPEN,
+    JobStatus,
+    Parked,
+    carry_out,
+    claim_job,
+    finish_job,
+    heartbeat,
+    park_job,
+)
 from ingestion.models import FeedbackItem
 from insights.local_models import configured_embedder, configured_llm
-from insights.models import AnalysisRun, Theme
+from insights.models import AnalysisRun, RunChunk, Theme
 from insights.pipeline.describing.describe import describe_themes
-from insights.pipeline.embedding import embed_pending
+from insights.pipeline.embedding import embed_in_batches, pending_embedding
 from insights.pipeline.search_index import write_search_index
-from insights.pipeline.sentiment.stage import analyse_sentiment, read_pending_theme_sentiments
+from insights.pipeline.sentiment.stage import (
+    items_to_score,
+    predict_from_scores,
+    read_pending_theme_sentiments,
+    score_with_llm,
+)
 from insights.pipeline.themes.identity import (
     assign_new_items,
     needs_recluster,
@@ -41,6 +67,8 @@ PROGRESS_INTERVAL_S = 0.5
 
 Progress = Callable[[int, int], None]
 StageProgress = Callable[[str, int, int], None]
+# Sends a chunk to a worker of its stage's queue (insights.tasks.hand_out_chunk).
+HandOut = Callable[[RunChunk], None]
 
 
 class RunInProgress(Exception):
@@ -77,30 +105,62 @@ def new_run(
 
 
 def run_analysis(
-    run_id: int, observer: StageProgress | None = None, *, task_id: str = ""
+    run_id: int,
+    observer: StageProgress | None = None,
+    *,
+    task_id: str = "",
+    hand_out: HandOut | None = None,
 ) -> AnalysisRun:
-    """Carry out a run; return it finished. A finished run, or one another worker holds
-    (feedlens.jobs.claim_job), is left as it is; a run that was interrupted (its worker
-    killed) starts its stages again, which skip what is done. observer(stage, done, total),
-    if given, hears every progress step (the command's bar)."""
+    """Carry out a run; return it finished, or waiting on its chunks when hand_out is given
+    (which sends each chunk to a worker; without it the chunks are done here). A finished
+    run, or one another worker holds (feedlens.jobs.claim_job), is left as it is; a run
+    that was interrupted (its worker killed) goes on from the stage it was in, which skips
+    what is done. observer(stage, done, total), if given, hears every progress step (the
+    command's bar)."""
     run = claim_job(AnalysisRun, run_id, task_id=task_id)
     if run is None:
         return AnalysisRun.objects.get(pk=run_id)
-    return carry_out(run, partial(_run_stages, run, observer))
+    return carry_out(run, partial(_run_stages, run, observer, hand_out))
 
 
-def _run_stages(run: AnalysisRun, observer: StageProgress | None) -> None:
-    for stage in STAGES:
-        _run_stage(run, stage, observer)
+def advance_run(run_id: int, *, task_id: str = "", hand_out: HandOut | None = None) -> AnalysisRun:
+    """Take a run whose chunks are all done on to the rest of its stages (as run_analysis);
+    return it. Sent by the worker that finished the last chunk; the run is left as it is
+    when another took it on already."""
+    run = claim_job(
+        AnalysisRun,
+        run_id,
+        task_id=task_id,
+        # Not a new attempt: the run goes on as planned.
+        reset={"attempts": F("attempts"), "started_at": F("started_at")},
+        only_if=Q(chunks_left=0),
+    )
+    if run is None:
+        return AnalysisRun.objects.get(pk=run_id)
+    return carry_out(run, partial(_run_stages, run, None, hand_out))
 
 
-def _run_stage(run: AnalysisRun, stage: str, observer: StageProgress | None) -> None:
-    heartbeat(run, stage=stage, done=0, total=0)
-    started = time.monotonic()
-    outcome = STAGE_FUNCTIONS[stage](run, _progress_writer(run, stage, observer))
+def _run_stages(run: AnalysisRun, observer: StageProgress | None, hand_out: HandOut | None) -> None:
+    # A run taken on again goes on from the stage it was in.
+    first = STAGES.index(run.stage) if run.stage in STAGES else 0
+    for stage in STAGES[first:]:
+        if stage not in run.stats:
+            _run_stage(run, stage, observer, hand_out)
+
+
+def _run_stage(
+    run: AnalysisRun, stage: str, observer: StageProgress | None, hand_out: HandOut | None
+) -> None:
+    progress = _progress_writer(run, stage, observer)
+    if stage in CHUNKED_STAGES:
+        outcome = _run_chunked(run, stage, progress, hand_out)
+    else:
+        heartbeat(run, stage=stage, done=0, total=0, stage_started_at=timezone.now())
+        outcome = STAGE_FUNCTIONS[stage](run, progress)
+    started = run.stage_started_at or timezone.now()
     figures: dict[str, int | float | str] = {
         "items": outcome.items,
-        "seconds": round(time.monotonic() - started, 2),
+        "seconds": round((timezone.now() - started).total_seconds(), 2),
     }
     if outcome.note:
         figures["note"] = outcome.note
@@ -123,6 +183,159 @@ def _progress_writer(run: AnalysisRun, stage: str, observer: StageProgress | Non
     return write
 
 
+@dataclass(frozen=True)
+class ChunkedStage:
+    """A stage done in chunks of items, each by whichever worker takes it."""
+
+    items: Callable[[AnalysisRun], list[int]]  # what it works on, in the chunks' order
+    chunk_items: Callable[[], int]  # items a chunk (a setting)
+    work: Callable[[list[int]], int]  # one chunk's work; how many items it did it on
+    # Once every chunk is done, on the worker that takes the run on; what it did, if told.
+    finish: Callable[[AnalysisRun], str] | None = None
+
+
+def _run_chunked(
+    run: AnalysisRun, stage: str, progress: Progress, hand_out: HandOut | None
+) -> "StageOutcome":
+    """Plan the stage's chunks (unless it did before it was taken on again), then hand them
+    out and wait (Parked), or do them here; once all are done, finish the stage."""
+    chunks = run.chunks.filter(stage=stage)
+    if not chunks.exists():
+        _plan_chunks(run, stage)
+    if run.chunks_left and hand_out is not None:
+        park_job(run)
+        for chunk in chunks.filter(status=JobStatus.QUEUED):
+            hand_out(chunk)
+        raise Parked
+    for chunk_id in chunks.exclude(status=JobStatus.DONE).values_list("pk", flat=True):
+        carry_out_chunk(chunk_id)
+        run.refresh_from_db(fields=["done", "total", "chunks_left"])
+        progress(run.done, run.total)
+    if run.chunks_left:
+        raise RuntimeError(f"{run.chunks_left} of its chunks were not done")
+    finish = CHUNKED_STAGES[stage].finish
+    note = finish(run) if finish else ""
+    return StageOutcome(sum(chunks.values_list("items", flat=True)), note)
+
+
+def _plan_chunks(run: AnalysisRun, stage: str) -> None:
+    item_ids = CHUNKED_STAGES[stage].items(run)
+    size = CHUNKED_STAGES[stage].chunk_items()
+    with transaction.atomic():
+        RunChunk.objects.bulk_create(
+            RunChunk(run=run, stage=stage, item_ids=item_ids[start : start + size])
+            for start in range(0, len(item_ids), size)
+        )
+        heartbeat(
+            run,
+            stage=stage,
+            done=0,
+            total=len(item_ids),
+            chunks_left=run.chunks.filter(stage=stage).count(),
+            stage_started_at=timezone.now(),
+        )
+
+
+def carry_out_chunk(
+    chunk_id: int,
+    *,
+    task_id: str = "",
+    worker: str = "",
+    advance: Callable[[int], None] | None = None,
+) -> RunChunk | None:
+    """Do one chunk of an open run (unless another worker holds it, or it is done); return
+    it, or None when it was not to be done here. A chunk that fails fails its run. When it
+    was its stage's last, advance(run id), if given, hands the run on."""
+    chunk = claim_job(
+        RunChunk,
+        chunk_id,
+        task_id=task_id,
+        reset={"worker": worker},
+        only_if=Q(run__status=JobStatus.RUNNING),
+    )
+    if chunk is None:
+        _fail_run_of_failed_chunk(chunk_id)
+        return None
+    stage = CHUNKED_STAGES[chunk.stage]
+    try:
+        carry_out(chunk, lambda: {"items": stage.work(chunk.item_ids)}, finish=_count_done)
+    finally:
+        _fail_run_of_failed_chunk(chunk_id)
+    last = AnalysisRun.objects.filter(pk=chunk.run_id, stage=chunk.stage, chunks_left=0)
+    if advance and chunk.status == JobStatus.DONE and last.exists():
+        advance(chunk.run_id)
+    return chunk
+
+
+def _count_done(chunk: RunChunk, **fields: object) -> None:
+    """Finish the chunk and count it done on its run, at once (a chunk done twice, by a
+    worker that lost it and the one that took it over, counts once)."""
+    with transaction.atomic():
+        finish_job(chunk, **fields)
+        AnalysisRun.objects.filter(pk=chunk.run_id, stage=chunk.stage).update(
+            chunks_left=F("chunks_left") - 1, done=F("done") + len(chunk.item_ids)
+        )
+
+
+def _fail_run_of_failed_chunk(chunk_id: int) -> None:
+    """Fail the run of a failed chunk with the chunk's error, and drop its other chunks."""
+    failed = RunChunk.objects.filter(pk=chunk_id, status=JobStatus.FAILED).first()
+    if failed is not None:
+        fail_run_of(failed)
+
+
+def fail_run_of(chunk: RunChunk) -> None:
+    """Fail the chunk's open run with the chunk's error; its other chunks are not done."""
+    now = timezone.now()
+    with transaction.atomic():
+        open_run = AnalysisRun.objects.filter(pk=chunk.run_id, status__in=OPEN)
+        if open_run.update(
+            status=JobStatus.FAILED,
+            error=chunk.error,
+            finished_at=now,
+            lease_expires_at=None,
+            chunks_left=0,
+        ):
+            others = RunChunk.objects.filter(run_id=chunk.run_id, status__in=OPEN)
+            others.update(status=JobStatus.FAILED, error="Its run failed.", finished_at=now)
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    """A worker that took a run's chunks lately, for the Analysis page."""
+
+    name: str  # its Celery host name
+    last_seen: datetime  # its last claim or finish of a chunk
+    chunks_done: int  # in that while
+    last_chunk: RunChunk
+
+
+def workers_seen(since: timedelta = timedelta(days=1)) -> list[WorkerSeen]:
+    """The workers that claimed or finished chunks in the last while, most recent first,
+    each with its last chunk (a chunk running under a live lease is the one it is on)."""
+    seen = Coalesce("finished_at", "heartbeat_at")
+    recent = (
+        RunChunk.objects.exclude(worker="")
+        .alias(seen=seen)
+        .filter(seen__gte=timezone.now() - since)
+    )
+    by_worker = (
+        recent.order_by()
+        .values("worker")
+        .annotate(last_seen=Max(seen), done=Count("pk", filter=Q(status=JobStatus.DONE)))
+    )
+    workers = [
+        WorkerSeen(
+            name=row["worker"],
+            last_seen=row["last_seen"],
+            chunks_done=row["done"],
+            last_chunk=recent.filter(worker=row["worker"]).order_by("-seen", "-pk")[0],
+        )
+        for row in by_worker
+    ]
+    return sorted(workers, key=lambda worker: worker.last_seen, reverse=True)
+
+
 def _run_items(run: AnalysisRun) -> QuerySet[FeedbackItem]:
     items = FeedbackItem.objects.all()
     return items.filter(source_id=run.source_id) if run.source_id else items
@@ -138,8 +351,12 @@ class StageOutcome:
     note: str = ""  # what else it did, for the run page
 
 
-def _embed(run: AnalysisRun, progress: Progress) -> StageOutcome:
-    return StageOutcome(embed_pending(configured_embedder(), run.source_id, on_progress=progress))
+def _to_embed(run: AnalysisRun) -> list[int]:
+    return pending_embedding(configured_embedder().name, run.source_id)
+
+
+def _embed(item_ids: list[int]) -> int:
+    return embed_in_batches(item_ids, configured_embedder())
 
 
 def _index(run: AnalysisRun, progress: Progress) -> StageOutcome:
@@ -151,10 +368,17 @@ def _index(run: AnalysisRun, progress: Progress) -> StageOutcome:
     return StageOutcome(indexed, f"search index of {indexed:,} items written")
 
 
-def _sentiment(run: AnalysisRun, progress: Progress) -> StageOutcome:
-    items = _run_items(run)
-    llm, embedder = configured_llm(), configured_embedder()
-    return StageOutcome(analyse_sentiment(items, llm, embedder, on_progress=progress))
+def _to_score(run: AnalysisRun) -> list[int]:
+    return items_to_score(_run_items(run), configured_llm())
+
+
+def _score(item_ids: list[int]) -> int:
+    return score_with_llm(item_ids, configured_llm())
+
+
+def _predict(run: AnalysisRun) -> str:
+    predict_from_scores(_run_items(run), configured_llm(), configured_embedder())
+    return ""
 
 
 def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
@@ -182,10 +406,16 @@ def _describe(run: AnalysisRun, progress: Progress) -> StageOutcome:
     return StageOutcome(described)
 
 
+# The sentiment stage's chunks are the language model's scoring; its finish fits the
+# classifiers and predicts every item from the scores.
+CHUNKED_STAGES = {
+    "embedding": ChunkedStage(_to_embed, lambda: settings.FEEDLENS_EMBED_CHUNK_ITEMS, _embed),
+    "sentiment": ChunkedStage(
+        _to_score, lambda: settings.FEEDLENS_SCORE_CHUNK_ITEMS, _score, _predict
+    ),
+}
 STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {
-    "embedding": _embed,
     "indexing": _index,
-    "sentiment": _sentiment,
     "themes": _themes,
     "describing": _describe,
 }

@@ -9,7 +9,7 @@ from feedlens.jobs import job_status_response
 from insights.forms import AnalysisForm
 from insights.jobs import start_analysis
 from insights.models import AnalysisRun
-from insights.pipeline.run import STAGES, RunInProgress
+from insights.pipeline.run import STAGES, RunInProgress, workers_seen
 
 
 @role_required()
@@ -35,7 +35,8 @@ def analysis(request: HttpRequest) -> HttpResponse:
                 run = busy.run
             return redirect("insights:analysis_run", run_id=run.pk)
     runs = AnalysisRun.objects.select_related("source", "created_by")[:20]
-    return render(request, "insights/analysis.html", {"form": form, "runs": runs})
+    context = {"form": form, "runs": runs, "workers": workers_seen()}
+    return render(request, "insights/analysis.html", context)
 
 
 @role_required()

@@ -1,5 +1,6 @@
 """An analysis run end to end on the real models: stages, progress, re-runs and failures."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -76,10 +77,11 @@ def test_a_finished_run_is_left_alone() -> None:
 def test_a_failing_stage_fails_the_run_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     load_demo(weeks=1, per_week=20)
 
-    def broken(run: AnalysisRun, progress: object) -> int:
+    def broken(item_ids: list[int]) -> int:
         raise RuntimeError("the model file is unreadable")
 
-    monkeypatch.setitem(analysis.STAGE_FUNCTIONS, "sentiment", broken)
+    sentiment = analysis.CHUNKED_STAGES["sentiment"]
+    monkeypatch.setitem(analysis.CHUNKED_STAGES, "sentiment", replace(sentiment, work=broken))
     run = AnalysisRun.objects.create()
     with pytest.raises(RuntimeError):
         run_analysis(run.pk)

@@ -17,7 +17,7 @@ from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
 from ingestion.models import FeedbackItem
 from insights.jobs import start_analysis
-from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunStatus
+from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunChunk, RunStatus
 from insights.tasks import requeue_expired_jobs_task
 from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
 
@@ -75,19 +75,21 @@ def test_a_worker_killed_mid_run_loses_nothing(
         worker.wait(timeout=30)
         killed_at = stage_of(run.pk)
         assert killed_at[0] == RunStatus.RUNNING and killed_at[2] < items
-        first_start = AnalysisRun.objects.get(pk=run.pk).started_at
+        (killed,) = RunChunk.objects.filter(run=run, status=RunStatus.RUNNING)
         # The run waiting for it is the first thing it does: done is the proof it works.
         worker = start_worker(queue, log, answer_first=False, CELERY_VISIBILITY_TIMEOUT="5")
         wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 600, log.read_text()[-3000:])
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    # This test's own worker took the task, and it was handed out again after the kill.
-    # A third delivery is possible too: with a 5 s visibility timeout Redis may hand the task
-    # out again while the restarted worker still runs it; that copy finds the run done.
-    received = re.findall(r"Task insights\.run_analysis\[[\w-]+\] received", log.read_text())
+    # The chunk the worker was on was handed out again after the kill, and taken back by
+    # its task's id. A third delivery is possible too: with a 5 s visibility timeout Redis
+    # may hand the task out again while the restarted worker still runs it; that copy finds
+    # the chunk done.
+    received = re.findall(rf"Task insights\.\w+\[{killed.task_id}\] received", log.read_text())
     assert len(received) >= 2
-    assert AnalysisRun.objects.get(pk=run.pk).started_at > first_start
+    killed.refresh_from_db()
+    assert (killed.status, killed.attempts) == (RunStatus.DONE, 2)
     assert ItemEmbedding.objects.count() == FeedbackItem.objects.count() == items
     assert ItemSentiment.objects.exclude(predicted="").count() == items
 

@@ -446,8 +446,22 @@ def analyse_sentiment(
     on_progress(done, total) follows the scoring, the slow part."""
     if not isinstance(items, QuerySet):
         items = FeedbackItem.objects.filter(pk__in=list(items))
+    scored = score_with_llm(items_to_score(items, llm), llm, on_progress)
+    predict_from_scores(items, llm, embedder)
+    return scored
+
+
+def items_to_score(items: QuerySet[FeedbackItem], llm: LabelScorer) -> list[int]:
+    """The items the language model scores this run (see _items_to_score)."""
+    return _items_to_score(items, model_version(llm))
+
+
+def predict_from_scores(
+    items: QuerySet[FeedbackItem], llm: LabelScorer, embedder: TextEmbedder
+) -> None:
+    """Refit the classifier of each source of items when it is due, from the language
+    model's stored scores, and bring every prediction of those sources up to date."""
     version = model_version(llm)
-    scored = score_with_llm(_items_to_score(items, version), llm, on_progress)
     content_free: np.ndarray | None = None
     sources = DataSource.objects.filter(items__in=items).distinct().order_by("pk")
     for source in sources:
@@ -464,7 +478,6 @@ def analyse_sentiment(
         stale = in_source.exclude(classifier=classifier).values_list("item_id", flat=True)
         new = items.filter(source=source, sentiment__isnull=True).values_list("pk", flat=True)
         predict_sentiment(sorted({*stale, *new}), classifier, embedder)
-    return scored
 
 
 def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> list[int]:
