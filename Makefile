@@ -13,7 +13,7 @@ EVAL_ENV := DEBUG=true HF_HUB_OFFLINE=1
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/feedlens_bench
 BENCH_ENV := HF_HUB_OFFLINE=1 DEBUG=false SECRET_KEY=bench-only DATABASE_URL=$(BENCH_DATABASE_URL)
 
-.PHONY: install demo serve test eval bench bench-large bench-pages bench-scale lint format clean
+.PHONY: install demo serve test eval bench bench-large bench-pages bench-scale bench-fan-out lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,9 +73,13 @@ bench-pages: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark --pages-only --items 100000 $(BENCH_ARGS)
 
-# The long runs of issue 21, not in CI: the shared search index over a million vectors.
-bench-scale: install
+# The long runs of issue 21, not in CI: the shared search index over a million vectors,
+# and one analysis run of 20,000 items on 1 and on 2 workers (one core each).
+bench-scale: install bench-fan-out
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark_search --items 1000000
+
+bench-fan-out: install
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark_fan_out --items 20000 --workers 1 --workers 2
 
 bench-large: install
 	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

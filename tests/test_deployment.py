@@ -36,8 +36,10 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 ENV_EXAMPLE = ROOT / ".env.example"
-APP_SERVICES = ("web", "worker", "ml-worker", "beat")
-WORKERS = ("worker", "ml-worker")
+APP_SERVICES = ("web", "worker", "ml-worker", "embedding-worker", "llm-worker", "beat")
+WORKERS = ("worker", "ml-worker", "embedding-worker", "llm-worker")
+# The analysis's workers: the models in memory, one task at a time.
+MODEL_WORKERS = ("ml-worker", "embedding-worker", "llm-worker")
 ESSENTIAL_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")
 # Read by docker compose to configure the postgres service, never by the app.
 COMPOSE_ONLY_PREFIX = "POSTGRES_"
@@ -370,18 +372,40 @@ def test_worker_prefetch_multiplier_matches_the_settings(name: str) -> None:
     assert int(option(args, "--concurrency", "-c")) >= 1
 
 
+def queues_read(name: str) -> set[str]:
+    return set(option(command(name), "--queues", "-Q").split(","))
+
+
+def container_routes(name: str) -> dict[str, str]:
+    """The queue of each routed task and the default queue, as the service's settings say."""
+    code = (
+        "import json; print(json.dumps({'default': s.CELERY_TASK_DEFAULT_QUEUE,"
+        " **{task: route['queue'] for task, route in s.CELERY_TASK_ROUTES.items()}}))"
+    )
+    return json.loads(run_settings(environment(name), code))
+
+
 def test_the_workers_read_every_queue_tasks_are_sent_to() -> None:
-    read = {
-        queue for name in WORKERS for queue in option(command(name), "--queues", "-Q").split(",")
-    }
-    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    assert read == {settings.CELERY_TASK_DEFAULT_QUEUE, *routed}
+    read = set().union(*(queues_read(name) for name in WORKERS))
+    for name in APP_SERVICES:
+        assert set(container_routes(name).values()) == read, name
 
 
-def test_model_work_runs_one_task_at_a_time_on_its_own_worker() -> None:
-    args = command("ml-worker")
-    assert option(args, "--queues", "-Q") == settings.CELERY_ML_QUEUE
-    assert int(option(args, "--concurrency", "-c")) == 1
+@pytest.mark.parametrize("name", MODEL_WORKERS)
+def test_model_work_runs_one_task_at_a_time_on_workers_of_its_own(name: str) -> None:
+    assert int(option(command(name), "--concurrency", "-c")) == 1
+    routes = container_routes(name)
+    assert (
+        queues_read(name) & {routes["default"], routes["insights.send_scheduled_report"]} == set()
+    )
+
+
+def test_each_stage_of_a_run_has_a_worker_service_of_its_own() -> None:
+    routes = container_routes("ml-worker")
+    assert queues_read("ml-worker") == {routes["insights.*"]}  # the run and its other stages
+    assert queues_read("embedding-worker") == {routes["insights.embed_chunk"]}
+    assert queues_read("llm-worker") == {routes["insights.score_chunk"]}
+    assert len({routes["insights.embed_chunk"], routes["insights.score_chunk"]}) == 2
 
 
 # ---- .env.example
