@@ -77,11 +77,12 @@ def bench_queue() -> str:
     return queue
 
 
-def start_worker(log_path: Path) -> BenchWorker:
-    """Start a solo-pool worker on the benchmark queue (default and ML queue both) and
-    return it once it answers a ping."""
+def start_worker(log_path: Path, name: str = "localhost", cpu: int | None = None) -> BenchWorker:
+    """Start a solo-pool worker on the benchmark queue (default and ML queue both), named
+    name@queue and, if cpu is given, held to that one core (its models then use one thread:
+    llm.cores reads the affinity); return it once it answers a ping."""
     queue = bench_queue()
-    name = f"{queue}@localhost"
+    name = f"{name}@{queue}"
     env = {
         **os.environ,
         "DATABASE_URL": settings.DATABASE_URL,
@@ -91,6 +92,8 @@ def start_worker(log_path: Path) -> BenchWorker:
         "FEEDLENS_EAGER_TASKS": "false",
     }
     command = [sys.executable, "-m", "celery", "-A", "feedlens", "worker", "--pool=solo"]
+    if cpu is not None:
+        command = ["taskset", "--cpu-list", str(cpu), *command]
     command += ["-Q", queue, "-n", name, "--loglevel=INFO", "--without-gossip", "--without-mingle"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
