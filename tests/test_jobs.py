@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import OperationalError
+from django.db.models import F, Q
 from django.utils import timezone
 
 from feedlens.jobs import (
@@ -18,15 +19,16 @@ from feedlens.jobs import (
     claim_job,
     finish_job,
     heartbeat,
+    park_job,
     requeue_expired,
 )
 from ingestion.models import DataSource, ImportJob, ImportStatus
 from ingestion.tasks import import_file
 from insights.jobs import request_report, start_analysis
-from insights.models import AnalysisRun, CopyDraft, Report
+from insights.models import AnalysisRun, CopyDraft, Report, RunChunk
 from insights.pipeline.run import new_scheduled_run
 from insights.reports.period import last_full_week
-from insights.tasks import generate_report_task
+from insights.tasks import generate_report_task, requeue_expired_jobs_task, run_analysis_task
 
 pytestmark = pytest.mark.django_db
 
@@ -294,3 +296,47 @@ def test_a_job_the_broker_cannot_take_fails_with_the_reason_and_blocks_nothing(
         assert job.finished_at is not None
     # The failed run does not hold the schedule back.
     assert new_scheduled_run(recluster=False) is not None
+
+
+def parked_run_with_chunks(chunks: int) -> tuple[AnalysisRun, list[RunChunk]]:
+    """A run that handed its chunks to workers and waits on them, as _run_chunked leaves it."""
+    run = claimed_run()
+    made = [
+        RunChunk.objects.create(run=run, stage="embedding", item_ids=[n]) for n in range(chunks)
+    ]
+    heartbeat(run, stage="embedding", chunks_left=chunks)
+    park_job(run)
+    return run, made
+
+
+def test_a_run_waiting_on_its_chunks_is_neither_abandoned_nor_handed_out_again() -> None:
+    run, _ = parked_run_with_chunks(2)
+
+    assert run.status == "running" and run.lease_expires_at is None
+    assert not AnalysisRun.objects.get(pk=run.pk).is_abandoned
+    assert requeue_expired(AnalysisRun, run_analysis_task) == []
+    assert claim_job(AnalysisRun, run.pk, task_id="a redelivered run task") is None
+    # Once its chunks are done, the worker that finished the last takes it on, and not as a
+    # new attempt.
+    AnalysisRun.objects.filter(pk=run.pk).update(chunks_left=0)
+    taken_on = claim_job(
+        AnalysisRun, run.pk, reset={"attempts": F("attempts")}, only_if=Q(chunks_left=0)
+    )
+    assert taken_on is not None and taken_on.attempts == 1
+
+
+def test_a_chunk_whose_workers_keep_dying_fails_its_run_with_the_reason(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    run, (dying, waiting) = parked_run_with_chunks(2)
+    assert claim_job(RunChunk, dying.pk) is not None
+    RunChunk.objects.filter(pk=dying.pk).update(attempts=settings.FEEDLENS_JOB_MAX_ATTEMPTS)
+    expire_lease(dying)
+
+    with django_capture_on_commit_callbacks():
+        requeue_expired_jobs_task()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "stopped answering" in run.error
+    assert RunChunk.objects.get(pk=waiting.pk).status == "failed"  # not handed out again
+    assert claim_job(RunChunk, waiting.pk) is None
