@@ -46,6 +46,7 @@ class SyntheticRow:
     text: str
     date: datetime
     dataset: str
+    original: str  # the public text it was drawn from, before the change
 
 
 def read_source_texts(datasets_dir: Path) -> list[SourceText]:
@@ -98,6 +99,7 @@ def synthetic_rows(
             text=perturb(sources[pick].text, PERTURBATIONS[kind], i + 1, rng),
             date=start + timedelta(seconds=float(offset)),
             dataset=sources[pick].dataset,
+            original=sources[pick].text,
         )
         for i, (pick, kind, offset) in enumerate(zip(picks, kinds, offsets, strict=True))
     ]

@@ -5,11 +5,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from devtools.benchmark.synthetic import read_source_texts, synthetic_rows
 from devtools.evaluation.aspects import (
     AspectUnits,
     evaluate_aspect_sentiment,
@@ -22,6 +24,11 @@ from devtools.evaluation.cache import (
     whole_text_scores,
 )
 from devtools.evaluation.cards import evaluate_cards, tweet_items
+from devtools.evaluation.cluster_sample import (
+    MIX_ITEMS,
+    evaluate_cluster_sample,
+    mix_truth,
+)
 from devtools.evaluation.datasets import (
     read_airline_tweets,
     read_amazon_reviews,
@@ -58,9 +65,12 @@ STEP_NAMES = (
     "aspect_themes",
     "aspect_sentiment",
     "mixed_workspace",
+    "cluster_sample",
     "pain_points",
     "cards",
 )
+# The benchmark mix's dates end here: fixed, so that its weeks (the sample's strata) are too.
+MIX_END = datetime(2026, 12, 1, tzinfo=UTC)
 # Tweets scored by the language model for the prior and the pseudo-labels: the size the
 # product fits on (insights.pipeline.sentiment.stage.FIT_SAMPLE_SIZE) and the research measured.
 POOL_SIZE = 2000
@@ -243,6 +253,24 @@ def run_mixed_workspace(config: EvaluationConfig, observe: Observer | None = Non
     )
 
 
+def run_cluster_sample(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    rows = synthetic_rows(
+        read_source_texts(config.datasets_dir), MIX_ITEMS, MIX_END, seed=0, id_prefix="mix"
+    )
+    banking = read_banking77(config.datasets_dir)
+    intent_of = {
+        text.strip(): intent for text, intent in zip(banking.texts, banking.labels, strict=True)
+    }
+    vectors = embeddings(
+        [row.text for row in rows],
+        configured_embedder(),
+        config.cache_dir,
+        _stage(observe, "embed the mix"),
+    )
+    truth = mix_truth(rows, intent_of)
+    return evaluate_cluster_sample(vectors.values, truth, _stage(observe, "cluster"))
+
+
 def _sentiment_data(
     config: EvaluationConfig,
     observe: Observer | None,
@@ -313,6 +341,7 @@ STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "mixed_workspace": run_mixed_workspace,
     "pain_points": run_pain_points,
     "cards": run_cards,
+    "cluster_sample": run_cluster_sample,
 }
 
 

@@ -4,19 +4,21 @@ fixtures; the full run on the public data sets is `make eval`, not a test."""
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from devtools.benchmark.synthetic import SyntheticRow
 from devtools.evaluation import cache, mixed_workspace
 from devtools.evaluation.aspects import (
     AspectUnits,
     evaluate_aspect_sentiment,
     evaluate_aspect_themes,
 )
+from devtools.evaluation.cluster_sample import evaluate_cluster_sample, mix_truth
 from devtools.evaluation.datasets import (
     AspectReview,
     AspectSentence,
@@ -322,6 +324,28 @@ def test_aspect_sentiment_reads_the_unit_a_sentence_stands_in() -> None:
     assert rows[("the unit i", "none")]["accuracy"] == 1.0
     assert rows[("the unit i", "content-free")]["accuracy"] == 1.0
     assert "4 sentences whose opinions share one polarity (negative 25%" in section.notes[0]
+
+
+def test_the_cluster_sample_step_compares_a_fit_on_a_sample_with_one_on_every_item() -> None:
+    topics = TopicVectors(topics=6, dimensions=16, spread=0.1, seed=2)
+    vectors = np.array([topics.near(n % 6) for n in range(600)])
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        SyntheticRow(f"mix-{n}", f"text {n}", day + timedelta(days=n % 14), dataset, original)
+        for n in range(600)
+        for dataset, original in [("banking77" if n % 6 < 3 else "tweets", f"about {n % 6}")]
+    ]
+    intents = {f"about {topic}": f"intent {topic}" for topic in range(3)}
+
+    section = evaluate_cluster_sample(vectors, mix_truth(rows, intents), sample_items=150)
+
+    full, sampled = section.rows
+    assert full["fit"] == "every item" and sampled["fit"].startswith("a stratified sample of 15")
+    assert full["ARI vs full fit"] == 1.0 and full["Banking77 ARI"] == 1.0
+    # Six tight topics: a quarter of them finds the same six themes, and places the rest.
+    assert sampled["themes"] == 6 and sampled["ARI vs full fit"] == 1.0
+    assert sampled["Banking77 NMI"] == 1.0 and sampled["data set NMI"] == full["data set NMI"]
+    assert "against the intents of the 300 items drawn from it" in section.notes[1]
 
 
 def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sources() -> None:
