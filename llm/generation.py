@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Completion", "CompletionCounters", "LocalLLM", "ModelSettings", "load_llm"]
 
 MAX_TOKENS_CAP = 512
-# Tokens a prompt is evaluated in at a time, from its start (LocalLLM._evaluate). Reading the
-# same whatever came before costs the reuse of beginnings items share with the one before
-# ("@united ..."): sentiment scoring of airline tweets on 2 cores went from 16.7 to 13.4
-# items a second, the same with 32; 128 halves it (the 193-token examples end mid-block).
-EVAL_BLOCK = 64
 # The feature tokens of label scoring: the first this many vocabulary entries that are a
 # word on its own (a space, then three or more lowercase letters). Tokenizers number their
 # pieces in merge order, so these are common words and word beginnings, whatever the
@@ -206,22 +201,16 @@ class LocalLLM:
         )
 
     def _evaluate(self, tokens: list[int]) -> None:
-        """Evaluate tokens in blocks of EVAL_BLOCK from the start, keeping the whole blocks
-        already evaluated for an earlier prompt (the last one is evaluated again for its
-        logits). llama.cpp's arithmetic depends on how a prompt is cut into batches: read
-        whole, or its new end after a reused beginning, the same prompt got label scores up
-        to 0.05 apart depending on the prompt before it. Cut at the same places every time,
-        a prompt reads the same whatever came before, on any worker in any order."""
+        """Evaluate tokens, keeping the prefix already evaluated for an earlier prompt."""
         evaluated = self._llama.input_ids[: self._llama.n_tokens].tolist()
         keep = 0
         for old, new in zip(evaluated, tokens, strict=False):
             if old != new:
                 break
             keep += 1
-        keep = min(keep, len(tokens) - 1) // EVAL_BLOCK * EVAL_BLOCK
+        keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for its logits
         self._llama.n_tokens = keep
-        for start in range(keep, len(tokens), EVAL_BLOCK):
-            self._llama.eval(tokens[start : start + EVAL_BLOCK])
+        self._llama.eval(tokens[keep:])
         self.evaluated_tokens += len(tokens) - keep
 
     def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
