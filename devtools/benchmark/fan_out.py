@@ -31,7 +31,8 @@ class FanOutRun:
     chunks: int
     claims: int  # one per chunk when none was done twice
     items_per_worker_second: dict[str, float]  # per chunked stage: items / busy worker seconds
-    results: dict[str, tuple[str, str]]  # per item (its file id): predicted sentiment, scores
+    labels: dict[str, str]  # per item (its file id): its predicted sentiment
+    scores: dict[str, list[float]]  # per item scored by the language model: its raw scores
 
 
 def measure_fan_out(
@@ -76,7 +77,9 @@ def _measured(run: AnalysisRun, count: int) -> FanOutRun:
         busy = sum((end - start).total_seconds() for start, end in spans if start and end)
         done = sum(of_stage.values_list("items", flat=True))
         throughput[stage] = round(done / busy, 2) if busy else 0.0
-    sentiments = ItemSentiment.objects.values_list("item__external_id", "predicted", "llm_scores")
+    sentiments = list(
+        ItemSentiment.objects.values_list("item__external_id", "predicted", "llm_scores")
+    )
     return FanOutRun(
         workers=count,
         stage_seconds={stage: float(run.stats[stage]["seconds"]) for stage in STAGES},
@@ -84,5 +87,8 @@ def _measured(run: AnalysisRun, count: int) -> FanOutRun:
         chunks=chunks.count(),
         claims=sum(chunks.values_list("attempts", flat=True)),
         items_per_worker_second=throughput,
-        results={key: (label, str(scores)) for key, label, scores in sentiments},
+        labels={key: label for key, label, _ in sentiments},
+        scores={
+            key: [v for _, v in sorted(scores.items())] for key, _, scores in sentiments if scores
+        },
     )

@@ -76,7 +76,7 @@ def fan_out_section(runs: list[FanOutRun], items: int) -> Section:
             )
             row[f"{stage} items/worker-s"] = run.items_per_worker_second[stage]
         row["chunks"], row["claims"] = run.chunks, run.claims
-        row["same results as 1st"] = run.results == base.results
+        row |= _compared(run, base)
         rows.append(row)
     return Section(
         "fan_out",
@@ -88,8 +88,23 @@ def fan_out_section(runs: list[FanOutRun], items: int) -> Section:
             "thread); a fresh database per run. Stage seconds from the run's stats; a "
             "chunked stage's 'chunks s' runs from its first chunk claimed to its last done, "
             "and its speed-up is the first row's over this row's.",
-            "claims = chunks when no chunk was done twice; results compared: every item's "
-            "predicted sentiment and the language model's scores.",
+            "claims = chunks when no chunk was done twice. Against the first row: the share "
+            "of items with the same predicted sentiment, and the largest difference of the "
+            "language model's raw scores of an item scored in both.",
             "Target (issue 21): speed-up >= 0.8 N for the fanned-out stages.",
         ],
     )
+
+
+def _compared(run: FanOutRun, base: FanOutRun) -> dict[str, object]:
+    same = sum(run.labels.get(key) == label for key, label in base.labels.items())
+    both = set(run.scores) & set(base.scores)
+    gaps = [
+        max(abs(a - b) for a, b in zip(run.scores[key], base.scores[key], strict=True))
+        for key in both
+    ]
+    return {
+        "same sentiment": round(same / len(base.labels), 4) if base.labels else None,
+        "items scored in both": f"{len(both)} of {len(base.scores)}",
+        "largest score difference": max(gaps, default=0.0),
+    }
