@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from devtools.benchmark.worker import BenchWorker
 from ingestion.jobs import create_import_job, queue_import
 from ingestion.models import DataSource, ImportJob, ImportStatus, ItemKind
@@ -105,3 +107,18 @@ def run_pipeline(
         timings.stage_seconds[stage] = float(run.stats[stage]["seconds"])
         timings.stage_items[stage] = int(run.stats[stage]["items"])
     return timings
+
+
+def bar_observer(bar: tqdm, label: str) -> Observer:
+    """Return an observer that shows each stage's progress on bar, restarting it per stage."""
+    shown = {"stage": ""}
+
+    def show(stage: str, done: int, total: int) -> None:
+        if stage != shown["stage"]:
+            shown["stage"] = stage
+            bar.set_description(f"{label}: {stage}")
+            bar.reset(total=total or None)
+        bar.total = total or bar.total
+        bar.update(done - bar.n)
+
+    return show

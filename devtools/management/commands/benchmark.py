@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from devtools.benchmark.database import BenchmarkDatabaseError, bench_database_name, drop_database
 from devtools.benchmark.pages import PageError
-from devtools.benchmark.pipeline import Observer, PipelineError
+from devtools.benchmark.pipeline import PipelineError, bar_observer
 from devtools.benchmark.report import sections_for, write_report
 from devtools.benchmark.runner import BenchmarkConfig, run_pages_only, run_size
 from devtools.benchmark.synthetic import read_source_texts
@@ -84,23 +84,8 @@ class Command(BaseCommand):
         for size in sizes:
             with tqdm(desc=f"{size:,} items") as bar:
                 run = run_pages_only if pages_only else run_size
-                result = run(size, sources, config, _bar_observer(bar, f"{size:,} items"))
+                result = run(size, sources, config, bar_observer(bar, f"{size:,} items"))
             for section in sections_for(result):
                 self.stdout.write("\n" + text_table(section))
                 sections.append(section)
         return sections
-
-
-def _bar_observer(bar: tqdm, label: str) -> Observer:
-    """Return an observer that shows each stage's progress on bar, restarting it per stage."""
-    shown = {"stage": ""}
-
-    def show(stage: str, done: int, total: int) -> None:
-        if stage != shown["stage"]:
-            shown["stage"] = stage
-            bar.set_description(f"{label}: {stage}")
-            bar.reset(total=total or None)
-        bar.total = total or bar.total
-        bar.update(done - bar.n)
-
-    return show

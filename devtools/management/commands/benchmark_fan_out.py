@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from devtools.benchmark.database import BenchmarkDatabaseError, bench_database_name, drop_database
 from devtools.benchmark.fan_out import FanOutRun, measure_fan_out
-from devtools.benchmark.pipeline import PipelineError
+from devtools.benchmark.pipeline import PipelineError, bar_observer
 from devtools.benchmark.report import write_report
 from devtools.benchmark.synthetic import read_source_texts
 from devtools.benchmark.worker import WorkerError
@@ -41,12 +41,7 @@ class Command(BaseCommand):
         try:
             bench_database_name()
             with tqdm(desc="fan-out") as bar:
-
-                def show(stage: str, done: int, total: int) -> None:
-                    bar.set_description(f"fan-out: {stage}")
-                    bar.total, bar.n = total or None, done
-                    bar.refresh()
-
+                show = bar_observer(bar, "fan-out")
                 runs = measure_fan_out(options["items"], counts, sources, out_dir, show)
         except (BenchmarkDatabaseError, PipelineError, WorkerError) as error:
             raise CommandError(str(error)) from error
