@@ -13,10 +13,8 @@ from django.conf import settings
 
 from feedlens.jobs import (
     JOB_TASK_RETRY,
-    OPEN,
     TRANSIENT_ERRORS,
     JobHeld,
-    JobStatus,
     hand_out_on_commit,
     requeue_expired,
     send,
@@ -27,7 +25,7 @@ from insights.models import AnalysisRun, CopyDraft, Report, RunChunk
 from insights.pipeline.run import (
     advance_run,
     carry_out_chunk,
-    fail_run_of,
+    fail_runs_of_failed_chunks,
     new_scheduled_run,
     run_analysis,
 )
@@ -178,8 +176,7 @@ def requeue_expired_jobs_task() -> dict[str, list[int]]:
     their ids by kind."""
     chunks = requeue_expired(RunChunk, CHUNK_TASKS)
     # A chunk failed by requeue_expired (its workers died on it) fails its run.
-    for chunk in RunChunk.objects.filter(status=JobStatus.FAILED, run__status__in=OPEN):
-        fail_run_of(chunk)
+    fail_runs_of_failed_chunks(RunChunk.objects.all())
     return {
         "runs": requeue_expired(AnalysisRun, run_analysis_task),
         "chunks": chunks,

@@ -253,14 +253,15 @@ def carry_out_chunk(
         reset={"worker": worker},
         only_if=Q(run__status=JobStatus.RUNNING),
     )
+    this_chunk = RunChunk.objects.filter(pk=chunk_id)
     if chunk is None:
-        _fail_run_of_failed_chunk(chunk_id)
+        fail_runs_of_failed_chunks(this_chunk)
         return None
     stage = CHUNKED_STAGES[chunk.stage]
     try:
         carry_out(chunk, lambda: {"items": stage.work(chunk.item_ids)}, finish=_count_done)
     finally:
-        _fail_run_of_failed_chunk(chunk_id)
+        fail_runs_of_failed_chunks(this_chunk)
     last = AnalysisRun.objects.filter(pk=chunk.run_id, stage=chunk.stage, chunks_left=0)
     if advance and chunk.status == JobStatus.DONE and last.exists():
         advance(chunk.run_id)
@@ -277,15 +278,14 @@ def _count_done(chunk: RunChunk, **fields: object) -> None:
         )
 
 
-def _fail_run_of_failed_chunk(chunk_id: int) -> None:
-    """Fail the run of a failed chunk with the chunk's error, and drop its other chunks."""
-    failed = RunChunk.objects.filter(pk=chunk_id, status=JobStatus.FAILED).first()
-    if failed is not None:
-        fail_run_of(failed)
+def fail_runs_of_failed_chunks(chunks: QuerySet[RunChunk]) -> None:
+    """Fail the open run of each failed one of chunks (by its error or, as beat does, by
+    its workers dying on it too often) with the chunk's error; drop the run's other chunks."""
+    for chunk in chunks.filter(status=JobStatus.FAILED, run__status__in=OPEN):
+        _fail_run_of(chunk)
 
 
-def fail_run_of(chunk: RunChunk) -> None:
-    """Fail the chunk's open run with the chunk's error; its other chunks are not done."""
+def _fail_run_of(chunk: RunChunk) -> None:
     now = timezone.now()
     with transaction.atomic():
         open_run = AnalysisRun.objects.filter(pk=chunk.run_id, status__in=OPEN)
