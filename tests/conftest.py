@@ -11,9 +11,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
@@ -252,11 +253,14 @@ def _wait_for_worker(name: str, worker: subprocess.Popen[bytes], log_path: Path)
     pytest.fail(f"the Celery worker did not answer in time:\n{log_path.read_text()[-3000:]}")
 
 
-def wait_until(condition: object, timeout_s: float = 120, message: str = "") -> None:
-    """Poll condition() until it is true; fail after timeout_s."""
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout_s: float = 120, message: str = "") -> T:
+    """Poll condition() until it is true; return what it gave; fail after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
+        if value := condition():
+            return value
         time.sleep(0.2)
     pytest.fail(message or "timed out waiting for a condition")

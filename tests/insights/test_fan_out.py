@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -132,15 +132,18 @@ def test_a_chunk_whose_worker_was_killed_is_done_by_another(workers: Workers) ->
     first = workers.start("first")
     run = start_analysis()
     held = RunChunk.objects.filter(run=run, status=JobStatus.RUNNING, worker=first)
-    wait_until(held.exists, 300, "the first worker took no chunk")
-    killed = held.get()
-
-    workers.kill(first)
+    with transaction.atomic():
+        # Locked, the chunk cannot be finished by its worker before the kill (a chunk of
+        # 15 items takes well under a second); the dead worker's finish is rolled back.
+        killed = wait_until(
+            lambda: held.select_for_update().first(), 300, "the first worker took no chunk"
+        )
+        workers.kill(first)
+        # Its lease runs out (no heartbeat came from the dead worker): beat hands it out again.
+        RunChunk.objects.filter(pk=killed.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
     second = workers.start("second")
-    # Its lease runs out (no heartbeat came from the dead worker); beat hands it out again.
-    RunChunk.objects.filter(pk=killed.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
     requeue_expired_jobs_task.delay()
     wait_until(lambda: finished(run), 600, "the run did not finish")
 
