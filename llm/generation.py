@@ -71,6 +71,9 @@ class LocalLLM:
         self.path = model.path
         # Tokens evaluated so far: what a prompt sharing a prefix with the last one saves.
         self.evaluated_tokens = 0
+        # The shared beginning last evaluated as one batch from the start and still held in
+        # llama.cpp's cache (_evaluate_after_shared); empty when none is.
+        self._shared_batch: list[int] = []
         self._llama = Llama(
             model_path=str(model.path),
             n_ctx=config.context_size,
@@ -120,14 +123,20 @@ class LocalLLM:
         """Return the tokens of text as a prompt (with the begin-of-text token)."""
         return self._llama.tokenize(text.encode(), add_bos=True)
 
-    def read_labels(self, prompt: str, labels: Sequence[str]) -> LabelReading:
+    def read_labels(self, prompt: str, labels: Sequence[str], *, shared: str = "") -> LabelReading:
         """Return how likely each label is to come next after prompt, normalised over labels,
         and the logits of the feature tokens there, from the same evaluation.
 
         Each label is scored by its first token: with a leading space after a base model's
         cue ("Sentiment: negative"), without one at the start of a chat model's answer.
+        shared: the beginning of prompt that other prompts share (llm.prompts.shared_beginning);
+        given, the reading is the same whatever was read before (_evaluate_after_shared).
         """
-        self._evaluate(self.tokenize(prompt))
+        tokens = self.tokenize(prompt)
+        if shared:
+            self._evaluate_after_shared(tokens, _common_length(self.tokenize(shared), tokens))
+        else:
+            self._evaluate(tokens)
         logits = self._last_logits()
         label_logits = np.array([logits[self._first_token(label)] for label in labels])
         exp = np.exp(label_logits - label_logits.max())
@@ -157,6 +166,7 @@ class LocalLLM:
         """Return greedy text after prompt, stopped by a stop string, max_tokens or timeout_s."""
         from llama_cpp import StoppingCriteriaList
 
+        self._shared_batch = []  # llama-cpp-python may evaluate the cache again from anywhere
         deadline = time.monotonic() + timeout_s
         timed_out = False
 
@@ -188,6 +198,7 @@ class LocalLLM:
         import llama_cpp
 
         self._llama.reset()
+        self._shared_batch = []
         llama_cpp.llama_perf_context_reset(self._llama.ctx)
         self._llama.create_completion(
             prompt, max_tokens=min(max_tokens, MAX_TOKENS_CAP), temperature=0.0
@@ -203,15 +214,31 @@ class LocalLLM:
     def _evaluate(self, tokens: list[int]) -> None:
         """Evaluate tokens, keeping the prefix already evaluated for an earlier prompt."""
         evaluated = self._llama.input_ids[: self._llama.n_tokens].tolist()
-        keep = 0
-        for old, new in zip(evaluated, tokens, strict=False):
-            if old != new:
-                break
-            keep += 1
-        keep = min(keep, len(tokens) - 1)  # the last token is evaluated again for its logits
+        # The last token is evaluated again for its logits.
+        keep = min(_common_length(evaluated, tokens), len(tokens) - 1)
+        if keep < len(self._shared_batch):
+            self._shared_batch = []  # overwritten in part
         self._llama.n_tokens = keep
         self._llama.eval(tokens[keep:])
         self.evaluated_tokens += len(tokens) - keep
+
+    def _evaluate_after_shared(self, tokens: list[int], shared: int) -> None:
+        """Evaluate tokens whose first `shared` are the ones other prompts share, so that the
+        last logits depend on these tokens only. llama.cpp's arithmetic depends on how a
+        prompt is cut into batches: an item read after another that shares more of its
+        beginning, or after itself, scored up to 0.05 differently (docs/benchmarks.md, issue
+        21). So the shared part is always one batch from the start, kept for the next prompt,
+        and the rest one batch after it: as fast as reusing every shared token."""
+        shared = min(shared, len(tokens) - 1)
+        kept = self._llama.n_tokens >= shared and self._shared_batch == tokens[:shared]
+        if not kept:
+            self._llama.n_tokens = 0
+            self._llama.eval(tokens[:shared])
+            self._shared_batch = tokens[:shared]
+            self.evaluated_tokens += shared
+        self._llama.n_tokens = shared
+        self._llama.eval(tokens[shared:])
+        self.evaluated_tokens += len(tokens) - shared
 
     def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
         """Return, for each continuation, the mean log-probability of its tokens after
@@ -251,6 +278,16 @@ class LocalLLM:
     @functools.cache  # noqa: B019 - one model per process, never freed
     def _first_token(self, label: str) -> int:
         return self._continuation_tokens(label)[0]
+
+
+def _common_length(first: Sequence[int], second: Sequence[int]) -> int:
+    """Return how many tokens first and second share from their start."""
+    length = 0
+    for one, other in zip(first, second, strict=False):
+        if one != other:
+            break
+        length += 1
+    return length
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

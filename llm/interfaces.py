@@ -67,8 +67,10 @@ class LabelScorer(IdentifiedModel, Protocol):
         """Return the prompt as this model should see it."""
         ...
 
-    def read_labels(self, prompt: str, labels: Sequence[str]) -> LabelReading:
-        """Return the labels' probabilities to come next, with the feature tokens' logits."""
+    def read_labels(self, prompt: str, labels: Sequence[str], *, shared: str = "") -> LabelReading:
+        """Return the labels' probabilities to come next, with the feature tokens' logits.
+        shared: the beginning of prompt that other prompts share (its examples); given, the
+        reading depends on nothing read before it."""
         ...
 
 

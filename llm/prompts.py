@@ -46,6 +46,14 @@ class FewShotPrompt:
         return rendered.removeprefix(bos_token) if bos_token else rendered
 
 
+def shared_beginning(rendered: str, prompt: FewShotPrompt) -> str:
+    """Return the part of rendered (prompt as a model renders it) before its query: the
+    instruction and examples, the same for every query. Empty when the query cannot be
+    found in it (a template that rewrites the text)."""
+    start = rendered.rfind(prompt.query.strip())
+    return rendered[:start] if start > 0 else ""
+
+
 # Between the prompts recorded for one output that took several (a summary's lines, a
 # copy draft's themes).
 PROMPT_SEPARATOR = "\n\n----- next prompt -----\n\n"

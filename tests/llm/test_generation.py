@@ -71,6 +71,35 @@ def test_a_shared_prefix_is_evaluated_once(llm: LocalLLM) -> None:
     assert second <= first - prefix_tokens + 2
 
 
+def test_a_reading_after_a_declared_shared_beginning_does_not_depend_on_what_came_before(
+    llm: LocalLLM,
+) -> None:
+    shared = "Review: The crew was kind.\nSentiment: positive\n\nReview: Late again.\n"
+    shared += "Sentiment: negative\n\n"
+    prompts = [shared + f"Review: {text}\nSentiment:" for text in ("Lost my bag.", "Lost it.")]
+    labels = ["positive", "negative"]
+
+    def read(prompt: str) -> np.ndarray:
+        reading = llm.read_labels(prompt, labels, shared=shared)
+        return np.array([*reading.probabilities.values(), *reading.features])
+
+    llm.complete("Once upon a time", max_tokens=2)
+    first = read(prompts[0])
+    before = llm.evaluated_tokens
+    again = read(prompts[0])  # after itself: all but its last token in the cache
+    other = read(prompts[1])  # shares "Review: Lost" beyond the shared beginning
+    after_other = read(prompts[0])
+    llm.complete(prompts[0], max_tokens=2)  # a completion may evaluate the cache again
+    after_completion = read(prompts[0])
+
+    for later in (again, after_other, after_completion):
+        assert np.array_equal(later, first)  # to the last bit
+    assert not np.array_equal(other, first)
+    # The shared beginning was evaluated once: each reading after it evaluated only its own part.
+    own_part = len(llm.tokenize(prompts[0])) - len(llm.tokenize(shared))
+    assert llm.evaluated_tokens - before <= 3 * (own_part + 1) + len(llm.tokenize(prompts[0]))
+
+
 def test_the_speed_counters_come_from_a_cold_cache(llm: LocalLLM) -> None:
     prompt = "Review: The crew was kind.\nSentiment:"
     llm.label_probabilities(prompt, ["positive", "negative"])  # leaves the prompt evaluated

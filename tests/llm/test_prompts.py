@@ -1,4 +1,4 @@
-from llm.prompts import FewShotPrompt
+from llm.prompts import FewShotPrompt, shared_beginning
 
 PROMPT = FewShotPrompt(
     instruction="Label the sentiment of the last review.",
@@ -38,3 +38,15 @@ def test_a_chat_model_gets_instruction_and_examples_in_one_user_turn() -> None:
         "Review: Crashes on start\nSentiment:<end_of_turn>\n<start_of_turn>model\n"
     )
     assert "<bos>" not in rendered  # the tokenizer adds it
+
+
+def test_the_shared_beginning_is_everything_before_the_query_however_rendered() -> None:
+    completion = PROMPT.as_completion()
+    assert shared_beginning(completion, PROMPT) == (
+        "Review: Love it\nSentiment: positive\n\nReview: Broken\nSentiment: negative\n\n"
+    )
+    chat = PROMPT.as_chat(GEMMA_TEMPLATE, bos_token="<bos>", eos_token="<eos>")
+    beginning = shared_beginning(chat, PROMPT)
+    assert beginning.startswith("<start_of_turn>user\nLabel the sentiment")
+    assert chat == beginning + "Review: Crashes on start\nSentiment:" + chat.split("Sentiment:")[-1]
+    assert shared_beginning("Something else entirely", PROMPT) == ""

@@ -7,8 +7,8 @@ import numpy as np
 
 from insights.models import Sentiment
 from insights.pipeline.units import Unit, text_units
-from llm.interfaces import LabelScorer
-from llm.prompts import FewShotPrompt
+from llm.interfaces import LabelReading, LabelScorer
+from llm.prompts import FewShotPrompt, shared_beginning
 
 # Change the version with any change to the prompt below, or to what is read from it (units,
 # feature tokens): stored scores are redone.
@@ -64,7 +64,7 @@ def sentiment_prompt(text: str) -> FewShotPrompt:
 def read_texts(texts: Sequence[str], llm: LabelScorer) -> tuple[np.ndarray, np.ndarray]:
     """Return the raw label probabilities (one row per text, columns in LABELS order) and
     the model's feature logits (one row per text, float32), from one reading of each."""
-    readings = [llm.read_labels(llm.render(sentiment_prompt(t)), LABELS) for t in texts]
+    readings = [_read_labels(text, llm) for text in texts]
     probabilities = [[reading.probabilities[label] for label in LABELS] for reading in readings]
     width = len(readings[0].features) if readings else 0
     features = np.array([reading.features for reading in readings], dtype=np.float32)
@@ -72,6 +72,14 @@ def read_texts(texts: Sequence[str], llm: LabelScorer) -> tuple[np.ndarray, np.n
         np.array(probabilities).reshape(-1, len(LABELS)),
         features.reshape(len(readings), width),
     )
+
+
+def _read_labels(text: str, llm: LabelScorer) -> LabelReading:
+    """Read the labels after the text's prompt, the same whatever was read before it (the
+    examples the prompts share declared to the model)."""
+    prompt = sentiment_prompt(text)
+    rendered = llm.render(prompt)
+    return llm.read_labels(rendered, LABELS, shared=shared_beginning(rendered, prompt))
 
 
 def score_texts(texts: Sequence[str], llm: LabelScorer) -> np.ndarray:
