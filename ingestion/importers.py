@@ -32,6 +32,7 @@ from ingestion.normalise import (
     build_draft,
     read_json_number,
 )
+from ingestion.signals import items_stored
 
 FILE_FORMATS = ("csv", "json", "jsonl")
 # 1,000 rows a batch keeps each transaction short on SQLite and cuts round trips on PostgreSQL.
@@ -362,7 +363,14 @@ def store_items(
 ) -> StoreResult:
     """Store the drafts that are not already stored; return how many this call inserted."""
     fresh = _without_known_items(source, _unique_within(drafts))
-    created = _insert_counting([_item_from_draft(source, draft, import_job) for draft in fresh])
+    items = [_item_from_draft(source, draft, import_job) for draft in fresh]
+    # The items and what the listeners keep about them (the dashboards' counts) commit
+    # together: a count of every item may not fall between them.
+    with transaction.atomic():
+        created = _insert_counting(items)
+        if created:
+            stored = [item.pk for item in items if item.pk is not None]
+            items_stored.send(sender=FeedbackItem, item_ids=stored)
     ratings = [draft.rating for draft in fresh if draft.rating is not None]
     DataSource.objects.widen_rating_range(source.pk, ratings)
     return StoreResult(created=created, duplicates=len(drafts) - created)

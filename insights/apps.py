@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class InsightsConfig(AppConfig):
     name = "insights"
     verbose_name = "Insights: themes and dashboards"
+
+    def ready(self) -> None:
+        from ingestion.signals import items_stored
+        from insights.dashboards.daily_counts import count_stored_items
+
+        # New items are counted on the dashboards as soon as they are stored.
+        items_stored.connect(count_stored_items, dispatch_uid="insights.count_stored_items")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ingestion.models import DataSource, FeedbackItem
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -43,6 +44,7 @@ def add_items(
     ]
     if rating is not None:  # as every store of items does (ingestion.importers.store_items)
         DataSource.objects.widen_rating_range(source.pk, [rating])
+    rebuild_daily_counts()  # as the product does with what it writes
     return items
 
 
@@ -74,6 +76,7 @@ def make_theme(
             ItemSentiment(item=item, llm_model=version, prompt_version="v", predicted=label)
             for item, label in zip(items, labels, strict=True)
         )
+    rebuild_daily_counts()  # as a run does after writing themes and sentiment
     return theme
 
 

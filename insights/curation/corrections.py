@@ -1,8 +1,9 @@
 """People correcting the machine: rename a theme, merge two, mark one resolved or ignored,
 move an item to another theme, correct an item's sentiment.
 
-Each function makes its change in one transaction and records a Correction (who, when,
-before, after), the history shown on theme and item pages. The change itself lives on the
+Each function makes its change in one transaction, with the dashboards' counts of what it
+changed, and records a Correction (who, when, before, after), the history shown on theme
+and item pages. The change itself lives on the
 corrected rows, which re-clustering and re-scoring respect (see
 insights.pipeline.themes.identity and insights.pipeline.sentiment.stage).
 """
@@ -13,6 +14,7 @@ from django.db.models import Q
 
 from accounts.people import signed_in_person
 from ingestion.models import FeedbackItem
+from insights.dashboards.daily_counts import refresh_daily_counts, refresh_theme_counts
 from insights.models import (
     AssignmentMethod,
     Correction,
@@ -75,6 +77,7 @@ def merge_themes(source: Theme, target: Theme, user: User) -> Theme:
         # Its items leave source's broad theme, if any, for target's.
         broad = sync_parent_memberships(moved)
         refresh_theme_stats([source.pk, target.pk, *broad])
+        refresh_theme_counts([source.pk, target.pk, *broad])
         _record(
             CorrectionKind.MERGE,
             user,
@@ -163,6 +166,7 @@ def move_item_to_theme(item: FeedbackItem, theme: Theme, user: User) -> ThemeAss
         if [t.pk for t in previous] == [theme.pk]:
             raise CorrectionError(f"The item is in “{theme.name}” already.")
         assignment = move_item(item, theme, signed_in_person(user))
+        refresh_daily_counts([item.pk])
         _record(
             CorrectionKind.MOVE,
             user,
@@ -185,6 +189,7 @@ def correct_item_sentiment(item: FeedbackItem, label: str, user: User) -> ItemSe
             sentiment = correct_sentiment(item, label, signed_in_person(user))
         except SentimentError as error:
             raise CorrectionError(str(error)) from error
+        refresh_daily_counts([item.pk])
         _record(
             CorrectionKind.SENTIMENT,
             user,
@@ -214,6 +219,7 @@ def correct_theme_sentiment(assignment: ThemeAssignment, label: str, user: User)
         locked.save(update_fields=["sentiment", "sentiment_by_person"])
         # Its broad theme, if any, reads the item as its sub-theme does.
         sync_parent_memberships([locked.item_id])
+        refresh_daily_counts([locked.item_id])
         _record(
             CorrectionKind.THEME_SENTIMENT,
             user,

@@ -96,9 +96,9 @@ class FeedbackFilters:
         if project := self.values.get("project"):
             condition &= Q(**{f"{prefix}source__project": project})
         if start := self.values.get("start"):
-            condition &= Q(**{f"{prefix}created_at__gte": _day_start(start)})
+            condition &= Q(**{f"{prefix}created_at__gte": start_of_day(start)})
         if end := self.values.get("end"):
-            condition &= Q(**{f"{prefix}created_at__lt": _day_start(end + timedelta(days=1))})
+            condition &= Q(**{f"{prefix}created_at__lt": start_of_day(end + timedelta(days=1))})
         if source := self.values.get("source"):
             condition &= Q(**{f"{prefix}source": source})
         if kind := self.values.get("kind"):
@@ -109,22 +109,51 @@ class FeedbackFilters:
             condition &= self._rating_condition(rating, prefix)
         return condition
 
+    def daily_condition(self) -> Q:
+        """Return the filters as one condition on the daily counts (insights.models.
+        DailyItemCount and DailyThemeCount), which keep each item's day, source, kind, rating
+        point and sentiment: the same items as condition() lets through."""
+        condition = Q()
+        if project := self.values.get("project"):
+            condition &= Q(source__project=project)
+        if start := self.values.get("start"):
+            condition &= Q(day__gte=start)
+        if end := self.values.get("end"):
+            condition &= Q(day__lte=end)
+        if source := self.values.get("source"):
+            condition &= Q(source=source)
+        if kind := self.values.get("kind"):
+            condition &= Q(kind=kind)
+        if sentiment := self.values.get("sentiment"):
+            condition &= Q(sentiment=sentiment)
+        if rating := self.values.get("rating"):
+            if rating == NO_RATING:
+                condition &= Q(rating_point__isnull=True)
+            else:
+                sources, point = self._rated(rating)
+                condition &= Q(source__in=sources, rating_point=point)
+        return condition
+
     def _rating_condition(self, rating: str, prefix: str) -> Q:
         if rating == NO_RATING:
             return Q(**{f"{prefix}rating__isnull": True})
-        # Ratings are stored as floats: 4 is 3.5 <= r < 4.5, among sources on that scale;
-        # a source whose scale is not known yet (no rating above 3) is taken to use stars.
-        points, out_of_ten, _ = rating.partition(OUT_OF_TEN)
-        scales = TEN_POINT_SCALES if out_of_ten else STAR_SCALES
-        sources = [pk for pk, scale in self.scales.items() if (scale or STARS) in scales]
-        value = int(points)
+        # Ratings are stored as floats: 4 is 3.5 <= r < 4.5 (the daily counts' rating point).
+        sources, point = self._rated(rating)
         return Q(
             **{
                 f"{prefix}source__in": sources,
-                f"{prefix}rating__gte": value - 0.5,
-                f"{prefix}rating__lt": value + 0.5,
+                f"{prefix}rating__gte": point - 0.5,
+                f"{prefix}rating__lt": point + 0.5,
             }
         )
+
+    def _rated(self, rating: str) -> tuple[list[int], int]:
+        """The sources a rating choice ("4", "7/10") is on the scale of, and its point; a
+        source whose scale is not known yet (no rating above 3) is taken to use stars."""
+        points, out_of_ten, _ = rating.partition(OUT_OF_TEN)
+        scales = TEN_POINT_SCALES if out_of_ten else STAR_SCALES
+        sources = [pk for pk, scale in self.scales.items() if (scale or STARS) in scales]
+        return sources, int(points)
 
     def apply(self, queryset: QuerySet, path: str = "") -> QuerySet:
         return queryset.filter(self.condition(path))
@@ -149,7 +178,8 @@ class FeedbackFilters:
         return str(value)
 
 
-def _day_start(day: date) -> datetime:
+def start_of_day(day: date) -> datetime:
+    """The first moment of the day in the site's time zone: where the date filters cut."""
     return timezone.make_aware(datetime.combine(day, time.min))
 
 

@@ -1,19 +1,25 @@
-"""Aggregates behind the dashboard pages, computed in the database (GROUP BY), never by
-loading items into Python: the pages must stay fast at 100,000 items."""
+"""Aggregates behind the dashboard pages, computed in the database (GROUP BY) from the daily
+counts (insights.dashboards.daily_counts), never by loading or counting items one by one:
+the pages must stay fast at a million items."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from math import sqrt
 from typing import Any
 
-from django.db.models import Count, DateField, Q, QuerySet
+from django.db.models import Count, DateField, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.models import Theme, sentiment_label_is, theme_sentiment_label_is
+from insights.models import (
+    DailyItemCount,
+    DailyThemeCount,
+    Theme,
+    sentiment_label_is,
+    theme_sentiment_label_is,
+)
 from insights.models.sentiment_labels import NOT_ANALYSED, SENTIMENT_LABELS, SentimentLabel
 from insights.pipeline.describing.cards import card_headline
 
@@ -46,22 +52,6 @@ def sentiment_counts(
 ITEM_TO_ASSIGNMENT = "theme_assignments__"
 
 
-def weekly_sentiment_counts(
-    items: QuerySet[FeedbackItem], toward_theme: str | None = None
-) -> list[dict[str, Any]]:
-    """Return one row per week (Monday) with the item count and the count per sentiment
-    (toward_theme as in sentiment_counts), oldest first; items without a date are left
-    out."""
-    rows = (
-        items.filter(created_at__isnull=False)
-        .annotate(week=TruncWeek("created_at"))
-        .values("week")
-        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=toward_theme))
-        .order_by("week")
-    )
-    return [dict(row) for row in rows]
-
-
 # A theme is rising when its items in the latest full week grew by at least half over the
 # week before, when that week has enough items to matter, and when the increase is more than
 # chance explains: counts of independent reports vary like Poisson counts, so the difference
@@ -85,6 +75,14 @@ class SentimentSplit:
     negative: int
     neutral: int
     positive: int
+
+    @classmethod
+    def of_labels(cls, items_by_label: Mapping[str, int]) -> "SentimentSplit":
+        """Return the split of item counts by label (any other label: not analysed)."""
+        return cls(
+            sum(items_by_label.values()),
+            *(items_by_label.get(label.value, 0) for label in SENTIMENT_LABELS),
+        )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> "SentimentSplit":
@@ -173,11 +171,10 @@ class Overview:
 
 
 def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Overview:
-    """Return the overview of the items the filters let through, from two grouped queries
-    over the items (one by week, source and kind; one by week and theme) and one over the
-    live themes."""
-    items = filters.apply(FeedbackItem.objects.all())
-    groups = overview_counts(items)
+    """Return the overview of the items the filters let through, from the daily counts
+    (insights.dashboards.daily_counts): one grouped query of the items' (by week, source,
+    kind), one of the themes' (by theme and week), and one over the live themes."""
+    groups = overview_counts(filters)
     by_week = _sum_by(groups, 0)
     undated = by_week.pop(None, NO_ITEMS).total
     weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(by_week)]
@@ -189,48 +186,50 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
         totals=_sum_splits(groups.values()),
         by_source=_sum_by(groups, 1),
         by_kind=_sum_by(groups, 2),
-        themes=theme_stats(theme_week_counts(items), latest),
+        themes=theme_stats(theme_week_counts(filters), latest),
     )
 
 
 GroupKey = tuple[date | None, int, str]
-ThemeWeek = tuple[int | None, date | None]
+ThemeWeek = tuple[int, date | None]
 
 
-def _week() -> TruncWeek:
-    # Weeks are dates, each the Monday in the current time zone: datetimes would be made
-    # aware row by row, which cost tens of milliseconds over the ~3,000 groups of 100,000
-    # items.
-    return TruncWeek("created_at", output_field=DateField())
+def split_counts(
+    counts: QuerySet[Any], by: Sequence[str], label: str = "sentiment"
+) -> dict[Any, SentimentSplit]:
+    """Return the sentiment split of the daily counts (DailyItemCount or DailyThemeCount
+    rows) per value of the columns by, in one GROUP BY; label: the column of the sentiment
+    to split by ("toward_theme": a theme's items by their sentiment toward it). A column
+    "week" is the Monday of the row's day (None: the items without a date)."""
+    if "week" in by:
+        counts = counts.annotate(week=TruncWeek("day", output_field=DateField()))
+    rows = counts.order_by().values(*by, label).annotate(items_counted=Sum("items"))
+    by_key: dict[tuple[Any, ...], dict[str, int]] = {}
+    for row in rows:
+        by_key.setdefault(tuple(row[name] for name in by), {})[row[label]] = row["items_counted"]
+    return {key: SentimentSplit.of_labels(labels) for key, labels in by_key.items()}
 
 
-def overview_counts(items: QuerySet[FeedbackItem]) -> dict[GroupKey, SentimentSplit]:
-    """Return the sentiment split of the items per (week, source id, kind), in one GROUP
-    BY: one pass over the items serves the weekly chart, the sources and the kinds (week
+def items_in_view(filters: FeedbackFilters) -> int:
+    """Return how many items the filters let through, from the daily counts."""
+    counts = DailyItemCount.objects.filter(filters.daily_condition())
+    return counts.aggregate(items_counted=Sum("items"))["items_counted"] or 0
+
+
+def overview_counts(filters: FeedbackFilters) -> dict[GroupKey, SentimentSplit]:
+    """Return the sentiment split of the items in view per (week, source id, kind): one
+    pass over the daily counts serves the weekly chart, the sources and the kinds (week
     None holds the items without a date)."""
-    rows = (
-        items.annotate(week=_week())
-        .values("week", "source", "kind")
-        .annotate(total=Count("pk"), **sentiment_counts())
-        .order_by()
-    )
-    return {(row["week"], row["source"], row["kind"]): SentimentSplit.from_row(row) for row in rows}
+    counts = DailyItemCount.objects.filter(filters.daily_condition())
+    return split_counts(counts, ("week", "source", "kind"))
 
 
-def theme_week_counts(items: QuerySet[FeedbackItem]) -> dict[ThemeWeek, SentimentSplit]:
-    """Return the sentiment split of the items per (theme id, week), in one GROUP BY over
-    their theme assignments: an item counts in each theme it belongs to, with its sentiment
-    toward that theme (theme None holds the items in no theme), so these do not add up to
-    the items."""
-    rows = (
-        items.annotate(week=_week())
-        .values("theme_assignments__theme", "week")
-        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT))
-        .order_by()
-    )
-    return {
-        (row["theme_assignments__theme"], row["week"]): SentimentSplit.from_row(row) for row in rows
-    }
+def theme_week_counts(filters: FeedbackFilters) -> dict[ThemeWeek, SentimentSplit]:
+    """Return the sentiment split of the items in view per (theme id, week): an item counts
+    in each theme it belongs to, with its sentiment toward that theme, so these do not add
+    up to the items."""
+    counts = DailyThemeCount.objects.filter(filters.daily_condition())
+    return split_counts(counts, ("theme", "week"), "toward_theme")
 
 
 def latest_full_week(weeks: list[dict[str, Any]], ends_on: date) -> date | None:

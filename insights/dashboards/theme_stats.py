@@ -1,23 +1,18 @@
-"""Aggregates behind the theme list and a theme's page, computed in the database with the
-overview's counts (insights.dashboards.overview): the items of each theme within the
-filters, their share of the filtered items and their split by sentiment."""
+"""Aggregates behind the theme list and a theme's page, computed in the database from the
+daily counts as the overview's are (insights.dashboards.overview): the items of each theme
+within the filters, their share of the filtered items and their split by sentiment."""
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import Substr
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.dashboards.overview import (
-    ITEM_TO_ASSIGNMENT,
-    NO_ITEMS,
-    SentimentSplit,
-    sentiment_counts,
-    weekly_sentiment_counts,
-)
-from insights.models import Theme, ThemeStatus, listed_items
+from insights.dashboards.overview import NO_ITEMS, SentimentSplit, items_in_view, split_counts
+from insights.models import DailyThemeCount, Theme, ThemeStatus, listed_items
 from insights.models.sentiment_labels import SHOWN_LABELS
 
 # Listed unless people ask for the themes they closed too.
@@ -50,17 +45,16 @@ class ThemeDetail:
 def theme_list(filters: FeedbackFilters, show_closed: bool = False) -> ThemeList:
     """Return every open theme (closed ones too when show_closed) with its items counted
     within the filters, biggest first; with active filters, only themes with items. Two
-    aggregate queries over the items (by theme, and their total), one over the themes."""
+    queries over the daily counts (by theme, and the items' total), one over the themes."""
     themes = Theme.objects.live()
     if not show_closed:
         themes = themes.filter(status__in=OPEN_STATUSES)
     themes = themes.select_related("project").only(
         "id", "name", "name_source", "keywords", "status", "size", "parent", "project__name"
     )
-    items = filters.apply(FeedbackItem.objects.all())
-    splits = splits_by_theme(items)
+    splits = splits_by_theme(filters)
     # An item may be in several themes: the splits do not add up to the items.
-    total = items.count()
+    total = items_in_view(filters)
     rows = [_theme_row(theme, splits.get(theme.pk, NO_ITEMS), total) for theme in themes]
     if filters.is_active:
         rows = [row for row in rows if row["count"]]
@@ -91,16 +85,18 @@ def _as_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return tree
 
 
-def splits_by_theme(items: QuerySet[FeedbackItem]) -> dict[int | None, SentimentSplit]:
-    """Return the items' sentiment split per theme id (None: in no theme), in one pass over
-    their theme assignments; an item counts in each theme it belongs to, with its sentiment
-    toward that theme."""
-    rows = (
-        items.order_by()
-        .values("theme_assignments__theme")
-        .annotate(total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT))
-    )
-    return {row["theme_assignments__theme"]: SentimentSplit.from_row(row) for row in rows}
+def splits_by_theme(
+    filters: FeedbackFilters, themes: Collection[int] | None = None
+) -> dict[int, SentimentSplit]:
+    """Return the sentiment split of the items in view per theme id (of the given themes
+    only, if given): an item counts in each theme it belongs to, with its sentiment toward
+    that theme."""
+    counts = DailyThemeCount.objects.filter(filters.daily_condition())
+    if themes is not None:
+        counts = counts.filter(theme__in=list(themes))
+    return {
+        key[0]: split for key, split in split_counts(counts, ("theme",), "toward_theme").items()
+    }
 
 
 def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any]:
@@ -114,13 +110,17 @@ def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any
 
 def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     """Return the theme's items within the filters: their split, share of the filtered items
-    and weekly counts, and the items themselves nearest the theme's centre first."""
+    and weekly counts (from the daily counts), and the items themselves nearest the theme's
+    centre first."""
+    counts = DailyThemeCount.objects.filter(filters.daily_condition(), theme=theme)
+    by_week = {
+        key[0]: split for key, split in split_counts(counts, ("week",), "toward_theme").items()
+    }
+    split = sum(by_week.values(), NO_ITEMS)
+    weeks = [{"week": week, **asdict(by_week[week])} for week in sorted(filter(None, by_week))]
     items = filters.apply(FeedbackItem.objects.filter(theme_assignments__theme=theme))
     # The filter on theme_assignments above joins the theme's assignment alone: the
-    # sentiment counted, the order and the quoted span below are this theme's.
-    weeks = weekly_sentiment_counts(items, toward_theme=ITEM_TO_ASSIGNMENT)
-    split = _split_with_weeks(items, weeks)
-    total = filters.apply(FeedbackItem.objects.all()).count()
+    # sentiment, the order and the quoted span below are this theme's.
     listed = (
         listed_items(items)
         .annotate(
@@ -130,7 +130,7 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
         )
         .order_by("-similarity", "pk")
     )
-    return ThemeDetail(split, percent(split.total, total), weeks, listed)
+    return ThemeDetail(split, percent(split.total, items_in_view(filters)), weeks, listed)
 
 
 def sub_theme_counts(theme: Theme, filters: FeedbackFilters) -> list[dict[str, Any]]:
@@ -141,19 +141,13 @@ def sub_theme_counts(theme: Theme, filters: FeedbackFilters) -> list[dict[str, A
     children = list(Theme.objects.live().filter(parent=theme).only("id", "name", "status"))
     if not children:
         return []
-    counts = dict(
-        filters.apply(FeedbackItem.objects.filter(theme_assignments__theme__in=children))
-        .values("theme_assignments__theme")
-        .annotate(total=Count("pk"))
-        .values_list("theme_assignments__theme", "total")
-        .order_by()
-    )
-    whole = filters.apply(FeedbackItem.objects.filter(theme_assignments__theme=theme)).count()
+    splits = splits_by_theme(filters, [theme.pk, *(child.pk for child in children)])
+    whole = splits.get(theme.pk, NO_ITEMS).total
     rows = [
         {
             "theme": child,
-            "count": counts.get(child.pk, 0),
-            "percent": percent(counts.get(child.pk, 0), whole),
+            "count": splits.get(child.pk, NO_ITEMS).total,
+            "percent": percent(splits.get(child.pk, NO_ITEMS).total, whole),
         }
         for child in children
     ]
@@ -165,15 +159,6 @@ def _unit_quote() -> Substr:
     for an item in it whole)."""
     start = F("theme_assignments__unit_start")
     return Substr("text", start + 1, F("theme_assignments__unit_end") - start)
-
-
-def _split_with_weeks(items: QuerySet[FeedbackItem], weeks: list[dict[str, Any]]) -> SentimentSplit:
-    """Return the items' split: the weekly rows summed, plus the items without a date (a
-    small indexed query instead of a second pass over them all)."""
-    undated = items.filter(created_at__isnull=True).aggregate(
-        total=Count("pk"), **sentiment_counts(toward_theme=ITEM_TO_ASSIGNMENT)
-    )
-    return sum((SentimentSplit.from_row(row) for row in weeks), SentimentSplit.from_row(undated))
 
 
 def split_parts(split: SentimentSplit) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from insights.models.analysis import (
     themes_of_items,
 )
 from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
+from insights.models.daily_counts import DailyItemCount, DailyThemeCount
 from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
 from insights.models.querysets import (
     ThemeHierarchy,
@@ -40,6 +41,8 @@ __all__ = [
     "CopyKind",
     "Correction",
     "CorrectionKind",
+    "DailyItemCount",
+    "DailyThemeCount",
     "EvaluationLabel",
     "ItemEmbedding",
     "ItemSentiment",

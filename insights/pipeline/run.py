@@ -41,6 +41,7 @@ from feedlens.jobs import (
     park_job,
 )
 from ingestion.models import FeedbackItem
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.local_models import configured_embedder, configured_llm
 from insights.models import AnalysisRun, RunChunk, Theme
 from insights.pipeline.describing.describe import describe_themes
@@ -378,6 +379,7 @@ def _score(item_ids: list[int]) -> int:
 
 def _predict(run: AnalysisRun) -> str:
     predict_from_scores(_run_items(run), configured_llm(), configured_embedder())
+    rebuild_daily_counts()  # the dashboards count the new sentiment
     return ""
 
 
@@ -396,6 +398,7 @@ def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
         outcome = StageOutcome(joined + leftovers.assigned, leftovers.describe())
     # The sentiment stage read the units before they were in these themes.
     read_pending_theme_sentiments()
+    rebuild_daily_counts()  # the dashboards count the themes' items
     return outcome
 
 

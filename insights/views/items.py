@@ -13,6 +13,7 @@ from feedlens.access import role_required
 from ingestion.models import FeedbackItem
 from insights.curation import corrections
 from insights.dashboards.filters import FeedbackFilters
+from insights.dashboards.overview import items_in_view
 from insights.forms import MoveItemForm, SentimentCorrectionForm
 from insights.models import (
     AssignmentMethod,
@@ -34,7 +35,9 @@ def item_list(request: HttpRequest) -> HttpResponse:
     items = listed_items(filters.apply(FeedbackItem.objects.all())).prefetch_related(
         themes_of_items()
     )
-    context = {"filters": filters, **paginated(items, filters, request.GET.get("page"))}
+    # Counted from the daily counts: a COUNT over a million items takes longer than the page.
+    count = items_in_view(filters)
+    context = {"filters": filters, **paginated(items, filters, request.GET.get("page"), count)}
     return render(request, "insights/item_list.html", context)
 
 

@@ -17,6 +17,7 @@ from ingestion.demo.generator import RISING_THEME, THEME_PARAMS, generate_demo_f
 from ingestion.demo.load import load_demo_feedback
 from ingestion.models import DataSource, FeedbackItem
 from insights.dashboards import overview as dashboard
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import SentimentSplit, ThemeStats
 from insights.models import ItemSentiment, ModelVersion, Theme, ThemeAssignment
@@ -71,6 +72,7 @@ def add_counted_items(
         ThemeAssignment.objects.bulk_create(
             ThemeAssignment(item=item, theme=theme, method="cluster") for item in items
         )
+    rebuild_daily_counts()  # as a run does after writing themes and sentiment
     return items
 
 
@@ -164,6 +166,7 @@ def test_an_item_in_two_themes_counts_in_each_theme_and_once_in_every_total(
         ThemeAssignment(item=item, theme=crash, method="cluster")
         for item in FeedbackItem.objects.filter(theme_assignments__theme__name="Budgets")
     )
+    rebuild_daily_counts()
     page = overview(support_lead)
     assert page.context["totals"] == SentimentSplit(total=47, negative=22, neutral=3, positive=20)
     assert figure(page, "figure-volume")["positive"] == [10, 10, 0]
@@ -420,6 +423,7 @@ def test_on_the_demo_data_only_the_receipt_crash_in_5_2_is_rising() -> None:
         ItemSentiment(item_id=pk, llm_model=version, predicted=meta["demo_sentiment"])
         for pk, meta in items
     )
+    rebuild_daily_counts()  # as a run does after writing themes and sentiment
 
     view = dashboard.build_overview(FeedbackFilters({}))
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.models import AnalysisRun, ItemSentiment, ModelVersion
 from tests.factories import make_theme
 
@@ -31,13 +32,15 @@ def admin_client(client: Client) -> Client:
 
 
 def add_item(source: DataSource, text: str, kind: str, day: int) -> FeedbackItem:
-    return FeedbackItem.objects.create(
+    item = FeedbackItem.objects.create(
         source=source,
         kind=kind,
         text=text,
         content_hash=f"{text}-{day}",
         created_at=datetime(2026, 11, day, 12, tzinfo=UTC),
     )
+    rebuild_daily_counts()  # as the product does with what it writes
+    return item
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from ingestion.models import DataSource, FeedbackItem, Project
 from insights.curation.corrections import CorrectionError, merge_themes, move_item_to_theme
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.theme_stats import theme_list
 from insights.forms import CopyDraftForm, MoveItemForm
@@ -163,6 +164,7 @@ def test_the_pages_can_be_scoped_to_one_project(
 ) -> None:
     app, airline = two_products
     recluster(EMBEDDING_MODEL, seed=0)
+    rebuild_daily_counts()  # as a run does after its themes
     airline_project = airline[0].source.project
     scoped = FeedbackFilters({"project": str(airline_project.pk)})
 

@@ -17,6 +17,7 @@ from insights.curation.corrections import (
     move_item_to_theme,
     rename_theme,
 )
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import build_overview
 from insights.dashboards.theme_stats import theme_list
@@ -90,6 +91,7 @@ def clustering(split_products: bool = True) -> Clustering:
 def store(split_products: bool = True) -> None:
     points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
     _store_clustering(the_scope(), points, clustering(split_products))
+    rebuild_daily_counts()  # as a run does after its themes
 
 
 def theme_of_topic(topic: int) -> Theme:
@@ -314,6 +316,7 @@ def store_three_levels() -> tuple[Theme, Theme]:
     """Store three_levels(); return the app's theme and its sync-and-exports theme."""
     points = theme_points(FeedbackItem.objects.all(), EMBEDDING_MODEL)
     _store_clustering(the_scope(), points, three_levels())
+    rebuild_daily_counts()  # as a run does after its themes
     middle = Theme.objects.get(pk=theme_of_topic(1).parent_id)
     return Theme.objects.get(pk=middle.parent_id), middle
 

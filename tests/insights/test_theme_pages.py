@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts import roles
 from ingestion.models import DataSource, FeedbackItem
 from insights.curation.corrections import merge_themes, rename_theme
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.models import ItemSentiment, ModelVersion, Theme
 from insights.pipeline.describing.cards import CardItem, FieldBaseline, build_card
 from insights.pipeline.themes.keywords import Phrase
@@ -70,6 +71,7 @@ def add_item(
             confidence=0.8,
             probabilities={label: 0.8},
         )
+    rebuild_daily_counts()  # as the product does with what it writes
     return item
 
 
@@ -83,6 +85,7 @@ def test_the_theme_list_shows_size_share_and_sentiment_split(lead: Client) -> No
     small = make_theme("Dark mode", [add_item("Please add dark mode", label="neutral")])
     add_item("An item in no theme")
     ItemSentiment.objects.filter(item__text="Scanning crash 0").update(corrected="neutral")
+    rebuild_daily_counts()
 
     page = lead.get(reverse("insights:theme_list"))
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import roles
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import build_overview
 from insights.dashboards.theme_stats import theme_detail, theme_list
@@ -144,6 +145,7 @@ def crew_and_delays() -> tuple[Theme, Theme, int]:
     put_in(crew, review, span_of(TWO_OPINIONS, CREW))
     put_in(delays, review, span_of(TWO_OPINIONS, DELAY))
     assert read_theme_sentiments([review]) == 2
+    rebuild_daily_counts()  # as a run does after its themes
     return crew, delays, review
 
 
@@ -190,6 +192,7 @@ def test_without_a_reading_of_its_unit_the_items_own_label_counts() -> None:
     whole = make_theme("Everything")
     put_in(whole, review, None)
     read_theme_sentiments([review])
+    rebuild_daily_counts()
     assert toward(delays, review) == toward(whole, review) == ""
     for theme in (delays, whole):
         assert theme_detail(theme, no_filters()).split.negative == 1
