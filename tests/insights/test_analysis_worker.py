@@ -31,6 +31,13 @@ def load_demo(per_week: int) -> int:
     return load_demo_feedback(records).created
 
 
+def held_in_sentiment(run_id: int) -> bool:
+    """Whether the run is in its sentiment stage, past its first chunk, and held by its
+    worker under a lease (not waiting on chunks, when it holds none)."""
+    run = AnalysisRun.objects.get(pk=run_id)
+    return run.stage == "sentiment" and run.done > 0 and run.lease_expires_at is not None
+
+
 def stage_of(run_id: int) -> tuple[str, str, int, int]:
     run = AnalysisRun.objects.get(pk=run_id)
     return run.status, run.stage, run.done, run.total
@@ -111,7 +118,7 @@ def test_a_run_whose_worker_died_is_taken_again_once_its_lease_runs_out(
     run = start_analysis()
     try:
         wait_until(
-            lambda: stage_of(run.pk)[1] == "sentiment" and stage_of(run.pk)[2] > 0,
+            lambda: held_in_sentiment(run.pk),
             300,
             "the run never reached the sentiment stage",
         )
