@@ -25,7 +25,7 @@ from insights.models import (
     themes_of_items,
 )
 from insights.pipeline.sentiment.stage import rating_bounds, unit_sentiments
-from insights.views.pages import apply_correction, paginated, report_invalid
+from insights.views.pages import apply_correction, newest_first_paginated, report_invalid
 from insights.wording import speaks_to_the_model
 
 
@@ -37,7 +37,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     )
     # Counted from the daily counts: a COUNT over a million items takes longer than the page.
     count = items_in_view(filters)
-    context = {"filters": filters, **paginated(items, filters, request.GET.get("page"), count)}
+    context = {"filters": filters, **newest_first_paginated(items, filters, request.GET, count)}
     return render(request, "insights/item_list.html", context)
 
 

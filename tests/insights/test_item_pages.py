@@ -1,17 +1,23 @@
 """The feedback list and the item page: what the analysis said and which model said it."""
 
 import re
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.http import QueryDict
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import roles
+from ingestion.models import FeedbackItem
 from insights.curation.corrections import correct_item_sentiment, move_item_to_theme
 from insights.models import ItemSentiment, SentimentClassifier
-from tests.factories import make_theme
+from tests.factories import add_items, make_theme
 from tests.insights.test_theme_pages import add_item, model_version, person
 
 pytestmark = pytest.mark.django_db
@@ -57,9 +63,52 @@ def test_the_list_filters_and_pages_keeping_the_filters_in_the_links(lead: Clien
 
     assert first.context["page"].paginator.count == 60
     assert len(first.context["page"]) == 50 and len(second.context["page"]) == 10
-    assert 'href="?kind=review&amp;sentiment=negative&amp;page=2"' in first.content.decode()
+    # The link keeps the filters, and says where the page ends (see the test below).
+    assert 'href="?kind=review&amp;sentiment=negative&amp;page=2&amp;after=' in (
+        first.content.decode()
+    )
     texts = {item.text for item in [*first.context["page"], *second.context["page"]]}
     assert texts == {f"bad {n}" for n in range(60)}
+
+
+def test_the_list_pages_from_where_the_page_ends_through_ties_and_undated_items(
+    lead: Client,
+) -> None:
+    """Five items written at each moment (the id breaks the tie) and a dozen without a date
+    (listed last): following the links forth and back shows every item once, in the
+    list's order, with no page read by counting past the items before it."""
+    url = reverse("insights:item_list")
+    for n in range(128):
+        add_items(f"item {n}", when=datetime(2026, 11, 1 + n // 5, 9, tzinfo=UTC))
+    add_items(*(f"undated {n}" for n in range(12)), when=None)
+    in_order = list(FeedbackItem.objects.values_list("pk", flat=True))
+
+    pages, query = [], {"page": "1"}
+    while True:
+        with CaptureQueriesContext(connection) as queries:
+            response = lead.get(url, QueryDict(urlencode(query)))
+        pages.append([item.pk for item in response.context["page"]])
+        if len(pages) > 1:
+            assert not any("OFFSET" in q["sql"] for q in queries.captured_queries)
+        if not response.context["next_query"]:
+            break
+        query = dict(QueryDict(response.context["next_query"]).items())
+    assert [pk for page in pages for pk in page] == in_order
+    assert [len(page) for page in pages] == [50, 50, 40]
+
+    back = []
+    while response.context["previous_query"]:
+        query = dict(QueryDict(response.context["previous_query"]).items())
+        response = lead.get(url, QueryDict(urlencode(query)))
+        back.insert(0, [item.pk for item in response.context["page"]])
+    assert back == pages[:-1]
+
+
+def test_a_link_to_a_page_whose_cursor_does_not_read_falls_back_to_counting(lead: Client) -> None:
+    for n in range(60):
+        add_item(f"item {n}", 1 + n % 28)
+    response = lead.get(reverse("insights:item_list"), {"page": "2", "after": "not a cursor"})
+    assert len(response.context["page"]) == 10
 
 
 def test_the_list_takes_the_same_few_queries_for_a_full_page(
