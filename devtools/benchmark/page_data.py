@@ -9,14 +9,16 @@ sizes from a long-tailed distribution, sentiment in airline-tweet proportions, a
 in two themes by halves of its text.
 """
 
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import transaction
 
 from devtools.benchmark.synthetic import SourceText, SyntheticRow, synthetic_rows
 from ingestion.models import DataSource, FeedbackItem, ItemKind
+from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.models import (
     AssignmentMethod,
     ItemEmbedding,
@@ -32,6 +34,8 @@ from insights.models import (
 from insights.pipeline.units import SPLIT_ABOVE_CHARS
 
 BATCH_SIZE = 5_000
+# A year of feedback: the pages count by day, so how many days the items span matters.
+PERIOD = timedelta(weeks=52)
 DIMENSIONS = 384  # all-MiniLM-L6-v2's, the default embedder
 THEMES = 120
 UNASSIGNED_SHARE = 0.05
@@ -47,11 +51,12 @@ Progress = Callable[[int, int], None]
 
 def fill_page_data(
     sources: Sequence[SourceText], n: int, embedding_model: str, seed: int, progress: Progress
-) -> None:
+) -> float:
     """Store n synthetic items with embeddings, themes and sentiment in the current (empty)
-    database, calling progress(done, n) after each batch."""
+    database, calling progress(done, n) after each batch, then count them for the pages as
+    a run does; return the seconds that counting took."""
     rng = np.random.default_rng(seed)
-    rows = synthetic_rows(sources, n, datetime.now(UTC), seed=seed)
+    rows = synthetic_rows(sources, n, datetime.now(UTC), seed=seed, period=PERIOD)
     stored_sources = [
         DataSource.objects.create(name=name, item_kind=kind, kind="upload")
         for name, kind in SOURCES
@@ -67,6 +72,9 @@ def fill_page_data(
             _sentiments(items, version, rng)
         progress(min(start + BATCH_SIZE, n), n)
     _describe_themes(themes)
+    began = time.perf_counter()
+    rebuild_daily_counts()
+    return time.perf_counter() - began
 
 
 def _themes(rng: np.random.Generator, embedding_model: str) -> list[Theme]:

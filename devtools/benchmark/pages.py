@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
 from django.test import Client
@@ -9,6 +10,7 @@ from django.urls import reverse
 
 from ingestion.models import FeedbackItem
 from insights.models import Theme
+from insights.views.pages import ITEMS_PER_PAGE, cursor_of
 
 REQUESTS_PER_PAGE = 5
 BENCH_USER = "bench-admin"
@@ -54,6 +56,7 @@ def dashboard_paths() -> list[str]:
         reverse("insights:copy_list"),
         reverse("insights:analysis"),
     ]
+    paths.append(_last_item_page())
     theme_id = Theme.objects.order_by("pk").values_list("pk", flat=True).first()
     if theme_id is not None:
         paths.append(reverse("insights:theme_detail", args=[theme_id]))
@@ -61,6 +64,17 @@ def dashboard_paths() -> list[str]:
     if item_id is not None:
         paths.append(reverse("insights:item_detail", args=[item_id]))
     return paths
+
+
+def _last_item_page() -> str:
+    """The item list's last page, as its links reach it: from where the page before ends."""
+    count = FeedbackItem.objects.count()
+    last = max(1, -(-count // ITEMS_PER_PAGE))
+    url = reverse("insights:item_list")
+    if last == 1:
+        return url
+    before_it = FeedbackItem.objects.all()[(last - 1) * ITEMS_PER_PAGE - 1]
+    return f"{url}?{urlencode({'page': last, 'after': cursor_of(before_it)})}"
 
 
 def time_dashboard() -> dict[str, float]:

@@ -34,6 +34,7 @@ class SizeResult:
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
     llm_rates: list[TokenRate] = field(default_factory=list)
     new_items: PipelineTimings | None = None  # the incremental run after the first one
+    pages_notes: list[str] = field(default_factory=list)  # what else the page timing found
 
 
 def _per_second(items: int, seconds: float) -> float | None:
@@ -138,9 +139,11 @@ def pages_section(result: SizeResult) -> Section | None:
     notes = ["Django test client as a superuser, median of 5 requests; no network, no browser."]
     if result.pipeline is None:
         notes.append(
-            "Pages only: items from the public texts stored with synthetic analysis rows "
-            "(random vectors, themes and sentiment; see insights/benchmark/page_data.py)."
+            "Pages only: items from the public texts, dated over a year, stored with synthetic "
+            "analysis rows (random vectors, themes and sentiment; see "
+            "devtools/benchmark/page_data.py)."
         )
+    notes += result.pages_notes
     return Section(
         f"pages_{result.items}",
         f"Dashboard pages at {result.items:,} items",

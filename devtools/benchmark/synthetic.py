@@ -82,17 +82,23 @@ def perturb(text: str, kind: str, draw: int, rng: np.random.Generator) -> str:
 
 
 def synthetic_rows(
-    sources: Sequence[SourceText], n: int, end: datetime, seed: int = 0, id_prefix: str = "bench"
+    sources: Sequence[SourceText],
+    n: int,
+    end: datetime,
+    seed: int = 0,
+    id_prefix: str = "bench",
+    period: timedelta = PERIOD,
 ) -> list[SyntheticRow]:
     """Return n rows sampled with replacement from sources and perturbed, with ids
-    <id_prefix>-000001…, and dates uniform over the eight weeks before end, in date order."""
+    <id_prefix>-000001…, and dates uniform over the period before end (eight weeks unless
+    told), in date order."""
     if not sources:
         raise DatasetError("There are no source texts to build synthetic feedback from.")
     rng = np.random.default_rng(seed)
     picks = rng.integers(len(sources), size=n)
     kinds = rng.integers(len(PERTURBATIONS), size=n)
-    offsets = np.sort(rng.uniform(0, PERIOD.total_seconds(), size=n))
-    start = end - PERIOD
+    offsets = np.sort(rng.uniform(0, period.total_seconds(), size=n))
+    start = end - period
     return [
         SyntheticRow(
             id=f"{id_prefix}-{i + 1:06d}",
