@@ -186,7 +186,7 @@ def build_overview(filters: FeedbackFilters, now: datetime | None = None) -> Ove
         totals=_sum_splits(groups.values()),
         by_source=_sum_by(groups, 1),
         by_kind=_sum_by(groups, 2),
-        themes=theme_stats(theme_week_counts(filters), latest),
+        themes=theme_stats(theme_counts(filters, latest), latest),
     )
 
 
@@ -224,12 +224,23 @@ def overview_counts(filters: FeedbackFilters) -> dict[GroupKey, SentimentSplit]:
     return split_counts(counts, ("week", "source", "kind"))
 
 
-def theme_week_counts(filters: FeedbackFilters) -> dict[ThemeWeek, SentimentSplit]:
-    """Return the sentiment split of the items in view per (theme id, week): an item counts
-    in each theme it belongs to, with its sentiment toward that theme, so these do not add
-    up to the items."""
+def theme_counts(
+    filters: FeedbackFilters, latest_week: date | None
+) -> dict[ThemeWeek, SentimentSplit]:
+    """Return the sentiment split of the items in view per theme id, under week None, and
+    per (theme id, week) for latest_week and the week before: an item counts in each theme
+    it belongs to, with its sentiment toward that theme, so these do not add up to the
+    items. Weeks only where they are compared: grouping every theme's every week made the
+    overview's slowest query at a million items."""
     counts = DailyThemeCount.objects.filter(filters.daily_condition())
-    return split_counts(counts, ("theme", "week"), "toward_theme")
+    whole = split_counts(counts, ("theme",), "toward_theme")
+    by_theme: dict[ThemeWeek, SentimentSplit] = {
+        (key[0], None): split for key, split in whole.items()
+    }
+    if latest_week is None:
+        return by_theme
+    compared = counts.filter(day__gte=latest_week - WEEK, day__lt=latest_week + WEEK)
+    return by_theme | split_counts(compared, ("theme", "week"), "toward_theme")
 
 
 def latest_full_week(weeks: list[dict[str, Any]], ends_on: date) -> date | None:
@@ -254,14 +265,13 @@ def theme_stats(
     counts: dict[ThemeWeek, SentimentSplit], latest_week: date | None
 ) -> list[ThemeStats]:
     """Return every live theme without sub-themes with items among the counts (as from
-    theme_week_counts), biggest first, with its items in latest_week and the week before: a
+    theme_counts), biggest first, with its items in latest_week and the week before: a
     broad theme holds its sub-themes' items, and ranking both would count them twice."""
     live = Theme.objects.leaves()
     names = {
         pk: (name, status, card_headline(card))
         for pk, name, status, card in live.values_list("pk", "name", "status", "card")
     }
-    by_theme = _sum_by(counts, 0)
 
     def items_in(theme_id: int, week: date | None) -> int:
         return counts.get((theme_id, week), NO_ITEMS).total if week is not None else 0
@@ -276,8 +286,8 @@ def theme_stats(
             previous_week=items_in(theme_id, latest_week and latest_week - WEEK),
             headline=names[theme_id][2],
         )
-        for theme_id, split in by_theme.items()
-        if theme_id in names
+        for (theme_id, week), split in counts.items()
+        if week is None and theme_id in names
     ]
     return sorted(themes, key=lambda theme: (-theme.split.total, theme.id))
 

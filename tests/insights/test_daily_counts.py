@@ -28,10 +28,12 @@ from insights.dashboards.overview import (
     SentimentSplit,
     items_in_view,
     overview_counts,
-    theme_week_counts,
+    split_counts,
+    theme_counts,
 )
 from insights.models import (
     DailyItemCount,
+    DailyThemeCount,
     ItemSentiment,
     Theme,
     ThemeAssignment,
@@ -140,18 +142,33 @@ def counted_one_by_one(filters: FeedbackFilters) -> dict[str, Any]:
             theme_key = (assignment.theme_id, week_of(item.created_at))
             toward = assignment.sentiment or own
             by_theme_week.setdefault(theme_key, Counter())[toward] += 1
+    by_theme: dict[tuple[Any, ...], Counter[str]] = {}
+    for (theme_id, week), labels in by_theme_week.items():
+        by_theme.setdefault((theme_id, None), Counter()).update(labels)
+        if week in (COMPARED_WEEK, COMPARED_WEEK - timedelta(weeks=1)):
+            by_theme[(theme_id, week)] = labels
     return {
         "items": items.count(),
         "groups": {key: split_of(labels) for key, labels in by_group.items()},
         "themes": {key: split_of(labels) for key, labels in by_theme_week.items()},
+        "compared": {key: split_of(labels) for key, labels in by_theme.items()},
     }
+
+
+# The week the overview compares with the one before, in the tests' data.
+COMPARED_WEEK = date(2026, 10, 12)
 
 
 def counted_daily(filters: FeedbackFilters) -> dict[str, Any]:
     return {
         "items": items_in_view(filters),
         "groups": overview_counts(filters),
-        "themes": theme_week_counts(filters),
+        "themes": split_counts(
+            DailyThemeCount.objects.filter(filters.daily_condition()),
+            ("theme", "week"),
+            "toward_theme",
+        ),
+        "compared": theme_counts(filters, COMPARED_WEEK),
     }
 
 

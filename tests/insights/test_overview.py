@@ -27,9 +27,9 @@ pytestmark = pytest.mark.django_db
 PLOTLY = "vendor/plotly/plotly.min.js"
 BOTH = ["App Store", "Help desk"]
 # Session, user, 2 for permissions, the sources' rating scales, the chosen source, the source
-# menu, sources, the latest items, and the 2 grouped aggregates (items by week, source and
-# kind; themes): 11 today.
-MAX_QUERIES = 12
+# menu, sources, the latest items, and the 3 grouped daily counts (items by
+# week, source and kind; themes; themes in the two weeks compared): 12 today.
+MAX_QUERIES = 13
 _serial = count()
 
 
