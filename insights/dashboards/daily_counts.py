@@ -2,10 +2,11 @@
 written from the items, their sentiment and their themes, and read grouped by the pages.
 
 They are written again whole after each run stage that changes sentiment or themes
-(rebuild_daily_counts), and day by day for the items that change between runs: new items
-as they are stored, items people correct, themes people merge (refresh_daily_counts,
-refresh_theme_counts). Every write locks the sources whose days it writes, in id order,
-so that two writers never both insert one day's rows.
+(rebuild_daily_counts); between runs, new items are counted as they are stored
+(count_stored_items), and what people correct is counted again: the days of the items
+they corrected, or the themes they merged (refresh_daily_counts, refresh_theme_counts).
+Every write locks the sources whose days it writes, in id order, so that two writers never
+both insert one day's rows.
 """
 
 from collections.abc import Collection, Iterable, Iterator
@@ -46,7 +47,7 @@ def rebuild_daily_counts() -> None:
 
 def refresh_daily_counts(item_ids: Collection[int]) -> None:
     """Count again every item of the days (in their sources) the given items are of: after
-    new items are stored, or an item's sentiment or themes were corrected."""
+    a person corrected their sentiment or their themes."""
     items = FeedbackItem.objects.filter(pk__in=list(item_ids))
     spans = items.values("source").annotate(
         first=Min(_day("created_at")),
