@@ -2,7 +2,7 @@
 counts (insights.dashboards.daily_counts), never by loading or counting items one by one:
 the pages must stay fast at a million items."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from math import sqrt
@@ -46,10 +46,6 @@ def sentiment_counts(
         prefix + label.value: Count("pk", filter=(where or Q()) & label_is(label.value))
         for label in SENTIMENT_LABELS
     }
-
-
-# The prefix from an item to its theme assignments, for sentiment_counts(toward_theme=...).
-ITEM_TO_ASSIGNMENT = "theme_assignments__"
 
 
 # A theme is rising when its items in the latest full week grew by at least half over the
@@ -224,6 +220,20 @@ def overview_counts(filters: FeedbackFilters) -> dict[GroupKey, SentimentSplit]:
     return split_counts(counts, ("week", "source", "kind"))
 
 
+def splits_by_theme(
+    filters: FeedbackFilters, themes: Collection[int] | None = None
+) -> dict[int, SentimentSplit]:
+    """Return the sentiment split of the items in view per theme id (of the given themes
+    only, if given): an item counts in each theme it belongs to, with its sentiment toward
+    that theme."""
+    counts = DailyThemeCount.objects.filter(filters.daily_condition())
+    if themes is not None:
+        counts = counts.filter(theme__in=list(themes))
+    return {
+        key[0]: split for key, split in split_counts(counts, ("theme",), "toward_theme").items()
+    }
+
+
 def theme_counts(
     filters: FeedbackFilters, latest_week: date | None
 ) -> dict[ThemeWeek, SentimentSplit]:
@@ -232,13 +242,12 @@ def theme_counts(
     it belongs to, with its sentiment toward that theme, so these do not add up to the
     items. Weeks only where they are compared: grouping every theme's every week made the
     overview's slowest query at a million items."""
-    counts = DailyThemeCount.objects.filter(filters.daily_condition())
-    whole = split_counts(counts, ("theme",), "toward_theme")
     by_theme: dict[ThemeWeek, SentimentSplit] = {
-        (key[0], None): split for key, split in whole.items()
+        (theme_id, None): split for theme_id, split in splits_by_theme(filters).items()
     }
     if latest_week is None:
         return by_theme
+    counts = DailyThemeCount.objects.filter(filters.daily_condition())
     compared = counts.filter(day__gte=latest_week - WEEK, day__lt=latest_week + WEEK)
     return by_theme | split_counts(compared, ("theme", "week"), "toward_theme")
 

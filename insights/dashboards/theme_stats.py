@@ -2,7 +2,6 @@
 daily counts as the overview's are (insights.dashboards.overview): the items of each theme
 within the filters, their share of the filtered items and their split by sentiment."""
 
-from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,7 +10,13 @@ from django.db.models.functions import Substr
 
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import FeedbackFilters
-from insights.dashboards.overview import NO_ITEMS, SentimentSplit, items_in_view, split_counts
+from insights.dashboards.overview import (
+    NO_ITEMS,
+    SentimentSplit,
+    items_in_view,
+    split_counts,
+    splits_by_theme,
+)
 from insights.models import DailyThemeCount, Theme, ThemeStatus, listed_items
 from insights.models.sentiment_labels import SHOWN_LABELS
 
@@ -83,20 +88,6 @@ def _as_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if row["theme"].parent_id not in listed:
             add(row, 0)
     return tree
-
-
-def splits_by_theme(
-    filters: FeedbackFilters, themes: Collection[int] | None = None
-) -> dict[int, SentimentSplit]:
-    """Return the sentiment split of the items in view per theme id (of the given themes
-    only, if given): an item counts in each theme it belongs to, with its sentiment toward
-    that theme."""
-    counts = DailyThemeCount.objects.filter(filters.daily_condition())
-    if themes is not None:
-        counts = counts.filter(theme__in=list(themes))
-    return {
-        key[0]: split for key, split in split_counts(counts, ("theme",), "toward_theme").items()
-    }
 
 
 def _theme_row(theme: Theme, split: SentimentSplit, total: int) -> dict[str, Any]:
