@@ -29,7 +29,7 @@ from insights.pipeline.describing.naming import (
     keyword_name,
     name_theme,
 )
-from insights.pipeline.themes.clustering import Clustering, discover_themes
+from insights.pipeline.themes.clustering import Clustering, clustering_libraries, discover_themes
 from insights.pipeline.themes.keywords import (
     KEYWORD_TEXTS_PER_THEME,
     Phrase,
@@ -98,6 +98,7 @@ def name_themes(
 def bertopic_names(texts: Sequence[str], labels: np.ndarray) -> dict[int, str]:
     """BERTopic's default topic label ("3_card_arrived_arrive_delivered") for each label,
     computed by BERTopic itself from the given labels (its manual topic modelling)."""
+    clustering_libraries()  # numba's thread pool set before BERTopic imports UMAP
     from bertopic import BERTopic
     from bertopic.backend import BaseEmbedder
     from bertopic.cluster import BaseCluster

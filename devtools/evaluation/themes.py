@@ -17,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from devtools.evaluation.report import Row, Section
 from insights.pipeline.themes.clustering import (
     NO_THEME,
+    clustering_libraries,
     discover_on_sample,
     discover_themes,
     stratified_sample,
@@ -78,6 +79,7 @@ def ours_on_half(_texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
 
 def bertopic_default(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
     """BERTopic's default pipeline (UMAP, HDBSCAN, c-TF-IDF) on the given embeddings."""
+    clustering_libraries()  # numba's thread pool set before BERTopic imports UMAP
     from bertopic import BERTopic
 
     topics, _ = BERTopic().fit_transform(list(texts), vectors)
@@ -85,8 +87,7 @@ def bertopic_default(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
 
 
 def raw_hdbscan(_texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-    import hdbscan
-
+    hdbscan, _ = clustering_libraries()
     clusterer = hdbscan.HDBSCAN(min_cluster_size=RAW_HDBSCAN_MIN_CLUSTER_SIZE)
     return clusterer.fit_predict(vectors)
 

@@ -35,6 +35,17 @@ def clustering(demo: tuple[list[str], list[str], np.ndarray]) -> Clustering:
     return discover_themes(demo[2], seed=1)
 
 
+def test_umap_runs_on_numbas_own_thread_pool_so_the_embedder_keeps_its_speed(
+    clustering: Clustering,
+) -> None:
+    """On numba's OpenMP layer, beside llama.cpp's and torch's OpenMP, every embedding after
+    a clustering ran about 50 times slower in that process (clustering_libraries)."""
+    import numba
+
+    assert len(clustering.theme_ids) > 0
+    assert numba.threading_layer() == "workqueue"
+
+
 def test_it_recovers_the_demo_themes(demo: tuple, clustering: Clustering) -> None:
     _, themes, _ = demo
     labels = clustering.labels
