@@ -38,6 +38,14 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the session's Celery worker needs the services (CI's SQLite pass
+    leaves those out: `-m "not services"`)."""
+    for item in items:
+        if "celery_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.services)
+
+
 @pytest.fixture(autouse=True)
 def media_root(tmp_path: Path, settings: object) -> Path:
     """Each test writes uploads under its own folder."""
