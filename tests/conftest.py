@@ -39,11 +39,16 @@ def missing_service(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses the session's Celery worker needs the services (CI's SQLite pass
-    leaves those out: `-m "not services"`)."""
+    """Mark what each test needs: `services` where it uses the session's Celery worker,
+    `database` where it may touch the database (pytest-django refuses every other test a
+    connection). CI's SQLite pass runs `-m "database and not services"`: the rest does the
+    same whatever the database, and ran on PostgreSQL."""
     for item in items:
-        if "celery_worker" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "celery_worker" in fixtures:
             item.add_marker(pytest.mark.services)
+        if item.get_closest_marker("django_db") or "django_db_setup" in fixtures:
+            item.add_marker(pytest.mark.database)
 
 
 @pytest.fixture(autouse=True)
