@@ -61,7 +61,12 @@ def test_below_the_threshold_no_file_is_written_and_search_stays_exact(
     assert not search_index_dir.exists()
 
 
-def test_the_shared_index_finds_what_exact_search_finds(small_threshold: None) -> None:
+def test_the_shared_index_finds_what_exact_search_finds(
+    small_threshold: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Built on one thread, the graph is the same every time: on two, the order the threads
+    # insert in varies, and once (of many runs) a query's nearest item was missed.
+    monkeypatch.setattr(search_index, "available_cores", lambda: 1)
     add_vectors(unit_vectors(2000, seed=1))
     progress: list[tuple[int, int]] = []
 
