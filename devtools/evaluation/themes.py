@@ -87,7 +87,8 @@ def bertopic_default(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
 
 
 def raw_hdbscan(_texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-    hdbscan, _ = clustering_libraries()
+    import hdbscan
+
     clusterer = hdbscan.HDBSCAN(min_cluster_size=RAW_HDBSCAN_MIN_CLUSTER_SIZE)
     return clusterer.fit_predict(vectors)
 
