@@ -278,19 +278,29 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
 # Reports need no model: they run on the default queue, not behind the analysis.
 CELERY_TASK_ROUTES["insights.send_scheduled_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
 CELERY_TASK_ROUTES["insights.generate_report"] = {"queue": CELERY_TASK_DEFAULT_QUEUE}
-# An analysis run's chunks (insights.pipeline.run): embedding and the language model's
-# scoring each have a queue, so that each has the workers it needs, on any machines (the
-# language model wants the most cores). Both are the model queue unless set: then one kind
-# of worker does everything. The run itself (clustering, describing) stays on the model queue.
+# An analysis run's chunks (insights.pipeline.run): vector work (embedding, joining new
+# items to themes) and the language model's (scoring, predicting from the scores,
+# describing a theme) each have a queue, so that each has the workers it
+# needs, on any machines (the language model wants the most cores). Both are the model
+# queue unless set: then one kind of worker does everything. The run itself (clustering)
+# stays on the model queue.
 CELERY_EMBEDDING_QUEUE = envstr("CELERY_EMBEDDING_QUEUE", CELERY_ML_QUEUE)
 CELERY_LLM_QUEUE = envstr("CELERY_LLM_QUEUE", CELERY_ML_QUEUE)
 CELERY_TASK_ROUTES["insights.embed_chunk"] = {"queue": CELERY_EMBEDDING_QUEUE}
 CELERY_TASK_ROUTES["insights.score_chunk"] = {"queue": CELERY_LLM_QUEUE}
+CELERY_TASK_ROUTES["insights.predict_chunk"] = {"queue": CELERY_LLM_QUEUE}
+CELERY_TASK_ROUTES["insights.assign_chunk"] = {"queue": CELERY_EMBEDDING_QUEUE}
+CELERY_TASK_ROUTES["insights.describe_chunk"] = {"queue": CELERY_LLM_QUEUE}
 # Items a chunk: a few seconds of one worker's work on 2 cores (embedding about 150 items/s,
 # the language model about 12), so that claiming and finishing it (three queries) costs
 # under 1 % and a worker that dies loses little. More for faster workers.
 FEEDLENS_EMBED_CHUNK_ITEMS = envint("FEEDLENS_EMBED_CHUNK_ITEMS", "1024")
 FEEDLENS_SCORE_CHUNK_ITEMS = envint("FEEDLENS_SCORE_CHUNK_ITEMS", "128")
+# Predicting sentiment from the scores and embeddings, and joining new items to the nearest
+# theme, need no model call: about 2-3 seconds a chunk of these on 2 cores (docs/benchmarks.md),
+# reading each item's vector. At most 30,000: SQLite takes 32,766 parameters a query.
+FEEDLENS_PREDICT_CHUNK_ITEMS = envint("FEEDLENS_PREDICT_CHUNK_ITEMS", "10000")
+FEEDLENS_ASSIGN_CHUNK_ITEMS = envint("FEEDLENS_ASSIGN_CHUNK_ITEMS", "20000")
 # A chunk is seconds of work: one that takes longer than this is stuck, and fails its run.
 FEEDLENS_CHUNK_TIME_LIMIT = envint("FEEDLENS_CHUNK_TIME_LIMIT", "900")
 # Not behind a long analysis on the model queue: it must run every minute.

@@ -77,6 +77,25 @@ def score_chunk_task(self: Task, chunk_id: int) -> str:
     return _carry_out_chunk(self, chunk_id)
 
 
+@shared_task(name="insights.predict_chunk", **CHUNK_TASK_OPTIONS)
+def predict_chunk_task(self: Task, chunk_id: int) -> str:
+    """Predict one chunk of a run's items' sentiment from the scores (on the language
+    model's queue: it needs the model's identity, and its workers are free by then)."""
+    return _carry_out_chunk(self, chunk_id)
+
+
+@shared_task(name="insights.assign_chunk", **CHUNK_TASK_OPTIONS)
+def assign_chunk_task(self: Task, chunk_id: int) -> str:
+    """Join one chunk of a run's new items to their nearest themes (on the embedding queue)."""
+    return _carry_out_chunk(self, chunk_id)
+
+
+@shared_task(name="insights.describe_chunk", **CHUNK_TASK_OPTIONS)
+def describe_chunk_task(self: Task, chunk_id: int) -> str:
+    """Describe one theme of a run with the language model (on its queue)."""
+    return _carry_out_chunk(self, chunk_id)
+
+
 def _carry_out_chunk(task: Task, chunk_id: int) -> str:
     """Safe to run twice: a chunk done or held by another worker is left alone."""
     chunk = carry_out_chunk(
@@ -91,7 +110,13 @@ def _carry_out_chunk(task: Task, chunk_id: int) -> str:
 class _ChunkTasks:
     """Hands a chunk to the task of its stage, and so to the stage's queue."""
 
-    by_stage = {"embedding": embed_chunk_task, "sentiment": score_chunk_task}
+    by_stage = {
+        "embedding": embed_chunk_task,
+        "sentiment": score_chunk_task,
+        "predicting": predict_chunk_task,
+        "assigning": assign_chunk_task,
+        "describing": describe_chunk_task,
+    }
 
     def delay(self, chunk_id: int) -> None:
         stage = RunChunk.objects.values_list("stage", flat=True).get(pk=chunk_id)

@@ -403,9 +403,15 @@ def test_model_work_runs_one_task_at_a_time_on_workers_of_its_own(name: str) -> 
 def test_each_stage_of_a_run_has_a_worker_service_of_its_own() -> None:
     routes = container_routes("ml-worker")
     assert queues_read("ml-worker") == {routes["insights.*"]}  # the run and its other stages
-    assert queues_read("embedding-worker") == {routes["insights.embed_chunk"]}
-    assert queues_read("llm-worker") == {routes["insights.score_chunk"]}
-    assert len({routes["insights.embed_chunk"], routes["insights.score_chunk"]}) == 2
+    vector_work = {routes["insights.embed_chunk"], routes["insights.assign_chunk"]}
+    model_work = {
+        routes["insights.score_chunk"],
+        routes["insights.predict_chunk"],
+        routes["insights.describe_chunk"],
+    }
+    assert queues_read("embedding-worker") == vector_work
+    assert queues_read("llm-worker") == model_work
+    assert len(vector_work | model_work) == 2
 
 
 # ---- .env.example

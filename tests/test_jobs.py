@@ -301,9 +301,7 @@ def test_a_job_the_broker_cannot_take_fails_with_the_reason_and_blocks_nothing(
 def parked_run_with_chunks(chunks: int) -> tuple[AnalysisRun, list[RunChunk]]:
     """A run that handed its chunks to workers and waits on them, as _run_chunked leaves it."""
     run = claimed_run()
-    made = [
-        RunChunk.objects.create(run=run, stage="embedding", item_ids=[n]) for n in range(chunks)
-    ]
+    made = [RunChunk.objects.create(run=run, stage="embedding", ids=[n]) for n in range(chunks)]
     heartbeat(run, stage="embedding", chunks_left=chunks)
     park_job(run)
     return run, made

@@ -19,7 +19,7 @@ import numpy as np
 from devtools.evaluation.pain_points import nearest_quotes
 from devtools.evaluation.report import Row, Section
 from insights.models import NameSource
-from insights.pipeline.describing.describe import PHRASES_PER_THEME
+from insights.pipeline.describing.corpus import PHRASES_PER_THEME
 from insights.pipeline.describing.naming import (
     NAME_MAX_WORDS,
     NAME_MIN_WORDS,

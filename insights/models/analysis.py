@@ -487,14 +487,47 @@ class AnalysisRun(Job):
         }
 
 
+class DescribingCorpus(models.Model):
+    """What describing one level of a project's themes needs to know about all of them,
+    computed once (c-TF-IDF over their texts, how the project's fields spread, a sample of
+    every live theme's items) and read by each theme's describing task on any worker
+    (insights.pipeline.describing.corpus). Dropped once its themes are described."""
+
+    run = models.ForeignKey(
+        AnalysisRun,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="describing_corpora",
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    embedding_model = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The themes described with it, and every theme of its level (what they are told from).
+    described = models.JSONField(default=list)
+    level = models.JSONField(default=list)
+    # Of each described theme, by its id: {"keywords": [...], "phrases": [[text, score, items]]}.
+    wording = models.JSONField(default=dict)
+    # The sampled items of each live theme (Neighbourhood): {theme id: [[item id, unit start]]}.
+    neighbourhood = models.JSONField(default=dict)
+    baseline = models.JSONField(default=dict)  # FieldBaseline: {"values": {}, "totals": {}}
+    as_of = models.DateField(null=True, blank=True)
+    # Every live theme's name in the project when describing began, by its id.
+    names = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"describing corpus {self.pk} of project {self.project_id}"
+
+
 class RunChunk(Job):
-    """A share of one stage of an analysis run: the items it works on, for any worker that
-    reads the stage's queue. A chunk whose worker died is handed out again under its own
-    lease (feedlens.jobs.requeue_expired); its work skips what is done."""
+    """A share of one stage of an analysis run: the items (or, describing, the themes) it
+    works on, for any worker that reads the stage's queue. A chunk whose worker died is
+    handed out again under its own lease (feedlens.jobs.requeue_expired); its work skips
+    what is done."""
 
     run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="chunks")
     stage = models.CharField(max_length=40)
-    item_ids = models.JSONField(default=list)
+    ids = models.JSONField(default=list)  # of its items, or of its themes for describing
     items = models.PositiveIntegerField(default=0)  # of them, worked on by this chunk
     # The Celery worker (its host name) that claimed it last: the Analysis page's worker list.
     worker = models.CharField(max_length=255, blank=True)
@@ -507,7 +540,12 @@ class RunChunk(Job):
         return f"{self.stage} chunk {self.pk} of analysis run {self.run_id}"
 
     def progress(self) -> tuple[int, int]:
-        return self.items, len(self.item_ids)
+        return self.items, len(self.ids)
 
     def failure_message(self, error: Exception) -> str:
         return f"{self.stage}: {error}"  # what its run says, as when a stage fails
+
+    @property
+    def works_on(self) -> str:
+        """What its ids are, for people: "themes" or "items"."""
+        return "themes" if self.stage == "describing" else "items"

@@ -7,10 +7,11 @@ work already done, so a run that is interrupted and started again finishes the j
 doing anything twice.
 
 Embedding and the language model's scoring are done in chunks of items (RunChunk, sized by
-FEEDLENS_EMBED_CHUNK_ITEMS and FEEDLENS_SCORE_CHUNK_ITEMS). On workers, the run hands its
-chunks to the stage's queue, where any number of workers on any number of machines take
-them, and waits with no lease of its own; the worker that finishes the last chunk hands
-the run on (advance_run), which goes on with the stage's finish and the next stages.
+FEEDLENS_EMBED_CHUNK_ITEMS and FEEDLENS_SCORE_CHUNK_ITEMS), describing in one chunk per
+theme. On workers, the run hands its chunks to the stage's queue, where any number of
+workers on any number of machines take them, and waits with no lease of its own; the
+worker that finishes the last chunk hands the run on (advance_run), which goes on with the
+stage's finish and the next stages.
 Carried out in one process (the command, tests, eager tasks), the run does its chunks
 itself, one after another, through the same code.
 """
@@ -44,17 +45,24 @@ from ingestion.models import FeedbackItem
 from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.local_models import configured_embedder, configured_llm
 from insights.models import AnalysisRun, RunChunk, Theme
-from insights.pipeline.describing.describe import describe_themes
+from insights.pipeline.describing.describe import (
+    describe_theme,
+    plan_describing,
+    settle_names,
+)
 from insights.pipeline.embedding import embed_in_batches, pending_embedding
 from insights.pipeline.search_index import write_search_index
 from insights.pipeline.sentiment.stage import (
+    fit_due_classifiers,
+    items_to_predict,
     items_to_score,
-    predict_from_scores,
+    predict_items,
     read_pending_theme_sentiments,
     score_with_llm,
 )
 from insights.pipeline.themes.identity import (
-    assign_new_items,
+    assign_items,
+    items_to_assign,
     needs_recluster,
     recluster,
     theme_leftovers,
@@ -62,7 +70,7 @@ from insights.pipeline.themes.identity import (
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("embedding", "indexing", "sentiment", "themes", "describing")
+STAGES = ("embedding", "indexing", "sentiment", "predicting", "assigning", "themes", "describing")
 # Progress is written at most this often: each write is a database round trip.
 PROGRESS_INTERVAL_S = 0.5
 
@@ -186,11 +194,12 @@ def _progress_writer(run: AnalysisRun, stage: str, observer: StageProgress | Non
 
 @dataclass(frozen=True)
 class ChunkedStage:
-    """A stage done in chunks of items, each by whichever worker takes it."""
+    """A stage done in chunks of items (or themes), each by whichever worker takes it."""
 
-    items: Callable[[AnalysisRun], list[int]]  # what it works on, in the chunks' order
+    # What it works on, in the chunks' order (what all of them need is prepared here).
+    items: Callable[[AnalysisRun], list[int]]
     chunk_items: Callable[[], int]  # items a chunk (a setting)
-    work: Callable[[list[int]], int]  # one chunk's work; how many items it did it on
+    work: Callable[[RunChunk], int]  # one chunk's work; how many items it did it on
     # Once every chunk is done, on the worker that takes the run on; what it did, if told.
     finish: Callable[[AnalysisRun], str] | None = None
 
@@ -224,7 +233,7 @@ def _plan_chunks(run: AnalysisRun, stage: str) -> None:
     size = CHUNKED_STAGES[stage].chunk_items()
     with transaction.atomic():
         RunChunk.objects.bulk_create(
-            RunChunk(run=run, stage=stage, item_ids=item_ids[start : start + size])
+            RunChunk(run=run, stage=stage, ids=item_ids[start : start + size])
             for start in range(0, len(item_ids), size)
         )
         heartbeat(
@@ -260,7 +269,7 @@ def carry_out_chunk(
         return None
     stage = CHUNKED_STAGES[chunk.stage]
     try:
-        carry_out(chunk, lambda: {"items": stage.work(chunk.item_ids)}, finish=_count_done)
+        carry_out(chunk, lambda: {"items": stage.work(chunk)}, finish=_count_done)
     finally:
         fail_runs_of_failed_chunks(this_chunk)
     last = AnalysisRun.objects.filter(pk=chunk.run_id, stage=chunk.stage, chunks_left=0)
@@ -275,7 +284,7 @@ def _count_done(chunk: RunChunk, **fields: object) -> None:
     with transaction.atomic():
         finish_job(chunk, **fields)
         AnalysisRun.objects.filter(pk=chunk.run_id, stage=chunk.stage).update(
-            chunks_left=F("chunks_left") - 1, done=F("done") + len(chunk.item_ids)
+            chunks_left=F("chunks_left") - 1, done=F("done") + len(chunk.ids)
         )
 
 
@@ -356,8 +365,8 @@ def _to_embed(run: AnalysisRun) -> list[int]:
     return pending_embedding(configured_embedder().name, run.source_id)
 
 
-def _embed(item_ids: list[int]) -> int:
-    return embed_in_batches(item_ids, configured_embedder())
+def _embed(chunk: RunChunk) -> int:
+    return embed_in_batches(chunk.ids, configured_embedder())
 
 
 def _index(run: AnalysisRun, progress: Progress) -> StageOutcome:
@@ -373,54 +382,98 @@ def _to_score(run: AnalysisRun) -> list[int]:
     return items_to_score(_run_items(run), configured_llm())
 
 
-def _score(item_ids: list[int]) -> int:
-    return score_with_llm(item_ids, configured_llm())
+def _score(chunk: RunChunk) -> int:
+    return score_with_llm(chunk.ids, configured_llm())
 
 
-def _predict(run: AnalysisRun) -> str:
-    predict_from_scores(_run_items(run), configured_llm(), configured_embedder())
+def _fit(run: AnalysisRun) -> str:
+    fitted = fit_due_classifiers(_run_items(run), configured_llm(), configured_embedder())
+    return f"{fitted} source classifier{'s' * (fitted != 1)} fitted" if fitted else ""
+
+
+def _to_predict(run: AnalysisRun) -> list[int]:
+    return items_to_predict(_run_items(run), configured_llm(), configured_embedder())
+
+
+def _predict(chunk: RunChunk) -> int:
+    return predict_items(chunk.ids, configured_llm(), configured_embedder())
+
+
+def _count_sentiment(run: AnalysisRun) -> str:
     rebuild_daily_counts()  # the dashboards count the new sentiment
     return ""
 
 
+def _recluster_is_due(run: AnalysisRun) -> bool:
+    return run.recluster or needs_recluster(configured_embedder().name)
+
+
+def _to_assign(run: AnalysisRun) -> list[int]:
+    """New items join the nearest theme, unless the run clusters everything again."""
+    return [] if _recluster_is_due(run) else items_to_assign(configured_embedder().name)
+
+
+def _assign(chunk: RunChunk) -> int:
+    return assign_items(chunk.ids, configured_embedder().name)
+
+
 def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
-    """Re-cluster when asked or when there are no themes yet; otherwise new items join the
-    nearest theme, and those that fit none are clustered among themselves into new themes.
-    Themes span every source of a project, so a re-cluster always takes every item (each
-    project's apart)."""
+    """Re-cluster when asked or when there are no themes yet; otherwise the new items that
+    fit no theme (assigning) are clustered among themselves into new themes. Themes span
+    every source of a project, so a re-cluster always takes every item (each project's
+    apart)."""
     model = configured_embedder().name
-    if run.recluster or needs_recluster(model):
+    if _recluster_is_due(run):
         result = recluster(model, on_progress=progress)
         outcome = StageOutcome(result.items_assigned, result.describe())
     else:
-        joined = assign_new_items(model, on_progress=progress)
         leftovers = theme_leftovers(model, on_progress=progress)
-        outcome = StageOutcome(joined + leftovers.assigned, leftovers.describe())
+        outcome = StageOutcome(leftovers.assigned, leftovers.describe())
     # The sentiment stage read the units before they were in these themes.
     read_pending_theme_sentiments()
     rebuild_daily_counts()  # the dashboards count the themes' items
     return outcome
 
 
-def _describe(run: AnalysisRun, progress: Progress) -> StageOutcome:
+def _to_describe(run: AnalysisRun) -> list[int]:
+    """The live themes that are due to be described, each described against all of them:
+    that corpus is stored once for the stage's chunks."""
     embedder = configured_embedder()
-    theme_ids = list(Theme.objects.live(embedder.name).values_list("pk", flat=True))
-    described = describe_themes(theme_ids, configured_llm(), embedder, on_progress=progress)
-    return StageOutcome(described)
+    theme_ids = Theme.objects.live(embedder.name).values_list("pk", flat=True)
+    corpora = plan_describing(theme_ids, configured_llm(), embedder, run=run)
+    return [theme_id for stored in corpora for theme_id in stored.described]
 
 
-# The sentiment stage's chunks are the language model's scoring; its finish fits the
-# classifiers and predicts every item from the scores.
+def _describe(chunk: RunChunk) -> int:
+    # Each theme's chunk needs to know only which corpus lists it; load_corpus reads one.
+    corpora = list(chunk.run.describing_corpora.only("pk", "created_at", "described"))
+    llm, embedder = configured_llm(), configured_embedder()
+    return sum(describe_theme(theme_id, corpora, llm, embedder) for theme_id in chunk.ids)
+
+
+def _settle_names(run: AnalysisRun) -> str:
+    """Part the themes described at once that chose the same name; drop the corpora."""
+    corpora = list(run.describing_corpora.all())
+    renamed = settle_names(corpora, configured_llm(), configured_embedder())
+    run.describing_corpora.all().delete()
+    return f"{renamed} named again: another theme chose the same name" if renamed else ""
+
+
+# The sentiment stage's chunks are the language model's scoring; its finish fits each
+# source's classifier, with which predicting's chunks predict every item from the scores.
+# Describing is one chunk a theme: a theme is seconds of the language model's work.
 CHUNKED_STAGES = {
     "embedding": ChunkedStage(_to_embed, lambda: settings.FEEDLENS_EMBED_CHUNK_ITEMS, _embed),
-    "sentiment": ChunkedStage(
-        _to_score, lambda: settings.FEEDLENS_SCORE_CHUNK_ITEMS, _score, _predict
+    "sentiment": ChunkedStage(_to_score, lambda: settings.FEEDLENS_SCORE_CHUNK_ITEMS, _score, _fit),
+    "predicting": ChunkedStage(
+        _to_predict, lambda: settings.FEEDLENS_PREDICT_CHUNK_ITEMS, _predict, _count_sentiment
     ),
+    "assigning": ChunkedStage(_to_assign, lambda: settings.FEEDLENS_ASSIGN_CHUNK_ITEMS, _assign),
+    "describing": ChunkedStage(_to_describe, lambda: 1, _describe, _settle_names),
 }
 STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {
     "indexing": _index,
     "themes": _themes,
-    "describing": _describe,
 }
 
 

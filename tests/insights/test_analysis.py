@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
@@ -12,6 +13,7 @@ from insights.models import (
     ItemEmbedding,
     ItemSentiment,
     NameSource,
+    RunChunk,
     RunStatus,
     Theme,
     ThemeAssignment,
@@ -51,22 +53,32 @@ def test_a_run_embeds_scores_themes_and_describes_every_item() -> None:
     )
 
 
-def test_running_again_does_no_work_twice_and_new_items_join_themes() -> None:
+def test_running_again_does_no_work_twice_and_new_items_join_themes(
+    settings: Settings,
+) -> None:
     load_demo()
     run_analysis(AnalysisRun.objects.create().pk)
     themes = set(Theme.objects.values_list("pk", flat=True))
 
     again = run_analysis(AnalysisRun.objects.create().pk)
-    assert again.stats["embedding"]["items"] == 0
-    assert again.stats["sentiment"]["items"] == 0
-    assert again.stats["themes"]["items"] == 0
+    for stage in ("embedding", "sentiment", "predicting", "assigning", "themes", "describing"):
+        assert again.stats[stage]["items"] == 0, stage
 
     added = load_demo(weeks=1, per_week=30, end=date(2026, 11, 8))  # the week after
+    settings.FEEDLENS_PREDICT_CHUNK_ITEMS = 7
+    settings.FEEDLENS_ASSIGN_CHUNK_ITEMS = 7
     later = run_analysis(AnalysisRun.objects.create().pk)
     assert later.stats["embedding"]["items"] == added > 0
     assert later.stats["sentiment"]["items"] == added
-    assert later.stats["themes"]["items"] > 0
+    assert later.stats["predicting"]["items"] >= added  # all of them, if a source was refitted
+    assert later.stats["assigning"]["items"] > added / 2
     assert set(Theme.objects.values_list("pk", flat=True)) == themes
+    # The new items were predicted and joined themes in chunks, each item in one.
+    for stage in ("predicting", "assigning"):
+        chunks = RunChunk.objects.filter(run=later, stage=stage)
+        assert chunks.count() > 1 and max(len(chunk.ids) for chunk in chunks) == 7
+        in_chunks = [pk for chunk in chunks for pk in chunk.ids]
+        assert len(in_chunks) == len(set(in_chunks)) >= added
 
 
 def test_a_finished_run_is_left_alone() -> None:
@@ -77,7 +89,7 @@ def test_a_finished_run_is_left_alone() -> None:
 def test_a_failing_stage_fails_the_run_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     load_demo(weeks=1, per_week=20)
 
-    def broken(item_ids: list[int]) -> int:
+    def broken(chunk: RunChunk) -> int:
         raise RuntimeError("the model file is unreadable")
 
     sentiment = analysis.CHUNKED_STAGES["sentiment"]

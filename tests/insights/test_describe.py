@@ -1,10 +1,12 @@
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from scipy import sparse
 
 from ingestion.models import DataSource, FeedbackItem, Project
@@ -14,6 +16,7 @@ from insights.models import (
     AssignmentMethod,
     Correction,
     CorrectionKind,
+    DescribingCorpus,
     ItemSentiment,
     ModelVersion,
     NameSource,
@@ -23,7 +26,13 @@ from insights.models import (
 )
 from insights.pipeline.describing import cards, describe
 from insights.pipeline.describing.cards import CARD_VERSION
-from insights.pipeline.describing.describe import describe_themes, is_due
+from insights.pipeline.describing.describe import (
+    describe_theme,
+    describe_themes,
+    is_due,
+    plan_describing,
+    settle_names,
+)
 from insights.pipeline.describing.naming import (
     NAME_PROMPT_VERSION,
     NEIGHBOURHOOD_ITEMS_PER_THEME,
@@ -477,6 +486,48 @@ def test_a_name_stays_while_it_is_still_the_themes_phrase_and_a_rename_says_why(
         None,
     )
     assert "no longer among the theme's distinctive phrases" in rename.reason
+
+
+def test_themes_described_at_once_that_chose_one_name_are_parted_after(
+    llm: LocalLLM, embedder: Embedder
+) -> None:
+    # Two themes of the same complaint, described before under other names, and a third.
+    described_before = {
+        "name_source": NameSource.CHOSEN,
+        "described_at": timezone.now() - timedelta(days=7),
+    }
+    larger = embedded_theme("Login trouble", TWOFA_TEXTS, 6, embedder, **described_before)
+    smaller = embedded_theme("Sign-in trouble", TWOFA_TEXTS[:5], 5, embedder, **described_before)
+    embedded_theme("theme 3", SYNC_TEXTS, 0, embedder)
+    corpora = plan_describing([larger.pk, smaller.pk], llm, embedder)
+
+    # Two workers describe one each: neither sees the name the other chooses.
+    assert describe_theme(smaller.pk, corpora, llm, embedder)
+    assert describe_theme(larger.pk, corpora, llm, embedder)
+    assert not describe_theme(larger.pk, corpora, llm, embedder)  # a chunk done again
+    larger.refresh_from_db()
+    smaller.refresh_from_db()
+    assert larger.name == smaller.name == "2FA code never arrives"
+
+    assert settle_names(corpora, llm, embedder) == 1
+    larger.refresh_from_db()
+    smaller.refresh_from_db()
+    assert larger.name == "2FA code never arrives"  # the larger theme keeps it
+    assert smaller.name and smaller.name != larger.name
+    assert smaller.name_source == NameSource.CHOSEN
+    # One rename each in their history, from the name each had before.
+    renames = Correction.objects.filter(kind=CorrectionKind.RENAME).order_by("before")
+    assert [(c.theme_id, c.before, c.after) for c in renames] == [
+        (larger.pk, "Login trouble", larger.name),
+        (smaller.pk, "Sign-in trouble", smaller.name),
+    ]
+
+
+def test_describing_leaves_no_corpus_behind(llm: LocalLLM, embedder: Embedder) -> None:
+    twofa = embedded_theme("theme 1", TWOFA_TEXTS, 6, embedder)
+    embedded_theme("theme 2", SYNC_TEXTS, 0, embedder)
+    assert describe_themes([twofa.pk], llm, embedder) == 1
+    assert not DescribingCorpus.objects.exists()
 
 
 def test_a_name_a_person_gave_is_never_replaced(llm: LocalLLM, embedder: Embedder) -> None:

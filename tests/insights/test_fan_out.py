@@ -21,7 +21,15 @@ from ingestion.demo.generator import generate_demo_feedback
 from ingestion.demo.load import load_demo_feedback
 from ingestion.models import FeedbackItem
 from insights.jobs import start_analysis
-from insights.models import AnalysisRun, ItemEmbedding, ItemSentiment, RunChunk, ThemeAssignment
+from insights.models import (
+    AnalysisRun,
+    DescribingCorpus,
+    ItemEmbedding,
+    ItemSentiment,
+    RunChunk,
+    Theme,
+    ThemeAssignment,
+)
 from insights.pipeline.run import STAGES
 from insights.tasks import requeue_expired_jobs_task
 from tests.conftest import require_redis, start_worker, tasks_routed_to, wait_until
@@ -33,6 +41,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 WORKER_ENV = {
     "FEEDLENS_EMBED_CHUNK_ITEMS": "15",
     "FEEDLENS_SCORE_CHUNK_ITEMS": "10",
+    "FEEDLENS_PREDICT_CHUNK_ITEMS": "40",
     "LLM_N_THREADS": "1",
     "OMP_NUM_THREADS": "1",
 }
@@ -89,19 +98,28 @@ def finished(run: AnalysisRun) -> bool:
 
 def assert_every_item_done_once(run: AnalysisRun, items: int) -> None:
     assert run.status == JobStatus.DONE, run.error
-    for stage in ("embedding", "sentiment"):
+    for stage in ("embedding", "sentiment", "predicting"):
         chunks = RunChunk.objects.filter(run=run, stage=stage)
         assert chunks.count() > 1
         assert set(chunks.values_list("status", flat=True)) == {JobStatus.DONE}
-        in_chunks = Counter(pk for chunk in chunks for pk in chunk.item_ids)
+        in_chunks = Counter(pk for chunk in chunks for pk in chunk.ids)
         assert set(in_chunks.values()) == {1}  # no item in two chunks
     embedded = RunChunk.objects.filter(run=run, stage="embedding")
-    assert sum(len(chunk.item_ids) for chunk in embedded) == items
+    assert sum(len(chunk.ids) for chunk in embedded) == items
     assert ItemEmbedding.objects.count() == items == FeedbackItem.objects.count()
     assert ItemSentiment.objects.exclude(predicted="").count() == items
     assert ThemeAssignment.objects.exists()
     assert set(run.stats) == set(STAGES)
     assert run.stats["embedding"]["items"] == items
+    # Every theme described in a chunk of its own, each under a name of its own.
+    themes = Theme.objects.live()
+    described = RunChunk.objects.filter(run=run, stage="describing", status=JobStatus.DONE)
+    assert sorted(chunk.ids for chunk in described) == sorted(
+        [pk] for pk in themes.values_list("pk", flat=True)
+    )
+    names = [name.casefold() for name in themes.values_list("name", flat=True)]
+    assert len(set(names)) == len(names) == run.stats["describing"]["items"]
+    assert not DescribingCorpus.objects.exists()  # dropped once the names were settled
 
 
 def test_two_workers_share_a_runs_chunks_and_every_item_is_done_once(

@@ -23,7 +23,7 @@ from insights.dashboards.overview import build_overview
 from insights.dashboards.theme_stats import theme_list
 from insights.forms import MoveItemForm
 from insights.models import AssignmentMethod, ItemEmbedding, TextEmbedding, Theme, ThemeAssignment
-from insights.pipeline.describing.describe import _corpora
+from insights.pipeline.describing.corpus import corpus_describing, store_corpora
 from insights.pipeline.embedding import theme_points
 from insights.pipeline.themes import clustering as clustering_module
 from insights.pipeline.themes.clustering import Clustering
@@ -412,8 +412,11 @@ def test_each_broad_theme_is_described_among_the_themes_of_its_level(
     app, middle = store_three_levels()
     leaves = [theme_of_topic(topic).pk for topic in range(TOPICS)]
 
-    corpora = _corpora(EMBEDDING_MODEL, [app, middle, theme_of_topic(1)], app.project_id)
+    corpora = store_corpora([app, middle, theme_of_topic(1)], EMBEDDING_MODEL)
 
-    assert set(corpora.get(theme_of_topic(1).pk).texts) == set(leaves)
-    assert set(corpora.get(middle.pk).texts) == {leaves[0], middle.pk, leaves[3]}
-    assert set(corpora.get(app.pk).texts) == {app.pk, leaves[3]}
+    def level(theme: Theme) -> set[int]:
+        return set(corpus_describing(theme.pk, corpora).level)
+
+    assert level(theme_of_topic(1)) == set(leaves)
+    assert level(middle) == {leaves[0], middle.pk, leaves[3]}
+    assert level(app) == {app.pk, leaves[3]}

@@ -10,21 +10,17 @@ Each theme records the model, the prompt versions and the prompts it was describ
 is described again when any of them is no longer the current one.
 """
 
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
-import numpy as np
-from django.db.models import Max
 from django.utils import timezone
 
-from ingestion.models import DataSource, FeedbackItem
-from ingestion.ratings import RatingScale, format_rating
+from feedlens.jobs import OPEN
 from insights.local_models import model_version
 from insights.models import (
+    AnalysisRun,
     Correction,
     CorrectionKind,
+    DescribingCorpus,
     ModelVersion,
     NameSource,
     Sentiment,
@@ -35,20 +31,17 @@ from insights.models import (
     quoted_part,
     theme_sentiment_label_is,
 )
-from insights.pipeline.describing.cards import (
-    CARD_VERSION,
-    CardItem,
-    FieldBaseline,
-    build_card,
-    segment_values,
+from insights.pipeline.describing.cards import CARD_VERSION, CardItem, build_card
+from insights.pipeline.describing.corpus import (
+    Corpus,
+    corpus_describing,
+    item_segments,
+    load_corpus,
+    source_scales,
+    store_corpora,
+    theme_texts,
 )
-from insights.pipeline.describing.naming import (
-    NAME_PROMPT_VERSION,
-    Neighbourhood,
-    ThemeText,
-    name_theme,
-    spread,
-)
+from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, ThemeText, name_theme
 from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
     EXTRACTIVE_QUOTES,
@@ -57,34 +50,13 @@ from insights.pipeline.describing.summaries import (
     extractive_summary,
     summarise_pain_points,
 )
-from insights.pipeline.embedding import Point, point_vectors
-from insights.pipeline.themes.keywords import (
-    KEYWORD_TEXTS_PER_THEME,
-    Phrase,
-    theme_keywords,
-    theme_phrases,
-)
-from insights.wording import speaks_to_the_model, stems_of
+from insights.pipeline.themes.keywords import Phrase
+from insights.wording import stems_of
 from llm.interfaces import DescribingModel, TextEmbedder
 
 # A theme is described again once its size has changed by more than this share.
 REDESCRIBE_CHANGE = 0.2
 REPRESENTATIVE_ITEMS = 5
-# Phrases kept per theme: name candidates, facets, and the test of whether a name still fits.
-PHRASES_PER_THEME = 40
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """What describing one theme needs to know about all of them, read once per run."""
-
-    texts: dict[int, list[str]]  # theme id: texts nearest its centre first
-    keywords: dict[int, list[str]]
-    phrases: dict[int, list[Phrase]]
-    baseline: FieldBaseline
-    as_of: date | None  # the latest date an item was written
-    # The live themes' items by the describing embedder, keyed by theme id.
-    neighbourhood: Neighbourhood | None
 
 
 def describe_themes(
@@ -96,34 +68,133 @@ def describe_themes(
 ) -> int:
     """Give each theme that is due (see is_due; all of them if force) keywords,
     representative items, a name and a pain-point card; return how many were described.
-    A name a person gave is never replaced. on_progress(done, total) follows each theme."""
+    A name a person gave is never replaced. on_progress(done, total) follows each theme.
+    This is what an analysis run's describing stage does over many workers, in this
+    process: plan_describing, describe_theme for each theme, then settle_names."""
+    corpora = plan_describing(theme_ids, llm, embedder, force=force)
+    due = [theme_id for stored in corpora for theme_id in stored.described]
+    try:
+        for done, theme_id in enumerate(due, start=1):
+            describe_theme(theme_id, corpora, llm, embedder)
+            if on_progress:
+                on_progress(done, len(due))
+        settle_names(corpora, llm, embedder)
+    finally:
+        DescribingCorpus.objects.filter(pk__in=[stored.pk for stored in corpora]).delete()
+    return len(due)
+
+
+def plan_describing(
+    theme_ids: Iterable[int],
+    llm: DescribingModel,
+    embedder: TextEmbedder,
+    force: bool = False,
+    run: AnalysisRun | None = None,
+) -> list[DescribingCorpus]:
+    """Store the corpora that the due ones of theme_ids (all of them if force) are
+    described with, largest theme first; return them (each lists its themes). Corpora
+    left by this run before, and by runs no longer open, are dropped."""
     version = model_version(llm)
+    if run is not None:
+        stale = DescribingCorpus.objects.filter(run__isnull=False).exclude(run__status__in=OPEN)
+        stale.delete()
+        DescribingCorpus.objects.filter(run=run).delete()
     themes = [
         theme
         for theme in Theme.objects.filter(pk__in=list(theme_ids))
         if force or is_due(theme, version)
     ]
-    if not themes:
-        return 0
-    done = 0
-    # Each project's themes are described against each other: another product's themes
-    # neither make a word common nor take a name.
-    described = Theme.objects.filter(pk__in=[theme.pk for theme in themes])
-    for project_id in sorted(set(described.values_list("project_id", flat=True))):
-        corpora = _corpora(embedder.name, themes, project_id)
-        in_project = Theme.objects.filter(project_id=project_id)
-        live_names = in_project.exclude(status=ThemeStatus.RETIRED).values_list("id", "name")
-        taken = dict(live_names)
-        for theme in (theme for theme in themes if theme.project_id == project_id):
-            others = [name for theme_id, name in taken.items() if theme_id != theme.pk]
-            corpus = corpora.get(theme.pk)
-            _describe(theme, corpus, others, (llm, version), embedder)
-            theme.save(update_fields=DESCRIBED_FIELDS)
-            taken[theme.pk] = theme.name
-            done += 1
-            if on_progress:
-                on_progress(done, len(themes))
-    return len(themes)
+    return store_corpora(themes, embedder.name, run)
+
+
+def describe_theme(
+    theme_id: int,
+    corpora: Sequence[DescribingCorpus],
+    llm: DescribingModel,
+    embedder: TextEmbedder,
+) -> bool:
+    """Describe one theme planned with corpora (plan_describing), its name none that
+    another live theme of its project had when describing began; return whether it was
+    (not when it was described since, as when a chunk is done again, or is gone). Two
+    themes described at once may choose the same new name: settle_names parts them."""
+    stored = corpus_describing(theme_id, corpora)
+    theme = Theme.objects.filter(pk=theme_id).first()
+    if theme is None or (theme.described_at and theme.described_at >= stored.created_at):
+        return False
+    corpus = load_corpus(stored)
+    taken = [name for pk, name in corpus.names.items() if pk != theme_id]
+    _describe(theme, corpus, taken, (llm, model_version(llm)), embedder)
+    theme.save(update_fields=DESCRIBED_FIELDS)
+    return True
+
+
+def settle_names(
+    corpora: Sequence[DescribingCorpus], llm: DescribingModel, embedder: TextEmbedder
+) -> int:
+    """Once every theme planned with corpora is described: where live themes of a project
+    now share a name (the same word stems), the theme that had it before describing began,
+    a person's, or else the largest keeps it, and each other one described here is named
+    again with every other theme's name taken; return how many were."""
+    renamed = 0
+    model = (llm, model_version(llm))
+    for project_id in sorted({stored.project_id for stored in corpora}):
+        described = {
+            theme_id: stored
+            for stored in corpora
+            if stored.project_id == project_id
+            for theme_id in stored.described
+        }
+        live = Theme.objects.filter(project_id=project_id).exclude(status=ThemeStatus.RETIRED)
+        themes = list(live)
+        for same_name in _sharing_names(themes):
+            keeper = max(same_name, key=lambda theme: _keeps_shared_name(theme, described))
+            for theme in same_name:
+                if theme is keeper or theme.pk not in described:
+                    continue
+                if theme.name_source == NameSource.PERSON:
+                    continue
+                taken = [other.name for other in themes if other.pk != theme.pk]
+                _name_again(theme, described[theme.pk], taken, model, embedder)
+                renamed += 1
+    return renamed
+
+
+def _sharing_names(themes: list[Theme]) -> list[list[Theme]]:
+    """The groups of themes whose names have the same word stems (as name_candidates
+    compares them)."""
+    by_name: dict[tuple[str, ...], list[Theme]] = {}
+    for theme in themes:
+        key = tuple(sorted(stems_of(theme.name)))
+        if key:
+            by_name.setdefault(key, []).append(theme)
+    return [group for group in by_name.values() if len(group) > 1]
+
+
+def _keeps_shared_name(
+    theme: Theme, described: dict[int, DescribingCorpus]
+) -> tuple[bool, bool, int, int]:
+    corpus_names = load_corpus(described[theme.pk]).names if theme.pk in described else {}
+    had_it = theme.pk not in described or corpus_names.get(theme.pk) == theme.name
+    return had_it, theme.name_source == NameSource.PERSON, theme.size, -theme.pk
+
+
+def _name_again(
+    theme: Theme,
+    stored: DescribingCorpus,
+    taken: list[str],
+    model: tuple[DescribingModel, ModelVersion],
+    embedder: TextEmbedder,
+) -> None:
+    """Describe the theme again with taken names (its card quotes its name); its history
+    keeps one rename, from the name it had before describing began."""
+    corpus = load_corpus(stored)
+    machine_renames = Correction.objects.filter(
+        kind=CorrectionKind.RENAME, theme=theme, made_by=None, made_at__gte=stored.created_at
+    )
+    machine_renames.delete()
+    theme.name = corpus.names.get(theme.pk, "")
+    _describe(theme, corpus, taken, model, embedder)
+    theme.save(update_fields=DESCRIBED_FIELDS)
 
 
 DESCRIBED_FIELDS = [
@@ -173,129 +244,6 @@ def _summary_is_stale(theme: Theme, model: ModelVersion) -> bool:
     return theme.summary_kind == SummaryKind.GENERATED and theme.summary_model_id != model.pk
 
 
-@dataclass(frozen=True)
-class _Corpora:
-    """What themes are described against: the most specific themes side by side, and each
-    broad theme (one with sub-themes) among the themes of its level: the others as deep in
-    the hierarchy, and the most specific themes above them. A broad theme holds its
-    sub-themes' items: beside them its words would be nobody's own, and a name that finds a
-    sub-theme's items would seem to miss."""
-
-    specific: Corpus
-    depth_of_broad: dict[int, int]  # how deep each broad theme sits (0: the top)
-    by_depth: dict[int, Corpus]  # the themes of each level a broad theme being described is at
-
-    def get(self, theme_id: int) -> Corpus:
-        depth = self.depth_of_broad.get(theme_id)
-        return self.specific if depth is None else self.by_depth[depth]
-
-
-def _corpora(embedding_model: str, themes: list[Theme], project_id: int) -> _Corpora:
-    """Read the project's themes' texts and its items' fields once, for every level."""
-    in_project = Theme.objects.filter(project_id=project_id)
-    hierarchy = in_project.hierarchy()
-    broad = set(in_project.parents().values_list("pk", flat=True))
-    depth_of_broad = {pk: hierarchy.depth(pk) for pk in broad}
-    texts, baseline = _texts_by_theme(project_id), _field_baseline(project_id)
-    scope = (embedding_model, project_id)
-    specific = _corpus(texts, baseline, scope, leave_out=broad)
-    by_depth = {}
-    for depth in sorted({depth_of_broad[theme.pk] for theme in themes if theme.pk in broad}):
-        # The level: its themes, and the most specific themes nearer the top.
-        level = {
-            pk
-            for pk in texts
-            if hierarchy.depth(pk) == depth or (hierarchy.depth(pk) < depth and pk not in broad)
-        }
-        by_depth[depth] = _corpus(texts, baseline, scope, leave_out=set(texts) - level)
-    return _Corpora(specific, depth_of_broad, by_depth)
-
-
-def _corpus(
-    texts_by_theme: dict[int, list[str]],
-    baseline: FieldBaseline,
-    scope: tuple[str, int],
-    leave_out: Collection[int],
-) -> Corpus:
-    """What describing needs of every theme in texts_by_theme but those left out; the
-    neighbourhood only of the project's themes embedded by the scope's embedding model (the
-    model that embeds the name candidates). scope: (embedding model, project id)."""
-    texts = {key: found for key, found in texts_by_theme.items() if key not in leave_out}
-    return Corpus(
-        texts=texts,
-        keywords=theme_keywords(texts),
-        phrases=theme_phrases(texts, top_n=PHRASES_PER_THEME),
-        baseline=baseline,
-        as_of=_latest_day(),
-        neighbourhood=_neighbourhood(scope, leave_out),
-    )
-
-
-def _field_baseline(project_id: int) -> FieldBaseline:
-    """How the project's items' sources, kinds, ratings and metadata are spread: what a
-    card's over-represented fields are measured against."""
-    scales = source_scales()
-    items = FeedbackItem.objects.filter(source__project_id=project_id)
-    return FieldBaseline.of(
-        _segments(scales, *row)
-        for row in items.values_list("source__name", "kind", "rating", "metadata").iterator(
-            chunk_size=2000
-        )
-    )
-
-
-# Item ids a query: inside SQLite's limit on query parameters (32,766 since 3.32) and
-# PostgreSQL's.
-ID_BATCH_SIZE = 5000
-
-
-def source_scales() -> dict[str, RatingScale | None]:
-    """Each source's rating scale, by name (a deployment has tens of sources)."""
-    return {source.name: source.scale_of_ratings for source in DataSource.objects.all()}
-
-
-def _segments(
-    scales: dict[str, RatingScale | None],
-    source: str,
-    kind: str,
-    rating: float | None,
-    metadata: dict[str, Any],
-) -> dict[str, str]:
-    written = "" if rating is None else format_rating(rating, scales[source])
-    return segment_values(source, kind, written, metadata)
-
-
-def _neighbourhood(scope: tuple[str, int], leave_out: Collection[int] = ()) -> Neighbourhood | None:
-    """A sample of the items of every live theme of the project embedded by the embedding
-    model (scope: the model and the project's id), with their
-    vectors by that model (a long item's, that of the unit that put it in the theme; see
-    Neighbourhood.of; the sample is taken before the vectors are read, so at most
-    NEIGHBOURHOOD_ITEMS_PER_THEME a theme are)."""
-    embedding_model, project_id = scope
-    members: dict[int, list[Point]] = {}
-    live = Theme.objects.live(embedding_model).filter(project_id=project_id)
-    rows = (
-        ThemeAssignment.objects.filter(theme__in=live)
-        .exclude(theme_id__in=list(leave_out))
-        .order_by("theme_id", "-similarity", "item_id")
-        .values_list("theme_id", "item_id", "unit_start")
-    )
-    for theme_id, item_id, unit_start in rows.iterator(chunk_size=2000):
-        members.setdefault(theme_id, []).append((item_id, unit_start))
-    sampled = {theme_id: spread(points) for theme_id, points in members.items()}
-    points = [point for found in sampled.values() for point in found]
-    vectors: dict[Point, np.ndarray] = {}
-    for start in range(0, len(points), ID_BATCH_SIZE):
-        vectors |= point_vectors(points[start : start + ID_BATCH_SIZE], embedding_model)
-    return Neighbourhood.of(
-        {
-            theme_id: np.array([vectors[p] for p in found if p in vectors])
-            for theme_id, found in sampled.items()
-            if any(p in vectors for p in found)
-        }
-    )
-
-
 def _describe(
     theme: Theme,
     corpus: Corpus,
@@ -312,7 +260,7 @@ def _describe(
     theme.keywords = keywords
     theme.representative_item_ids = [item_id for item_id, _ in representatives]
     if theme.name_source != NameSource.PERSON and not keeps_name(theme, phrases, taken, version):
-        texts = corpus.texts.get(theme.pk, [])
+        texts = theme_texts(theme.pk)
         text = ThemeText(phrases, keywords, representatives, texts, theme.pk, corpus.neighbourhood)
         named = name_theme(text, (llm, embedder), taken)
         _record_rename(theme, named.name, _rename_reason(theme, version))
@@ -409,30 +357,9 @@ def _card_items(theme: Theme) -> list[CardItem]:
             quoted_part(text, start, end),
             author,
             created,
-            _segments(scales, source, kind, rating, metadata),
+            item_segments(scales, source, kind, rating, metadata),
         )
         for pk, text, start, end, author, created, source, kind, rating, metadata in (
             rows.iterator(chunk_size=2000)
         )
     ]
-
-
-def _latest_day() -> date | None:
-    latest = FeedbackItem.objects.aggregate(latest=Max("created_at"))["latest"]
-    return timezone.localdate(latest) if latest else None
-
-
-def _texts_by_theme(project_id: int) -> dict[int, list[str]]:
-    """Up to KEYWORD_TEXTS_PER_THEME texts of every theme of the project that has items (of
-    a long item, the part in the theme), nearest first, leaving out any that speak to a
-    language model."""
-    in_project = ThemeAssignment.objects.filter(theme__project_id=project_id)
-    rows = in_project.order_by("theme_id", "-similarity").values_list(
-        "theme_id", "item__text", "unit_start", "unit_end"
-    )
-    texts: dict[int, list[str]] = {}
-    for theme_id, text, start, end in rows.iterator(chunk_size=2000):
-        bucket = texts.setdefault(theme_id, [])
-        if len(bucket) < KEYWORD_TEXTS_PER_THEME and not speaks_to_the_model(text):
-            bucket.append(quoted_part(text, start, end))
-    return texts

@@ -460,11 +460,21 @@ def predict_from_scores(
     items: QuerySet[FeedbackItem], llm: LabelScorer, embedder: TextEmbedder
 ) -> None:
     """Refit the classifier of each source of items when it is due, from the language
-    model's stored scores, and bring every prediction of those sources up to date."""
+    model's stored scores, and bring every prediction of those sources up to date. An
+    analysis run does the second in chunks (items_to_predict, then predict_items on each)."""
+    fit_due_classifiers(items, llm, embedder)
+    predict_items(items_to_predict(items, llm, embedder), llm, embedder)
+
+
+def fit_due_classifiers(
+    items: QuerySet[FeedbackItem], llm: LabelScorer, embedder: TextEmbedder
+) -> int:
+    """Refit the classifier of each source of items when it is due (or has none), from the
+    language model's stored scores; return how many were fitted."""
     version = model_version(llm)
     content_free: np.ndarray | None = None
-    sources = DataSource.objects.filter(items__in=items).distinct().order_by("pk")
-    for source in sources:
+    fitted = 0
+    for source in _sources_of(items):
         classifier = _latest_classifier(version, embedder.name, source)
         if classifier is None or _refit_is_due(classifier):
             if not _scored_in(version, source).exists():
@@ -473,11 +483,49 @@ def predict_from_scores(
                 content_free = content_free_scores(llm)
             # Fitted on every scored item of the source, not only these: the calibration and
             # the pseudo-labels need hundreds of items, and a new batch may be a handful.
-            classifier = fit_sentiment_classifier(version, embedder, source, content_free)
+            fit_sentiment_classifier(version, embedder, source, content_free)
+            fitted += 1
+    return fitted
+
+
+def items_to_predict(
+    items: QuerySet[FeedbackItem], llm: LabelScorer, embedder: TextEmbedder
+) -> list[int]:
+    """The ids, in order, of the items of items' sources whose prediction is not their
+    source's latest classifier's: those of items never predicted, and every item a newer
+    classifier has not predicted yet."""
+    version = model_version(llm)
+    due: set[int] = set()
+    for source in _sources_of(items):
+        classifier = _latest_classifier(version, embedder.name, source)
+        if classifier is None:
+            continue
         in_source = ItemSentiment.objects.filter(item__source=source)
-        stale = in_source.exclude(classifier=classifier).values_list("item_id", flat=True)
-        new = items.filter(source=source, sentiment__isnull=True).values_list("pk", flat=True)
-        predict_sentiment(sorted({*stale, *new}), classifier, embedder)
+        due.update(in_source.exclude(classifier=classifier).values_list("item_id", flat=True))
+        new = items.filter(source=source, sentiment__isnull=True)
+        due.update(new.values_list("pk", flat=True))
+    return sorted(due)
+
+
+def predict_items(item_ids: Sequence[int], llm: LabelScorer, embedder: TextEmbedder) -> int:
+    """Predict each item's sentiment with its source's latest classifier (predict_sentiment);
+    return how many were predicted."""
+    version = model_version(llm)
+    by_source: dict[int, list[int]] = {}
+    for source_id, pk in FeedbackItem.objects.filter(pk__in=list(item_ids)).values_list(
+        "source_id", "pk"
+    ):
+        by_source.setdefault(source_id, []).append(pk)
+    predicted = 0
+    for source_id, ids in sorted(by_source.items()):
+        classifier = _latest_classifier(version, embedder.name, source_id)
+        if classifier is not None:
+            predicted += predict_sentiment(sorted(ids), classifier, embedder)
+    return predicted
+
+
+def _sources_of(items: QuerySet[FeedbackItem]) -> QuerySet[DataSource]:
+    return DataSource.objects.filter(items__in=items).distinct().order_by("pk")
 
 
 def _items_to_score(items: QuerySet[FeedbackItem], version: ModelVersion) -> list[int]:
@@ -524,7 +572,7 @@ REFIT_GROWTH = 0.2
 
 
 def _latest_classifier(
-    version: ModelVersion, embedding_model: str, source: DataSource
+    version: ModelVersion, embedding_model: str, source: DataSource | int
 ) -> SentimentClassifier | None:
     return (
         SentimentClassifier.objects.filter(

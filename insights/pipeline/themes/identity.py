@@ -24,6 +24,7 @@ from django.db.models import Count, Max, Min, QuerySet
 from ingestion.models import DataSource, FeedbackItem
 from insights.models import (
     AssignmentMethod,
+    ItemEmbedding,
     Theme,
     ThemeAssignment,
     ThemeHierarchy,
@@ -535,14 +536,43 @@ def assign_new_items(
 ) -> int:
     """Give each embedded item without a theme the nearest live theme of its project, if
     close enough; return how many items joined a theme. Centres stay as the last re-cluster
-    left them; an item nearest a merged-away theme joins the theme it was merged into."""
-    unassigned = _unthemed_points(embedding_model)
-    total = sum(points.items for _, points in unassigned)
+    left them; an item nearest a merged-away theme joins the theme it was merged into. An
+    analysis run does this in chunks (items_to_assign, then assign_items on each)."""
+    item_ids = items_to_assign(embedding_model)
     if on_progress:
-        on_progress(0, total)
-    joined = sum(_assign_in(scope, points) for scope, points in unassigned)
-    if on_progress:
-        on_progress(total, total)
+        on_progress(0, len(item_ids))
+    joined = 0
+    size = settings.FEEDLENS_ASSIGN_CHUNK_ITEMS
+    for start in range(0, len(item_ids), size):
+        chunk = item_ids[start : start + size]
+        joined += assign_items(chunk, embedding_model)
+        if on_progress:
+            on_progress(start + len(chunk), len(item_ids))
+    return joined
+
+
+def items_to_assign(embedding_model: str) -> list[int]:
+    """The ids of the items embedded by the model that are in no theme yet, of projects
+    with live themes, in id order."""
+    embedded = ItemEmbedding.objects.filter(embedding__model_name=embedding_model)
+    projects = [
+        scope.project_id for scope in theme_scopes(embedding_model) if scope.live().exists()
+    ]
+    unthemed = FeedbackItem.objects.filter(
+        source__project_id__in=projects,
+        theme_assignments__isnull=True,
+        pk__in=embedded.values("item_id"),
+    )
+    return list(unthemed.order_by("pk").values_list("pk", flat=True))
+
+
+def assign_items(item_ids: Sequence[int], embedding_model: str) -> int:
+    """assign_new_items for these items (those in a theme already are left as they are);
+    return how many joined a theme."""
+    joined = 0
+    for scope in theme_scopes(embedding_model):
+        unthemed = scope.items().filter(pk__in=list(item_ids), theme_assignments__isnull=True)
+        joined += _assign_in(scope, theme_points(unthemed, embedding_model))
     return joined
 
 
