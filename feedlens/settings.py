@@ -297,9 +297,11 @@ CELERY_TASK_ROUTES["insights.describe_chunk"] = {"queue": CELERY_LLM_QUEUE}
 FEEDLENS_EMBED_CHUNK_ITEMS = envint("FEEDLENS_EMBED_CHUNK_ITEMS", "1024")
 FEEDLENS_SCORE_CHUNK_ITEMS = envint("FEEDLENS_SCORE_CHUNK_ITEMS", "128")
 # Predicting sentiment from the scores and embeddings, and joining new items to the nearest
-# theme, need no model call: about 2-3 seconds a chunk of these on 2 cores (docs/benchmarks.md),
-# reading each item's vector. At most 30,000: SQLite takes 32,766 parameters a query.
-FEEDLENS_PREDICT_CHUNK_ITEMS = envint("FEEDLENS_PREDICT_CHUNK_ITEMS", "10000")
+# theme, need no model call. Measured on 2 cores (`manage.py benchmark --items 10000`,
+# docs/benchmarks.md): predicting 300 items a second in a first run (it creates the rows),
+# 1,800 after (a chunk: 17 s, then 3 s); assigning 3,000 a second (7 s). At most 30,000:
+# SQLite takes 32,766 parameters a query.
+FEEDLENS_PREDICT_CHUNK_ITEMS = envint("FEEDLENS_PREDICT_CHUNK_ITEMS", "5000")
 FEEDLENS_ASSIGN_CHUNK_ITEMS = envint("FEEDLENS_ASSIGN_CHUNK_ITEMS", "20000")
 # A chunk is seconds of work: one that takes longer than this is stuck, and fails its run.
 FEEDLENS_CHUNK_TIME_LIMIT = envint("FEEDLENS_CHUNK_TIME_LIMIT", "900")
