@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -73,16 +74,23 @@ def test_a_worker_killed_mid_run_loses_nothing(
     worker = start_worker(queue, log, CELERY_VISIBILITY_TIMEOUT="5")
     run = start_analysis()
     try:
-        wait_until(
-            lambda: stage_of(run.pk)[1] == "sentiment" and stage_of(run.pk)[2] > 0,
-            300,
-            "the run never reached the sentiment stage",
-        )
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        scoring = RunChunk.objects.filter(run=run, stage="sentiment", status=RunStatus.RUNNING)
+        with transaction.atomic():
+            # Mid-stage, a chunk under way: locked, it cannot be finished before the kill
+            # (done counts chunks finished, so it turns positive between two chunks).
+            killed = wait_until(
+                lambda: (
+                    stage_of(run.pk)[1] == "sentiment"
+                    and stage_of(run.pk)[2] > 0
+                    and scoring.select_for_update().first()
+                ),
+                300,
+                "the run never reached the sentiment stage",
+            )
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
         killed_at = stage_of(run.pk)
         assert killed_at[0] == RunStatus.RUNNING and killed_at[2] < items
-        (killed,) = RunChunk.objects.filter(run=run, status=RunStatus.RUNNING)
         # The run waiting for it is the first thing it does: done is the proof it works.
         worker = start_worker(queue, log, answer_first=False, CELERY_VISIBILITY_TIMEOUT="5")
         wait_until(lambda: stage_of(run.pk)[0] == RunStatus.DONE, 600, log.read_text()[-3000:])
