@@ -6,8 +6,8 @@ command itself) carries it out, and the pages poll its stage and counts. Every s
 work already done, so a run that is interrupted and started again finishes the job without
 doing anything twice.
 
-Embedding and the language model's scoring are done in chunks of items (RunChunk, sized by
-FEEDLENS_EMBED_CHUNK_ITEMS and FEEDLENS_SCORE_CHUNK_ITEMS), describing in one chunk per
+Embedding, the language model's scoring, predicting and assigning are done in chunks of
+items (RunChunk, sized by the FEEDLENS_*_CHUNK_ITEMS settings), describing in one chunk per
 theme. On workers, the run hands its chunks to the stage's queue, where any number of
 workers on any number of machines take them, and waits with no lease of its own; the
 worker that finishes the last chunk hands the run on (advance_run), which goes on with the

@@ -41,7 +41,12 @@ from insights.pipeline.describing.corpus import (
     store_corpora,
     theme_texts,
 )
-from insights.pipeline.describing.naming import NAME_PROMPT_VERSION, ThemeText, name_theme
+from insights.pipeline.describing.naming import (
+    NAME_PROMPT_VERSION,
+    ThemeText,
+    name_theme,
+    same_name,
+)
 from insights.pipeline.describing.quotes import Quote, theme_quotes
 from insights.pipeline.describing.summaries import (
     EXTRACTIVE_QUOTES,
@@ -146,9 +151,9 @@ def settle_names(
         }
         live = Theme.objects.filter(project_id=project_id).exclude(status=ThemeStatus.RETIRED)
         themes = list(live)
-        for same_name in _sharing_names(themes):
-            keeper = max(same_name, key=lambda theme: _keeps_shared_name(theme, described))
-            for theme in same_name:
+        for sharing in _sharing_names(themes):
+            keeper = max(sharing, key=lambda theme: _keeps_shared_name(theme, described))
+            for theme in sharing:
                 if theme is keeper or theme.pk not in described:
                     continue
                 if theme.name_source == NameSource.PERSON:
@@ -160,11 +165,10 @@ def settle_names(
 
 
 def _sharing_names(themes: list[Theme]) -> list[list[Theme]]:
-    """The groups of themes whose names have the same word stems (as name_candidates
-    compares them)."""
+    """The groups of themes whose names say the same (naming.same_name)."""
     by_name: dict[tuple[str, ...], list[Theme]] = {}
     for theme in themes:
-        key = tuple(sorted(stems_of(theme.name)))
+        key = same_name(theme.name)
         if key:
             by_name.setdefault(key, []).append(theme)
     return [group for group in by_name.values() if len(group) > 1]

@@ -81,14 +81,19 @@ def name_prompt(quotes: Sequence[Quote]) -> FewShotPrompt:
 
 def name_candidates(phrases: Sequence[Phrase], taken: Collection[str] = ()) -> list[Phrase]:
     """The first NAME_CANDIDATES phrases that are long enough to name a problem and that no
-    other theme's name says already (same word stems)."""
-    taken_stems = {tuple(sorted(stems_of(name))) for name in taken}
+    other theme's name says already (see same_name)."""
+    taken_stems = {same_name(name) for name in taken}
     return [
         phrase
         for phrase in phrases
         if NAME_MIN_WORDS <= phrase.words <= NAME_MAX_WORDS
-        and tuple(sorted(stems_of(phrase.text))) not in taken_stems
+        and same_name(phrase.text) not in taken_stems
     ][:NAME_CANDIDATES]
+
+
+def same_name(name: str) -> tuple[str, ...]:
+    """What two names that say the same thing share: their word stems, in any order."""
+    return tuple(sorted(stems_of(name)))
 
 
 # Items of each theme that a name is tried against: enough to tell a theme from its

@@ -571,8 +571,7 @@ def assign_items(item_ids: Sequence[int], embedding_model: str) -> int:
     return how many joined a theme."""
     joined = 0
     for scope in theme_scopes(embedding_model):
-        unthemed = scope.items().filter(pk__in=list(item_ids), theme_assignments__isnull=True)
-        joined += _assign_in(scope, theme_points(unthemed, embedding_model))
+        joined += _assign_in(scope, _unthemed_in(scope, item_ids))
     return joined
 
 
@@ -581,9 +580,12 @@ def _unthemed_points(embedding_model: str) -> list[tuple[ThemeScope, ThemePoints
     return [(scope, _unthemed_in(scope)) for scope in theme_scopes(embedding_model)]
 
 
-def _unthemed_in(scope: ThemeScope) -> ThemePoints:
-    """The points of the scope's embedded items in no theme yet."""
-    return theme_points(scope.items().filter(theme_assignments__isnull=True), scope.embedding_model)
+def _unthemed_in(scope: ThemeScope, item_ids: Sequence[int] | None = None) -> ThemePoints:
+    """The points of the scope's embedded items (of item_ids, if given) in no theme yet."""
+    items = scope.items().filter(theme_assignments__isnull=True)
+    if item_ids is not None:
+        items = items.filter(pk__in=list(item_ids))
+    return theme_points(items, scope.embedding_model)
 
 
 def _assign_in(scope: ThemeScope, points: ThemePoints) -> int:
