@@ -417,6 +417,10 @@ def _assign(chunk: RunChunk) -> int:
     return assign_items(chunk.ids, configured_embedder().name)
 
 
+def _assigned(run: AnalysisRun) -> str:
+    return "none: this run clusters every item again" if _recluster_is_due(run) else ""
+
+
 def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
     """Re-cluster when asked or when there are no themes yet; otherwise the new items that
     fit no theme (assigning) are clustered among themselves into new themes. Themes span
@@ -468,7 +472,9 @@ CHUNKED_STAGES = {
     "predicting": ChunkedStage(
         _to_predict, lambda: settings.FEEDLENS_PREDICT_CHUNK_ITEMS, _predict, _count_sentiment
     ),
-    "assigning": ChunkedStage(_to_assign, lambda: settings.FEEDLENS_ASSIGN_CHUNK_ITEMS, _assign),
+    "assigning": ChunkedStage(
+        _to_assign, lambda: settings.FEEDLENS_ASSIGN_CHUNK_ITEMS, _assign, _assigned
+    ),
     "describing": ChunkedStage(_to_describe, lambda: 1, _describe, _settle_names),
 }
 STAGE_FUNCTIONS: dict[str, Callable[[AnalysisRun, Progress], StageOutcome]] = {

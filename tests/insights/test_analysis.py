@@ -36,6 +36,12 @@ def test_a_run_embeds_scores_themes_and_describes_every_item() -> None:
 
     assert run.status == RunStatus.DONE and not run.error
     assert list(run.stats) == list(STAGES)
+    # The first run clusters every item: no new item joins a stored theme, and it says why.
+    assert run.stats["assigning"] == {
+        "items": 0,
+        "seconds": run.stats["assigning"]["seconds"],
+        "note": "none: this run clusters every item again",
+    }
     assert [stage for stage, _, _ in seen if stage] == sorted(
         (stage for stage, _, _ in seen), key=STAGES.index
     )
