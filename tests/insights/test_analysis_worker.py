@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -75,20 +76,25 @@ def test_a_worker_killed_mid_run_loses_nothing(
     run = start_analysis()
     try:
         scoring = RunChunk.objects.filter(run=run, stage="sentiment", status=RunStatus.RUNNING)
-        with transaction.atomic():
-            # Mid-stage, a chunk under way: locked, it cannot be finished before the kill
-            # (done counts chunks finished, so it turns positive between two chunks).
-            killed = wait_until(
-                lambda: (
-                    stage_of(run.pk)[1] == "sentiment"
-                    and stage_of(run.pk)[2] > 0
-                    and scoring.select_for_update().first()
-                ),
-                300,
-                "the run never reached the sentiment stage",
-            )
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
+        first_worker = worker
+
+        def kill_mid_chunk() -> RunChunk | None:
+            """Mid-stage (done counts finished chunks, so it turns positive between two),
+            kill the worker while a scoring chunk is under way; None when none is."""
+            _, stage, done, _ = stage_of(run.pk)
+            chunk = scoring.first() if stage == "sentiment" and done > 0 else None
+            if chunk is None:
+                return None
+            with transaction.atomic():
+                # Written to, the chunk is locked (its row on PostgreSQL, the database on
+                # SQLite): its worker cannot finish it before the kill.
+                if not scoring.filter(pk=chunk.pk).update(worker=F("worker")):
+                    return None  # it finished meanwhile
+                first_worker.send_signal(signal.SIGKILL)
+                first_worker.wait(timeout=30)
+            return chunk
+
+        killed = wait_until(kill_mid_chunk, 300, "the run never reached the sentiment stage")
         killed_at = stage_of(run.pk)
         assert killed_at[0] == RunStatus.RUNNING and killed_at[2] < items
         # The run waiting for it is the first thing it does: done is the proof it works.
