@@ -8,6 +8,7 @@ the sentiment predicted from them. Themes are not compared: UMAP is seeded per r
 """
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ class FanOutRun:
     chunks: int
     claims: int  # one per chunk when none was done twice
     items_per_worker_second: dict[str, float]  # per chunked stage: items / busy worker seconds
+    import_seconds: float  # the file's import, on the first worker
+    end_to_end_seconds: float  # from queuing the import to the finished run
+    worker_peaks: list[int | None]  # each worker's peak resident memory (VmHWM), bytes
     labels: dict[str, str]  # per item (its file id): its predicted sentiment
     scores: dict[str, list[float]]  # per item scored by the language model: its raw scores
 
@@ -57,15 +61,27 @@ def _one_run(path: Path, items: int, count: int, out_dir: Path, observe: Observe
         for number in range(count):
             log = out_dir / f"fan-out-{count}-worker-{number}.log"
             workers.append(start_worker(log, name=f"w{number}", cpu=cores[number % len(cores)]))
-        import_file(path, items, workers[0], observe)
+        began = time.monotonic()
+        job = import_file(path, items, workers[0], observe)
         run = analyse(workers[0], observe, recluster=True)
+        end_to_end = time.monotonic() - began
+        peaks = [worker.peak_memory_bytes() for worker in workers]
     finally:
         for worker in workers:
             worker.stop()
-    return _measured(run, count)
+    imported = 0.0
+    if job.started_at and job.finished_at:
+        imported = (job.finished_at - job.started_at).total_seconds()
+    return _measured(run, count, imported, end_to_end, peaks)
 
 
-def _measured(run: AnalysisRun, count: int) -> FanOutRun:
+def _measured(
+    run: AnalysisRun,
+    count: int,
+    import_seconds: float,
+    end_to_end_seconds: float,
+    worker_peaks: list[int | None],
+) -> FanOutRun:
     chunks = RunChunk.objects.filter(run=run)
     span, throughput = {}, {}
     for stage in CHUNKED_STAGES:
@@ -87,6 +103,9 @@ def _measured(run: AnalysisRun, count: int) -> FanOutRun:
         chunks=chunks.count(),
         claims=sum(chunks.values_list("attempts", flat=True)),
         items_per_worker_second=throughput,
+        import_seconds=round(import_seconds, 1),
+        end_to_end_seconds=round(end_to_end_seconds, 1),
+        worker_peaks=worker_peaks,
         labels={key: label for key, label, _ in sentiments},
         scores={
             key: [v for _, v in sorted(scores.items())] for key, _, scores in sentiments if scores

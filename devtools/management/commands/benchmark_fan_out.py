@@ -50,7 +50,10 @@ class Command(BaseCommand):
         section = fan_out_section(runs, options["items"])
         self.stdout.write("\n" + text_table(section))
         paths = write_report(
-            [section], {"items": options["items"], "workers": counts}, out_dir, name="fan-out"
+            [section],
+            {"items": options["items"], "workers": counts},
+            out_dir,
+            name=f"fan-out-{options['items']}",
         )
         self.stdout.write(f"\nWritten: {', '.join(map(str, paths))}")
 
@@ -59,7 +62,7 @@ def fan_out_section(runs: list[FanOutRun], items: int) -> Section:
     base = runs[0]
     rows = []
     for run in runs:
-        row: dict[str, object] = {"workers": run.workers}
+        row: dict[str, object] = {"workers": run.workers, "import s": run.import_seconds}
         row |= {f"{stage} s": run.stage_seconds[stage] for stage in STAGES}
         for stage in CHUNKED_STAGES:
             span = run.chunk_seconds.get(stage, 0.0)
@@ -70,6 +73,10 @@ def fan_out_section(runs: list[FanOutRun], items: int) -> Section:
                 else None
             )
             row[f"{stage} items/worker-s"] = run.items_per_worker_second[stage]
+        row["end to end s"] = run.end_to_end_seconds
+        row["worker peaks GiB"] = " / ".join(
+            f"{peak / 2**30:.2f}" if peak else "?" for peak in run.worker_peaks
+        )
         row["chunks"], row["claims"] = run.chunks, run.claims
         row |= _compared(run, base)
         rows.append(row)
@@ -80,7 +87,9 @@ def fan_out_section(runs: list[FanOutRun], items: int) -> Section:
         rows,
         [
             "Each worker a Celery process, solo pool, held to one core (its models use one "
-            "thread); a fresh database per run. Stage seconds from the run's stats; a "
+            "thread); a fresh database per run. End to end runs from queuing the import to "
+            "the finished run; worker peaks are each process's peak resident memory (VmHWM). "
+            "Stage seconds from the run's stats; a "
             "chunked stage's 'chunks s' runs from its first chunk claimed to its last done, "
             "and its speed-up is the first row's over this row's.",
             "claims = chunks when no chunk was done twice. Against the first row: the share "
