@@ -13,7 +13,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem, Project
+from ingestion.ratings import RatingScale
 from insights.dashboards.cards import CARD_KIND, card_lines
+from insights.dashboards.impact import (
+    Impacts,
+    ThemeImpact,
+    fix_first,
+    fix_first_rule,
+    item_impacts,
+)
 from insights.dashboards.overview import (
     NEGATIVE_SHARE_MIN_ITEMS,
     NO_ITEMS,
@@ -50,6 +58,8 @@ class ThemeFigures:
     summary: list[str] = field(default_factory=list)
     summary_kind: str = ""
     quotes: list[Quote] = field(default_factory=list)
+    # On the report's rating scale, among the period's rated items (None: none rated).
+    impact: ThemeImpact | None = None
 
     @property
     def change(self) -> int:
@@ -64,9 +74,13 @@ class ThemeFigures:
     def is_rising(self) -> bool:
         """The overview's rule (insights.dashboards.overview.ThemeStats.is_rising), with the
         period for the week."""
+        return self.as_stats().is_rising
+
+    def as_stats(self) -> ThemeStats:
+        """The theme as the overview counts it, with the period for the latest week."""
         return ThemeStats(
             self.id, self.name, "", self.current, self.current.total, self.previous.total
-        ).is_rising
+        )
 
     @property
     def negative_share_change(self) -> float | None:
@@ -155,6 +169,11 @@ class ReportContent:
     rising_themes: list[ThemeFigures]
     more_negative_themes: list[ThemeFigures]
     generated_at: datetime
+    # What to fix first (insights.dashboards.impact.fix_first), on the scale most of the
+    # period's rated items are on (None: no rated item on a known scale).
+    rating_scale: RatingScale | None = None
+    rated_items: int = 0
+    fix_first: list[ThemeFigures] = field(default_factory=list)
 
     @property
     def growth_percent(self) -> int | None:
@@ -174,6 +193,10 @@ class ReportContent:
         ]
 
     @property
+    def fix_first_rule(self) -> str:
+        return fix_first_rule()
+
+    @property
     def sources_label(self) -> str:
         sources = ", ".join(self.source_names) if self.source_names else "All sources"
         return f"{self.project_name}: {sources}" if self.project_name else sources
@@ -188,7 +211,14 @@ def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> Report
     period before)."""
     previous = period.previous()
     sources = source_figures(period, scope)
-    themes = theme_figures(period, scope)
+    impacts = period_impacts(period, scope)
+    themes = [
+        replace(theme, impact=impacts.by_theme.get(theme.id))
+        for theme in theme_figures(period, scope)
+    ]
+    ranked = fix_first([theme.as_stats() for theme in themes], impacts)[:SECTION_THEMES]
+    by_id = {theme.id: theme for theme in themes}
+    to_fix = [by_id[row.theme.id] for row in ranked]
     top = sorted(themes, key=lambda t: (-t.current.total, t.id))[:TOP_THEMES]
     top = [theme for theme in top if theme.current.total]
     new = [theme for theme in top_by_volume(themes) if theme.is_new][:SECTION_THEMES]
@@ -197,7 +227,7 @@ def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> Report
     negative = [theme for theme in themes if theme.negative_share_grew]
     negative.sort(key=lambda t: (-(t.negative_share_change or 0), -t.current.total, t.id))
     rising, negative = rising[:SECTION_THEMES], negative[:SECTION_THEMES]
-    shown = _with_quotes(top + new + rising + negative, period, scope)
+    shown = _with_quotes(top + new + rising + negative + to_fix, period, scope)
     return ReportContent(
         period=period,
         previous_period=previous,
@@ -218,6 +248,20 @@ def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> Report
         rising_themes=[shown[theme.id] for theme in rising],
         more_negative_themes=[shown[theme.id] for theme in negative],
         generated_at=timezone.now(),
+        rating_scale=impacts.scale,
+        rated_items=impacts.whole.items,
+        fix_first=[shown[theme.id] for theme in to_fix],
+    )
+
+
+def period_impacts(period: Period, scope: ReportScope) -> Impacts:
+    """Each theme's impact on ratings among the items in scope created in period (the
+    themes without sub-themes, as theme_figures counts them)."""
+    return item_impacts(
+        FeedbackItem.objects.filter(items_in(period, scope)),
+        ThemeAssignment.objects.filter(
+            items_in(period, scope, "item"), theme__in=Theme.objects.leaves()
+        ),
     )
 
 

@@ -23,9 +23,23 @@ THEME_COLUMNS = [
     "new",
     "rising",
     "negative_share_grew",
+    # On the report's rating scale (rating_scale), among the period's rated items; empty
+    # where the theme has none or too few for a stable estimate (impact.IMPACT_MIN_RATED).
+    "rating_scale",
+    "rated_items",
+    "average_rating",
+    "others_average_rating",
+    "rating_difference",
+    "rating_difference_low",
+    "rating_difference_high",
+    "average_if_rated_like_others",
+    "fix_first_rank",
     "summary",
     "summary_kind",
     "quote_item_ids",
+]
+IMPACT_COLUMNS = THEME_COLUMNS[
+    THEME_COLUMNS.index("rating_scale") : THEME_COLUMNS.index("fix_first_rank") + 1
 ]
 ITEM_COLUMNS = [
     "id",
@@ -53,8 +67,12 @@ def themes_csv(content: ReportContent) -> bytes:
         + content.rising_themes
         + content.more_negative_themes
     }
+    fix_ranks = {theme.id: rank for rank, theme in enumerate(content.fix_first, 1)}
     themes = sorted(content.themes, key=lambda t: (-t.current.total, -t.previous.total, t.id))
-    rows = (_theme_row(described.get(t.id, t), t.id in top) for t in themes)
+    rows = (
+        _theme_row(described.get(t.id, t), t.id in top) | _impact_cells(t, fix_ranks.get(t.id))
+        for t in themes
+    )
     return _csv(THEME_COLUMNS, rows)
 
 
@@ -86,6 +104,32 @@ def _theme_row(theme: ThemeFigures, in_top: bool) -> dict[str, Any]:
         "summary_kind": theme.summary_kind,
         "quote_item_ids": " ".join(str(quote.item_id) for quote in theme.quotes),
     }
+
+
+def _impact_cells(theme: ThemeFigures, fix_rank: int | None) -> dict[str, Any]:
+    impact = theme.impact
+    if impact is None:
+        return {column: None for column in IMPACT_COLUMNS} | {"rated_items": 0}
+    cells: dict[str, Any] = {
+        "rating_scale": impact.scale.value,
+        "rated_items": impact.theme.items,
+        "fix_first_rank": fix_rank,
+    }
+    if impact.stable:
+        low, high = impact.interval
+        figures = (
+            impact.theme.mean,
+            impact.rest.mean,
+            impact.difference,
+            low,
+            high,
+            impact.average_if_like_rest,
+        )
+        cells |= {
+            column: round(value or 0.0, 4)
+            for column, value in zip(IMPACT_COLUMNS[2:8], figures, strict=True)
+        }
+    return {column: None for column in IMPACT_COLUMNS} | cells
 
 
 def _yes(value: bool) -> str:

@@ -103,6 +103,17 @@ def _story(content: ReportContent) -> list[Flowable]:
     if content.top_themes:
         height = 0.35 * max(len(content.top_themes), 2) + 0.9
         story.append(_chart(top_themes_chart(content.top_themes), height))
+    if content.rating_scale is not None:
+        story += [
+            Paragraph("What to fix first", styles["h2"]),
+            _p(
+                f"{content.fix_first_rule} Ratings on the {content.rating_scale.label} scale: "
+                f"{content.rated_items} rated items this period.",
+                "note",
+            ),
+        ]
+        fixes = [part for theme in content.fix_first for part in _theme(theme, impact=True)]
+        story += fixes or [_p("No theme's items are rated clearly below the others'.")]
     sections = [
         ("Top themes", content.top_themes, "No feedback in this period has a theme yet."),
         ("New themes", content.new_themes, "No new themes."),
@@ -159,7 +170,7 @@ def _volume_table(content: ReportContent) -> Table:
     return _table(rows, [5, 3, 3, 3])
 
 
-def _theme(theme: ThemeFigures) -> list[Flowable]:
+def _theme(theme: ThemeFigures, impact: bool = False) -> list[Flowable]:
     styles = _styles()
     figures = (
         f"{theme.current.total} items (previous period {theme.previous.total}, "
@@ -167,6 +178,8 @@ def _theme(theme: ThemeFigures) -> list[Flowable]:
         f"{_share(theme.current.negative_percent)} (was {_share(theme.previous.negative_percent)})"
     )
     parts: list[Flowable] = [Paragraph(escape(theme.name), styles["h3"]), _p(figures, "note")]
+    if impact and theme.impact is not None:
+        parts.append(_p(theme.impact.summary))
     parts += [_p(f"• {sentence}") for sentence in theme.summary]
     if theme.summary_note:
         parts.append(_p(theme.summary_note, "note"))

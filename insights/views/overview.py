@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from feedlens.access import role_required
 from ingestion.models import DataSource, FeedbackItem, ItemKind
-from insights.dashboards import charts
+from insights.dashboards import charts, impact
 from insights.dashboards import overview as dashboard
 from insights.dashboards.filters import FeedbackFilters
 from insights.models import listed_items
@@ -36,6 +36,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "sources": sources,
         "themes": themes,
         "rising_rule": _rising_rule(),
+        **_fix_first(filters, view.themes),
         "latest": latest[:LATEST_ITEMS],
         "figures": _figures(view, sources, themes["by_volume"]),
     }
@@ -80,6 +81,15 @@ def _figures(
         "themes": charts.theme_volume_figure(theme_rows, "Top themes by volume"),
     }
     return [charts.page_figure(f"figure-{key}", figure) for key, figure in figures.items()]
+
+
+def _fix_first(filters: FeedbackFilters, themes: list[dashboard.ThemeStats]) -> dict[str, Any]:
+    impacts = impact.view_impacts(filters)
+    return {
+        "impacts": impacts,
+        "fix_first": impact.fix_first(themes, impacts)[: dashboard.TOP_THEMES],
+        "fix_first_rule": impact.fix_first_rule(),
+    }
 
 
 def _rising_rule() -> str:

@@ -27,9 +27,10 @@ pytestmark = pytest.mark.django_db
 PLOTLY = "vendor/plotly/plotly.min.js"
 BOTH = ["App Store", "Help desk"]
 # Session, user, 2 for permissions, the sources' rating scales, the chosen source, the source
-# menu, sources, the latest items, and the 3 grouped daily counts (items by
-# week, source and kind; themes; themes in the two weeks compared): 12 today.
-MAX_QUERIES = 13
+# menu, sources, the latest items, the 3 grouped daily counts (items by week, source and
+# kind; themes; themes in the two weeks compared), and the impact on ratings' 3 (the
+# sources' scales, the rating sums of the items and of the themes): 15 today.
+MAX_QUERIES = 16
 _serial = count()
 
 
