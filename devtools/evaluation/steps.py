@@ -37,6 +37,7 @@ from devtools.evaluation.datasets import (
     split_tweets,
 )
 from devtools.evaluation.demo_themes import demo_texts_and_topics, evaluate_demo_themes
+from devtools.evaluation.impact import evaluate_impact
 from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
 from devtools.evaluation.mixed_workspace import evaluate_mixed_workspace
 from devtools.evaluation.names import evaluate_names
@@ -66,6 +67,7 @@ STEP_NAMES = (
     "aspect_sentiment",
     "mixed_workspace",
     "cluster_sample",
+    "impact",
     "pain_points",
     "cards",
 )
@@ -234,23 +236,37 @@ def run_mixed_workspace(config: EvaluationConfig, observe: Observer | None = Non
     long = [text for text in reviews if len(text.strip()) > SPLIT_ABOVE_CHARS]
     texts = demo + long
     sources = ["demo budgeting app"] * len(demo) + ["Amazon device reviews"] * len(long)
+    embedder = configured_embedder()
+    whole = embeddings(texts, embedder, config.cache_dir, _stage(observe, "embed items"))
+    units, owners = _theme_points(texts, config, observe)
+    return evaluate_mixed_workspace(
+        sources, whole.values, units, owners, _stage(observe, "cluster")
+    )
+
+
+def run_impact(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    reviews = read_amazon_reviews(config.datasets_dir)
+    units, owners = _theme_points(reviews.texts, config, observe)
+    return evaluate_impact(reviews.ratings, units, owners, _stage(observe, "cluster"))
+
+
+def _theme_points(
+    texts: list[str], config: EvaluationConfig, observe: Observer | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points the product clusters (theme_points): a short item its own embedding, a
+    long one its units'; with the item each point is of."""
     spans = [text_units(text) if len(text) > SPLIT_ABOVE_CHARS else [] for text in texts]
-    # A short item is one point, its own embedding; a long one its units (theme_points).
     points = [
         [u.of(text) for u in units] or [text] for text, units in zip(texts, spans, strict=True)
     ]
     owners = np.array([n for n, found in enumerate(points) for _ in found])
-    embedder = configured_embedder()
-    whole = embeddings(texts, embedder, config.cache_dir, _stage(observe, "embed items"))
     units = embeddings(
         [text for found in points for text in found],
-        embedder,
+        configured_embedder(),
         config.cache_dir,
         _stage(observe, "embed units"),
     )
-    return evaluate_mixed_workspace(
-        sources, whole.values, units.values, owners, _stage(observe, "cluster")
-    )
+    return units.values, owners
 
 
 def run_cluster_sample(config: EvaluationConfig, observe: Observer | None = None) -> Section:
@@ -342,6 +358,7 @@ STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "pain_points": run_pain_points,
     "cards": run_cards,
     "cluster_sample": run_cluster_sample,
+    "impact": run_impact,
 }
 
 

@@ -29,6 +29,7 @@ from devtools.evaluation.datasets import (
     read_semeval_reviews,
     split_tweets,
 )
+from devtools.evaluation.impact import evaluate_impact
 from devtools.evaluation.long_text import LongTextScores, evaluate_long_reviews
 from devtools.evaluation.mixed_workspace import evaluate_mixed_workspace
 from devtools.evaluation.pain_points import (
@@ -346,6 +347,28 @@ def test_the_cluster_sample_step_compares_a_fit_on_a_sample_with_one_on_every_it
     assert sampled["themes"] == 6 and sampled["ARI vs full fit"] == 1.0
     assert sampled["Banking77 NMI"] == 1.0 and sampled["data set NMI"] == full["data set NMI"]
     assert "against the intents of the 300 items drawn from it" in section.notes[1]
+
+
+def test_the_impact_step_ranks_the_themes_that_cost_most_as_a_regression_does() -> None:
+    """Nine clear topics of 100 reviews, five rated below the rest by decreasing amounts:
+    the product's ranking and the regression's agree on all five, in order."""
+    topics = TopicVectors(topics=9, dimensions=16, spread=0.1, seed=3)
+    vectors = np.array([topics.near(n % 9) for n in range(900)])
+    # Each topic's ratings alternate between two stars: means 1, 1.5, 2, 2.5, 3, then 5.
+    pairs = [(1, 1), (1, 2), (1, 3), (2, 3), (2, 4), (5, 5), (5, 5), (5, 5), (5, 5)]
+    ratings = [float(pairs[n % 9][(n // 9) % 2]) for n in range(900)]
+
+    section = evaluate_impact(ratings, vectors, np.arange(900))
+
+    assert [row["seed"] for row in section.rows] == [0, 1, 2]
+    for row in section.rows:
+        assert row["themes"] == 9 and row["stable"] == 9
+        assert row["significantly below"] == 5
+        assert row["top 5 in common"] == 5 and row["same order"] is True
+        assert row["product's top 5"] == "100 100 100 100 100"
+        # The four topics rated 5 tie: their order is arbitrary, the rest is not.
+        assert row["rank correlation (stable themes)"] > 0.8
+    assert "the same ranking of the top five themes" in section.notes[-1]
 
 
 def test_a_mixed_workspace_reports_the_largest_theme_and_the_themes_that_mix_sources() -> None:
