@@ -87,6 +87,7 @@ def _stored_embeddings(model_name: str, hashes: set[str]) -> dict[str, int]:
 def _store_embeddings(
     embedder: TextEmbedder, hashes: list[str], vectors: np.ndarray
 ) -> dict[str, int]:
+    rows = sorted(zip(hashes, vectors, strict=True), key=lambda row: row[0])
     TextEmbedding.objects.bulk_create(
         [
             TextEmbedding(
@@ -95,9 +96,11 @@ def _store_embeddings(
                 dimensions=embedder.dimensions,
                 vector=vector.astype("<f4").tobytes(),
             )
-            for h, vector in zip(hashes, vectors, strict=True)
+            for h, vector in rows
         ],
         # Another worker may embed the same text at the same moment; its row is as good.
+        # In hash order: two workers inserting some of the same texts in different orders
+        # deadlocked on the unique index (seen once in the million-item run, 2026-12-06).
         ignore_conflicts=True,
     )
     return _stored_embeddings(embedder.name, set(hashes))
