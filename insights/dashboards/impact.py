@@ -9,7 +9,7 @@ Ratings on different scales do not add up: each is measured within the sources o
 scale (ingestion.ratings), and a view shows the scale most of its rated items are on.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from math import sqrt
 from typing import Any
@@ -164,13 +164,13 @@ class Impacts:
 NO_IMPACTS = Impacts(None, NO_RATINGS, {})
 
 
-def view_impacts(filters: FeedbackFilters, themes: Collection[int] | None = None) -> Impacts:
-    """The impact of every theme (of the given themes only, if given) among the items the
-    filters let through, on the scale most of their rated items are on."""
+def view_impacts(filters: FeedbackFilters) -> Impacts:
+    """The impact of every theme among the items the filters let through, on the scale
+    most of their rated items are on."""
     condition, scales = filters.daily_condition(), _source_scales()
     return _impacts(
         _sums(DailyItemCount.objects.filter(condition), RATING_POINTS, scales),
-        _sums(_of_themes(DailyThemeCount.objects.filter(condition), themes), RATING_POINTS, scales),
+        _sums(DailyThemeCount.objects.filter(condition), RATING_POINTS, scales),
     )
 
 
@@ -280,10 +280,6 @@ def _impacts(
         if on == scale
     }
     return Impacts(scale, on_scale, by_theme)
-
-
-def _of_themes(counts: QuerySet[Any], themes: Collection[int] | None) -> QuerySet[Any]:
-    return counts if themes is None else counts.filter(theme__in=list(themes))
 
 
 def _source_scales() -> dict[int, RatingScale]:
