@@ -84,11 +84,11 @@ def memberships(labels: np.ndarray, owners: np.ndarray, reviews: int) -> np.ndar
 
 def compare(stars: np.ndarray, members: np.ndarray) -> dict[str, object]:
     """The product's ranking against the regression's, for one clustering."""
-    whole = _sums(stars)
+    whole = RatingSums.of(stars)
     impacts = [
         ThemeImpact(j, RatingScale.STARS, part, whole - part)
         for j in range(members.shape[1])
-        if (part := _sums(stars[members[:, j] > 0])).items
+        if (part := RatingSums.of(stars[members[:, j] > 0])).items
     ]
     stable = [impact for impact in impacts if impact.stable]
     below = [i for i in stable if i.is_significant and i.difference < 0]
@@ -121,10 +121,6 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's: the correlation of the ranks (ties broken by order: rare in these)."""
     ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
-
-
-def _sums(ratings: np.ndarray) -> RatingSums:
-    return RatingSums(len(ratings), float(ratings.sum()), float((ratings**2).sum()))
 
 
 def _regression(stars: np.ndarray, members: np.ndarray) -> np.ndarray:

@@ -42,6 +42,12 @@ class RatingSums:
     total: float = 0.0
     squares: float = 0.0
 
+    @classmethod
+    def of(cls, ratings: Iterable[float]) -> "RatingSums":
+        """The sums of the ratings given one by one."""
+        values = [float(rating) for rating in ratings]
+        return cls(len(values), sum(values), sum(value * value for value in values))
+
     def __add__(self, other: "RatingSums") -> "RatingSums":
         return RatingSums(
             self.items + other.items, self.total + other.total, self.squares + other.squares
