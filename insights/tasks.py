@@ -86,7 +86,8 @@ def predict_chunk_task(self: Task, chunk_id: int) -> str:
 
 @shared_task(name="insights.assign_chunk", **CHUNK_TASK_OPTIONS)
 def assign_chunk_task(self: Task, chunk_id: int) -> str:
-    """Join one chunk of a run's new items to their nearest themes (on the embedding queue)."""
+    """Join one chunk of a run's items without a theme to their nearest themes (new items,
+    or those a re-cluster left: assigning and placing; on the embedding queue)."""
     return _carry_out_chunk(self, chunk_id)
 
 
@@ -115,6 +116,7 @@ class _ChunkTasks:
         "sentiment": score_chunk_task,
         "predicting": predict_chunk_task,
         "assigning": assign_chunk_task,
+        "placing": assign_chunk_task,
         "describing": describe_chunk_task,
     }
 

@@ -220,6 +220,12 @@ class ThemePoints:
         """How many items the points are of."""
         return len(np.unique(self.item_ids))
 
+    def rows(self, rows: np.ndarray) -> "ThemePoints":
+        """These rows of the points (indices or a mask), in their order."""
+        return ThemePoints(
+            self.item_ids[rows], self.starts[rows], self.ends[rows], self.vectors[rows]
+        )
+
     def span(self, point: int) -> Span | None:
         """The span of the item's text the point is, None where it is the item whole."""
         start = int(self.starts[point])

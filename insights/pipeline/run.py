@@ -6,9 +6,9 @@ command itself) carries it out, and the pages poll its stage and counts. Every s
 work already done, so a run that is interrupted and started again finishes the job without
 doing anything twice.
 
-Embedding, the language model's scoring, predicting and assigning are done in chunks of
-items (RunChunk, sized by the FEEDLENS_*_CHUNK_ITEMS settings), describing in one chunk per
-theme. On workers, the run hands its chunks to the stage's queue, where any number of
+Embedding, the language model's scoring, predicting, assigning and placing are done in
+chunks of items (RunChunk, sized by the FEEDLENS_*_CHUNK_ITEMS settings), describing in one
+chunk per theme. On workers, the run hands its chunks to the stage's queue, where any number of
 workers on any number of machines take them, and waits with no lease of its own; the
 worker that finishes the last chunk hands the run on (advance_run), which goes on with the
 stage's finish and the next stages.
@@ -62,15 +62,24 @@ from insights.pipeline.sentiment.stage import (
 )
 from insights.pipeline.themes.identity import (
     assign_items,
+    cluster_again,
     items_to_assign,
     needs_recluster,
-    recluster,
     theme_leftovers,
 )
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("embedding", "indexing", "sentiment", "predicting", "assigning", "themes", "describing")
+STAGES = (
+    "embedding",
+    "indexing",
+    "sentiment",
+    "predicting",
+    "assigning",
+    "themes",
+    "placing",
+    "describing",
+)
 # Progress is written at most this often: each write is a database round trip.
 PROGRESS_INTERVAL_S = 0.5
 
@@ -425,18 +434,27 @@ def _themes(run: AnalysisRun, progress: Progress) -> StageOutcome:
     """Re-cluster when asked or when there are no themes yet; otherwise the new items that
     fit no theme (assigning) are clustered among themselves into new themes. Themes span
     every source of a project, so a re-cluster always takes every item (each project's
-    apart)."""
+    apart); the items it leaves without a theme are placed next."""
     model = configured_embedder().name
     if _recluster_is_due(run):
-        result = recluster(model, on_progress=progress)
-        outcome = StageOutcome(result.items_assigned, result.describe())
-    else:
-        leftovers = theme_leftovers(model, on_progress=progress)
-        outcome = StageOutcome(leftovers.assigned, leftovers.describe())
+        result = cluster_again(model, on_progress=progress)
+        return StageOutcome(result.items_assigned, result.describe())
+    leftovers = theme_leftovers(model, on_progress=progress)
+    return StageOutcome(leftovers.assigned, leftovers.describe())
+
+
+def _to_place(run: AnalysisRun) -> list[int]:
+    """The items the themes stage left without a theme: outside a re-cluster's sample, or
+    too scattered for its clusters (whose centres are not the stored themes' where
+    clusters were merged or split); each joins the nearest theme if close enough."""
+    return items_to_assign(configured_embedder().name)
+
+
+def _placed(run: AnalysisRun) -> str:
     # The sentiment stage read the units before they were in these themes.
     read_pending_theme_sentiments()
     rebuild_daily_counts()  # the dashboards count the themes' items
-    return outcome
+    return ""
 
 
 def _to_describe(run: AnalysisRun) -> list[int]:
@@ -474,6 +492,9 @@ CHUNKED_STAGES = {
     ),
     "assigning": ChunkedStage(
         _to_assign, lambda: settings.FEEDLENS_ASSIGN_CHUNK_ITEMS, _assign, _assigned
+    ),
+    "placing": ChunkedStage(
+        _to_place, lambda: settings.FEEDLENS_ASSIGN_CHUNK_ITEMS, _assign, _placed
     ),
     "describing": ChunkedStage(_to_describe, lambda: 1, _describe, _settle_names),
 }

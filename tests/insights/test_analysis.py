@@ -87,6 +87,27 @@ def test_running_again_does_no_work_twice_and_new_items_join_themes(
         assert len(in_chunks) == len(set(in_chunks)) >= added
 
 
+def test_a_run_fitted_on_a_sample_places_the_other_items_in_chunks(settings: Settings) -> None:
+    items = load_demo(weeks=2, per_week=60)
+    settings.FEEDLENS_CLUSTER_SAMPLE = items // 2
+    settings.FEEDLENS_ASSIGN_CHUNK_ITEMS = 15
+
+    run = run_analysis(AnalysisRun.objects.create().pk)
+
+    assert run.status == RunStatus.DONE
+    assert "Fitted on a sample; the other" in run.stats["themes"]["note"]
+    in_sample = run.stats["themes"]["items"]
+    assert in_sample <= items // 2 + 2  # every point of an item is in the sample or none
+    chunks = RunChunk.objects.filter(run=run, stage="placing")
+    placed = [pk for chunk in chunks for pk in chunk.ids]
+    assert len(placed) == len(set(placed)) >= items - items // 2 - 2
+    assert max(len(chunk.ids) for chunk in chunks) == 15
+    assert run.stats["placing"]["items"] == sum(chunks.values_list("items", flat=True)) > 0
+    themed = ThemeAssignment.objects.values("item_id").distinct().count()
+    assert themed == in_sample + run.stats["placing"]["items"]
+    assert run.stats["placing"]["items"] > len(placed) / 2  # most join a theme
+
+
 def test_a_finished_run_is_left_alone() -> None:
     run = AnalysisRun.objects.create(status=RunStatus.DONE, stage="describing")
     assert run_analysis(run.pk).stats == {}

@@ -19,7 +19,7 @@ from insights.curation.corrections import correct_theme_sentiment
 from insights.dashboards.daily_counts import rebuild_daily_counts
 from insights.local_models import configured_embedder
 from insights.models import AssignmentMethod, NameSource, Theme, ThemeAssignment, ThemeStatus
-from insights.pipeline.embedding import embed_pending
+from insights.pipeline.embedding import ThemePoints, embed_pending
 from insights.pipeline.themes import identity
 from insights.pipeline.themes.clustering import NO_THEME, Clustering
 from insights.pipeline.themes.identity import (
@@ -156,14 +156,13 @@ def test_a_recluster_leaves_no_item_the_next_run_would_place(
     differ (clusters merged, split), and those are what the next run compares with."""
     found_by_clustering = identity._discover
 
-    def leaving_one_out(*args: Any) -> Clustering:
-        clustering = found_by_clustering(*args)
-        points = args[0]
+    def leaving_one_out(*args: Any) -> tuple[ThemePoints, Clustering]:
+        points, clustering = found_by_clustering(*args)
         # The point nearest a centre: any stored theme near it would place it.
         nearest = int((points.vectors @ clustering.centroids.T).max(axis=1).argmax())
         labels = clustering.labels.copy()
         labels[points.item_ids == points.item_ids[nearest]] = NO_THEME
-        return replace(clustering, labels=labels)
+        return points, replace(clustering, labels=labels)
 
     monkeypatch.setattr(identity, "_discover", leaving_one_out)
     result = recluster(model, seed=1)

@@ -530,7 +530,9 @@ def discover_on_sample(
 ) -> Clustering:
     """discover_themes fitted on the sample's rows only, every other vector then given the
     theme of its nearest centre as new items are (assign_to_themes, in chunks), and the
-    parent of that theme: UMAP and HDBSCAN's time and memory stay those of the sample."""
+    parent of that theme: UMAP and HDBSCAN's time and memory stay those of the sample. A
+    re-cluster does the same in two stages, storing the fit (identity.cluster_again) and then
+    placing the rest in chunks; this is both on arrays, for measuring what the sample costs."""
     items = np.arange(len(vectors)) if owners is None else owners
     # The sample stands for itself: its themes' shares are the whole's (it is drawn
     # evenly), and its smallest theme is that of its own size, sqrt(whole / sample) times

@@ -40,7 +40,6 @@ from insights.pipeline.embedding import (
 from insights.pipeline.themes.clustering import (
     NO_THEME,
     assign_to_themes,
-    discover_on_sample,
     discover_themes,
     stratified_sample,
 )
@@ -101,6 +100,8 @@ class ReclusterResult:
     unthemed: int  # items the clustering found too scattered for any theme
     in_several: int = 0  # long items whose units fell in more than one theme
     parents: int = 0  # themes too broad to mean something, kept with sub-themes inside
+    # Items outside the sample the themes were fitted on, left to join their nearest theme.
+    outside_sample: int = 0
 
     def describe(self) -> str:
         """What the re-cluster did, in a sentence for the run page."""
@@ -116,26 +117,27 @@ class ReclusterResult:
             if self.parents
             else ""
         )
+        sample = (
+            f" Fitted on a sample; the other {self.outside_sample} items join their nearest "
+            "theme next."
+            if self.outside_sample
+            else ""
+        )
         return (
             f"Re-clustered into {self.themes} themes ({self.kept} found again, "
             f"{self.created} new, {self.retired} retired); {self.unthemed} items are too "
-            f"scattered for any theme.{broad}{several}"
+            f"scattered for any theme.{sample}{broad}{several}"
         )
 
-    def with_joined(self, joined: int) -> "ReclusterResult":
-        """The result once joined more of its unthemed items joined a stored theme."""
+    def with_rest_assigned(self, joined: int) -> "ReclusterResult":
+        """The result once joined of the items it left without a theme (scattered, or
+        outside the sample) joined their nearest theme."""
         return replace(
-            self, items_assigned=self.items_assigned + joined, unthemed=self.unthemed - joined
+            self,
+            items_assigned=self.items_assigned + joined,
+            unthemed=self.unthemed + self.outside_sample - joined,
+            outside_sample=0,
         )
-
-
-def _place_the_unthemed(scope: ThemeScope) -> int:
-    """Give the scope's items the clustering left without a theme the stored theme they
-    are close enough to, as assign_new_items does; return how many joined one. The
-    clustering judged them against its own clusters' centres; the stored themes' centres
-    differ where clusters were merged or split, and the next run would otherwise place
-    them: a re-cluster leaves nothing for it to do."""
-    return _assign_in(scope, _unthemed_in(scope))
 
 
 def needs_recluster(embedding_model: str) -> bool:
@@ -148,45 +150,70 @@ def recluster(
     seed: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReclusterResult:
+    """Cluster every embedded item again (cluster_again), then give each item it left
+    without a theme the nearest stored theme it is close enough to (assign_new_items): what
+    an analysis run does in two stages, the second in chunks, done here in one call."""
+    clustered = cluster_again(embedding_model, seed, on_progress)
+    return clustered.with_rest_assigned(assign_new_items(embedding_model))
+
+
+def cluster_again(
+    embedding_model: str,
+    seed: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReclusterResult:
     """Cluster every embedded item (a long one unit by unit) again, each project's apart,
-    and store the result, keeping theme identities."""
+    and store the result, keeping theme identities. Items outside the sample a project's
+    themes were fitted on (_discover), and those the clustering found too scattered, are
+    left without a theme, for assign_new_items (or a run's chunks) to place: the clustering
+    judged the scattered ones against its own clusters' centres, and the stored themes'
+    differ where clusters were merged or split."""
     total = count_embedded_items(embedding_model)
     if on_progress:
         on_progress(0, total)
     results, done = [], 0
     for scope in theme_scopes(embedding_model):
         points = theme_points(scope.items(), embedding_model)
-        clustering = _discover(points, scope, seed)
+        fitted, clustering = _discover(points, scope, seed)
         with transaction.atomic():
-            stored = _store_clustering(scope, points, clustering)
-            results.append(stored.with_joined(_place_the_unthemed(scope)))
+            stored = _store_clustering(scope, fitted, clustering)
+        results.append(replace(stored, outside_sample=points.items - fitted.items))
         done += points.items
         if on_progress:
             on_progress(min(done, total), total)
     return _totals(results, ReclusterResult)
 
 
-def _discover(points: ThemePoints, scope: ThemeScope, seed: int | None) -> ClusterResult:
+def _discover(
+    points: ThemePoints, scope: ThemeScope, seed: int | None
+) -> tuple[ThemePoints, ClusterResult]:
     """Discover the scope's themes on every point or, past FEEDLENS_CLUSTER_SAMPLE points,
-    on a sample of that size stratified by source and week (every point of an item a person
-    moved in it too), the other points then joining their nearest theme: UMAP's time and
-    memory grow with the sample, not with the feedback (BERTopic's advice for a million
-    documents, fit on a subset and assign the rest)."""
+    on a sample of about that many points (_sample); return the points fitted on and their
+    clustering. UMAP's time and memory grow with the sample, not with the feedback
+    (BERTopic's advice for a million documents: fit on a subset and assign the rest)."""
     size = settings.FEEDLENS_CLUSTER_SAMPLE
-    if len(points) <= size:
-        return discover_themes(points.vectors, seed=seed, owners=points.item_ids)
+    fitted = points if len(points) <= size else points.rows(_sample(points, scope, size, seed))
+    return fitted, discover_themes(fitted.vectors, seed=seed, owners=fitted.item_ids)
+
+
+def _sample(points: ThemePoints, scope: ThemeScope, size: int, seed: int | None) -> np.ndarray:
+    """The rows of the points of a sample of items with about size points, stratified by
+    source and week, with every item a person moved in a theme; an item is in it with every
+    one of its points, so a long item is fitted, and themed, whole."""
+    item_ids = np.unique(points.item_ids)
     moved = ThemeAssignment.objects.filter(
         method=AssignmentMethod.PERSON, theme__project_id=scope.project_id
     ).values_list("item_id", flat=True)
-    keep = np.isin(points.item_ids, np.fromiter(moved, dtype=np.int64))
-    strata = _source_weeks(points.item_ids, scope.items())
-    sample = stratified_sample(strata, size, keep, seed)
-    return discover_on_sample(points.vectors, sample, seed, points.item_ids)
+    keep = np.isin(item_ids, np.fromiter(moved, dtype=np.int64))
+    strata = _source_weeks(item_ids, scope.items())
+    items_wanted = round(size * len(item_ids) / len(points))
+    chosen = item_ids[stratified_sample(strata, items_wanted, keep, seed)]
+    return np.flatnonzero(np.isin(points.item_ids, chosen))
 
 
 def _source_weeks(item_ids: np.ndarray, items: QuerySet[FeedbackItem]) -> np.ndarray:
-    """One stratum per point (item_ids: its item, one of items): the item's source and
-    the week it was written (-1: undated)."""
+    """One stratum per item of item_ids (of items): its source and the week it was written
+    (-1: undated)."""
     codes: dict[int, int] = {}
     rows = items.order_by().values_list("pk", "source_id", "created_at")
     for pk, source_id, created_at in rows.iterator(chunk_size=ITEM_BATCH_SIZE * 5):
@@ -198,7 +225,9 @@ def _source_weeks(item_ids: np.ndarray, items: QuerySet[FeedbackItem]) -> np.nda
 def _store_clustering(
     scope: ThemeScope, points: ThemePoints, clustering: ClusterResult
 ) -> ReclusterResult:
-    old_members, direct = _members_by_theme(scope)
+    # Stored members are compared among the items clustered: a re-cluster fitted on a
+    # sample finds a theme again by the sample's share of its members.
+    old_members, direct = _members_by_theme(scope, set(points.item_ids.tolist()))
     clusters = _Clusters.of(points, clustering)
     targets = _match_clusters(clusters, old_members, scope)
     # A broad theme is continued one to one or is new: never merged into another, and
@@ -295,15 +324,19 @@ def _unthemed(ids: np.ndarray, labels: np.ndarray) -> int:
     return len(set(ids.tolist()) - set(ids[labels != NO_THEME].tolist()))
 
 
-def _members_by_theme(scope: ThemeScope) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
-    """The items of each live theme, in one pass over their assignments: all of them, and
-    those not held through a sub-theme (a broad theme's own)."""
+def _members_by_theme(
+    scope: ThemeScope, among: set[int]
+) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """The items of each live theme that are among these, in one pass over their
+    assignments: all of them, and those not held through a sub-theme (a broad theme's own)."""
     members: dict[int, set[int]] = {}
     direct: dict[int, set[int]] = {}
     rows = ThemeAssignment.objects.filter(theme__in=scope.live()).values_list(
         "theme_id", "item_id", "method"
     )
     for theme_id, item_id, method in rows.iterator(chunk_size=5000):
+        if item_id not in among:
+            continue
         members.setdefault(theme_id, set()).add(item_id)
         if method != AssignmentMethod.PARENT:
             direct.setdefault(theme_id, set()).add(item_id)
