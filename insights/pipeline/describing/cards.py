@@ -18,14 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from scipy.stats import binomtest
-
 from insights.pipeline.describing.quotes import Quote, first_distinct
 from insights.pipeline.themes.keywords import Phrase
+from insights.segments import (
+    MAX_SEGMENT_VALUES,
+    METADATA_PREFIX,
+    SegmentShare,
+    over_represented,
+)
 from insights.wording import says_phrase, speaks_to_the_model, stems_of, written_form
 
 # Recorded on each card: cards are built again when this changes.
-CARD_VERSION = "card-4"
+CARD_VERSION = "card-5"
 MAX_FACETS = 4
 FACET_QUOTES = 3
 # A facet must be written by at least this many distinct texts: one is an anecdote.
@@ -33,16 +37,8 @@ MIN_FACET_QUOTES = 2
 # A phrase whose items are mostly another facet's says nothing new.
 FACET_MAX_OVERLAP = 0.5
 RECENT_DAYS = 7
-# A value concentrates a theme's negative feedback when it is at least this many times as
-# common there as in all feedback, with this many items, and a one-sided binomial test
-# against its overall share gives p below CONCENTRATION_P divided by the values tested
-# (Bonferroni: a card tests dozens of values, and one in a hundred passes 0.01 by chance).
-CONCENTRATION_MIN_LIFT = 1.5
-CONCENTRATION_MIN_ITEMS = 3
-CONCENTRATION_P = 0.01
+# The values a theme's negative feedback concentrates in, at most (insights.segments).
 MAX_CONCENTRATIONS = 2
-# Metadata keys with more distinct values than this are identifiers, not segments.
-MAX_SEGMENT_VALUES = 30
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ def segment_values(source: str, kind: str, rating: str, metadata: dict[str, Any]
         values["rating"] = rating
     for key, value in metadata.items():
         if isinstance(value, str | int | float | bool) and str(value).strip():
-            values[f"metadata:{key}"] = str(value).strip()[:80]
+            values[f"{METADATA_PREFIX}{key}"] = str(value).strip()[:80]
     return values
 
 
@@ -222,35 +218,27 @@ def _day(item: CardItem) -> date:
 
 def concentrations(items: Sequence[CardItem], baseline: FieldBaseline) -> list[dict[str, Any]]:
     """Return the segment values that the items over-represent by more than chance explains
-    (see CONCENTRATION_MIN_LIFT), most over-represented first."""
-    tested: list[tuple[str, str, int, int, float]] = []
+    (insights.segments.over_represented), most over-represented first."""
+    shares = []
     for name, overall in baseline.values.items():
-        with_field = [item.segments[name] for item in items if name in item.segments]
-        counts = Counter(with_field)
-        for value, count in counts.items():
-            base_share = overall[value] / baseline.totals[name]
-            if count >= CONCENTRATION_MIN_ITEMS and base_share < 1:
-                tested.append((name, value, count, len(with_field), base_share))
-    found: list[dict[str, Any]] = []
-    for name, value, count, n, base_share in tested:
-        share = count / n
-        if share < CONCENTRATION_MIN_LIFT * base_share:
-            continue
-        p_value = binomtest(count, n, base_share, alternative="greater").pvalue
-        if p_value < CONCENTRATION_P / len(tested):
-            found.append(
-                {
-                    "field": name,
-                    "label": name.removeprefix("metadata:"),
-                    "value": value,
-                    "items": count,
-                    "of": n,
-                    "share": round(share, 3),
-                    "baseline": round(base_share, 3),
-                }
-            )
-    found.sort(key=lambda c: (-c["share"] / max(c["baseline"], 1e-9), c["field"], c["value"]))
-    return found[:MAX_CONCENTRATIONS]
+        counts = Counter(item.segments[name] for item in items if name in item.segments)
+        of = sum(counts.values())
+        shares += [
+            SegmentShare(name, value, count, of, overall[value] / baseline.totals[name])
+            for value, count in counts.items()
+        ]
+    return [
+        {
+            "field": found.field,
+            "label": found.label,
+            "value": found.value,
+            "items": found.items,
+            "of": found.of,
+            "share": round(found.share, 3),
+            "baseline": round(found.baseline, 3),
+        }
+        for found in over_represented(shares)[:MAX_CONCENTRATIONS]
+    ]
 
 
 def card_sentences(card: dict[str, Any]) -> list[str]:
