@@ -27,8 +27,10 @@ def add_items(
     kind: str = "review",
     when: datetime | None = DEFAULT_WHEN,
     rating: float | None = None,
+    metadata: dict[str, object] | None = None,
 ) -> list[FeedbackItem]:
-    """Store one item per text in the source (made by name if need be)."""
+    """Store one item per text in the source (made by name if need be), each with the
+    metadata given."""
     if isinstance(source, str):
         source = DataSource.objects.get_or_create(name=source)[0]
     items = [
@@ -39,6 +41,7 @@ def add_items(
             rating=rating,
             content_hash=uuid.uuid4().hex,
             created_at=when,
+            metadata=metadata or {},
         )
         for text in texts
     ]

@@ -9,7 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from ingestion.models import FeedbackItem
-from insights.models import Theme
+from insights.dashboards.filters import SEGMENT_SEPARATOR
+from insights.models import DailySegmentCount, Theme
 from insights.views.pages import ITEMS_PER_PAGE, cursor_of
 
 REQUESTS_PER_PAGE = 5
@@ -57,6 +58,10 @@ def dashboard_paths() -> list[str]:
         reverse("insights:analysis"),
     ]
     paths.append(_last_item_page())
+    segment = DailySegmentCount.objects.order_by("field", "value").first()
+    if segment is not None:  # a segment's counts are rows of their own: the other path
+        chosen = f"{segment.field}{SEGMENT_SEPARATOR}{segment.value}"
+        paths.append(f"{overview}?{urlencode({'segment': chosen})}")
     theme_id = Theme.objects.order_by("pk").values_list("pk", flat=True).first()
     if theme_id is not None:
         paths.append(reverse("insights:theme_detail", args=[theme_id]))

@@ -65,8 +65,10 @@ def new_items_section(result: SizeResult) -> Section | None:
     notes = [
         f"{result.new_items.items:,} new items imported into the same source after the first "
         "run and analysed without re-clustering, as the scheduled runs for new feedback are: "
-        "the themes stage assigns them to the nearest stored theme, describing redoes only "
-        "themes whose size changed by more than a fifth.",
+        "assigning gives each the nearest stored theme it is close enough to, the themes "
+        "stage clusters those that fit none among themselves, placing tries the rest on the "
+        "new themes, and describing redoes only themes whose size changed by more than a "
+        "fifth.",
         "Sentiment: the language model scores items it has not scored yet up to "
         "SENTIMENT_LLM_CALLS_PER_RUN calls (a long item takes one for its whole text and one a "
         "sentence), earlier items included, so the count can pass the new items'; the "

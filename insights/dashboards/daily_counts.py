@@ -6,11 +6,12 @@ They are written again whole after each run stage that changes sentiment or them
 (count_stored_items), and what people correct is counted again: the days of the items
 they corrected, or the themes they merged (refresh_daily_counts, refresh_theme_counts).
 Every write locks the sources whose days it writes, in id order, so that two writers never
-both insert one day's rows.
+both insert one day's rows. Each is written per value of each segment field too (metadata
+fields with few values: insights.segments), which each rebuild finds again.
 """
 
-from collections.abc import Collection, Iterable, Iterator
-from datetime import date, timedelta
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -29,20 +30,34 @@ from django.db.models.functions import Cast, Coalesce, Floor, NullIf, TruncDate
 from django.utils import timezone
 
 from ingestion.models import DataSource, FeedbackItem
-from insights.dashboards.filters import start_of_day
-from insights.models import DailyItemCount, DailyThemeCount, ThemeAssignment
+from insights.dashboards.filters import SEGMENT_SEPARATOR, metadata_value, start_of_day
+from insights.models import (
+    DailyItemCount,
+    DailySegmentCount,
+    DailyThemeCount,
+    DailyThemeSegmentCount,
+    ThemeAssignment,
+)
+from insights.segments import MAX_SEGMENT_VALUES
 
 # Rows written a statement.
 BATCH_SIZE = 5000
+# The latest items whose metadata say which fields there are to count by segment.
+SEGMENT_SAMPLE_ITEMS = 5000
+ITEM_TABLES = (DailyItemCount, DailySegmentCount)
+THEME_TABLES = (DailyThemeCount, DailyThemeSegmentCount)
 
 
 def rebuild_daily_counts() -> None:
-    """Count every item again, in one transaction: pages read the old counts until it ends."""
+    """Count every item again, in one transaction: pages read the old counts until it ends.
+    The segment fields are found again (find_segment_fields)."""
+    items = FeedbackItem.objects.all()
+    fields = find_segment_fields(items)
     with transaction.atomic():
         _lock_sources(DataSource.objects.all())
-        DailyItemCount.objects.all().delete()
-        DailyThemeCount.objects.all().delete()
-        _write_counts(FeedbackItem.objects.all())
+        for table in (*ITEM_TABLES, *THEME_TABLES):
+            table.objects.all().delete()
+        _write_counts(items, fields)
 
 
 def refresh_daily_counts(item_ids: Collection[int]) -> None:
@@ -56,8 +71,9 @@ def refresh_daily_counts(item_ids: Collection[int]) -> None:
     )
     with transaction.atomic():
         _lock_sources(DataSource.objects.filter(pk__in=items.values("source")))
+        fields = segment_fields()
         for span in spans.order_by():
-            _refresh_days(span["source"], span["first"], span["last"], bool(span["undated"]))
+            _refresh_days(span, fields)
 
 
 def count_stored_items(item_ids: Collection[int], **_signal: object) -> None:
@@ -69,7 +85,7 @@ def count_stored_items(item_ids: Collection[int], **_signal: object) -> None:
     items = FeedbackItem.objects.filter(pk__in=list(item_ids))
     with transaction.atomic():
         _lock_sources(DataSource.objects.filter(pk__in=items.values("source")))
-        _write_counts(items)
+        _write_counts(items, segment_fields())
 
 
 def refresh_theme_counts(theme_ids: Collection[int]) -> None:
@@ -77,50 +93,121 @@ def refresh_theme_counts(theme_ids: Collection[int]) -> None:
     their rows of every day, in every source."""
     with transaction.atomic():
         _lock_sources(DataSource.objects.all())
-        DailyThemeCount.objects.filter(theme__in=list(theme_ids)).delete()
-        assignments = ThemeAssignment.objects.filter(theme__in=list(theme_ids))
-        DailyThemeCount.objects.bulk_create(_theme_counts(assignments), batch_size=BATCH_SIZE)
+        fields = segment_fields()
+        for table in THEME_TABLES:
+            table.objects.filter(theme__in=list(theme_ids)).delete()
+        _write_theme_counts(ThemeAssignment.objects.filter(theme__in=list(theme_ids)), fields)
 
 
-def _refresh_days(source_id: int, first: date | None, last: date | None, undated: bool) -> None:
-    """Count again the source's items of the days first to last, and those without a date."""
-    days = Q(day__isnull=True) if undated else Q(pk__in=[])
-    items = Q(created_at__isnull=True) if undated else Q(pk__in=[])
+def count_after_migrate(**_signal: object) -> None:
+    """Count what an upgraded install stored before there were counts to keep (post_migrate):
+    its items before the daily counts, or before the counts per segment, once."""
+    if not FeedbackItem.objects.exists():
+        return
+    uncounted = not DailyItemCount.objects.exists()
+    unsegmented = not DailySegmentCount.objects.exists()
+    if uncounted or (unsegmented and find_segment_fields(FeedbackItem.objects.all())):
+        rebuild_daily_counts()
+
+
+def segment_fields() -> list[str]:
+    """The metadata fields counted by segment: those the last rebuild found."""
+    fields = DailySegmentCount.objects.order_by("field").values_list("field", flat=True)
+    return list(fields.distinct())
+
+
+def find_segment_fields(items: QuerySet[FeedbackItem]) -> list[str]:
+    """The metadata fields worth counting by segment: those with a plain value (text, a
+    number, true or false) in any of the latest SEGMENT_SAMPLE_ITEMS items that take at
+    most MAX_SEGMENT_VALUES values among all the items (more: ids, times, free text)."""
+    recent = items.order_by("-pk").values_list("metadata", flat=True)[:SEGMENT_SAMPLE_ITEMS]
+    seen = {
+        key
+        for metadata in recent
+        for key, value in (metadata or {}).items()
+        if isinstance(value, str | int | float | bool)
+        and str(value).strip()
+        # The segment filter writes a value as field=value.
+        and SEGMENT_SEPARATOR not in key
+    }
+    return sorted(field for field in seen if _has_few_values(items, field))
+
+
+def _has_few_values(items: QuerySet[FeedbackItem], field: str) -> bool:
+    values = _with_segment_value(items, field, "").values("segment_value").distinct()
+    return values.order_by()[: MAX_SEGMENT_VALUES + 1].count() <= MAX_SEGMENT_VALUES
+
+
+def _refresh_days(span: Mapping[str, Any], fields: Sequence[str]) -> None:
+    """Count again the source's items of the days first to last, and those without a date
+    (span: the source, first, last and whether any is undated)."""
+    first, last = span["first"], span["last"]
+    days = Q(day__isnull=True) if span["undated"] else Q(pk__in=[])
+    items = Q(created_at__isnull=True) if span["undated"] else Q(pk__in=[])
     if first is not None and last is not None:
         days |= Q(day__gte=first, day__lte=last)
         items |= Q(
             created_at__gte=start_of_day(first), created_at__lt=start_of_day(last + timedelta(1))
         )
-    DailyItemCount.objects.filter(days, source_id=source_id).delete()
-    DailyThemeCount.objects.filter(days, source_id=source_id).delete()
-    _write_counts(FeedbackItem.objects.filter(items, source_id=source_id))
+    for table in (*ITEM_TABLES, *THEME_TABLES):
+        table.objects.filter(days, source_id=span["source"]).delete()
+    _write_counts(FeedbackItem.objects.filter(items, source_id=span["source"]), fields)
 
 
-def _write_counts(items: QuerySet[FeedbackItem]) -> None:
-    DailyItemCount.objects.bulk_create(_item_counts(items), batch_size=BATCH_SIZE)
-    assignments = ThemeAssignment.objects.filter(item__in=items)
-    DailyThemeCount.objects.bulk_create(_theme_counts(assignments), batch_size=BATCH_SIZE)
+def _write_counts(items: QuerySet[FeedbackItem], fields: Sequence[str]) -> None:
+    rows = items.annotate(**_columns(""))
+    DailyItemCount.objects.bulk_create(
+        (DailyItemCount(**row) for row in _grouped(rows, ())), batch_size=BATCH_SIZE
+    )
+    for field in fields:
+        by_value = _grouped(_with_segment_value(rows, field, ""), ("segment_value",))
+        DailySegmentCount.objects.bulk_create(
+            (DailySegmentCount(**_segment(row), field=field) for row in by_value),
+            batch_size=BATCH_SIZE,
+        )
+    _write_theme_counts(ThemeAssignment.objects.filter(item__in=items), fields)
 
 
-def _item_counts(items: QuerySet[FeedbackItem]) -> Iterator[DailyItemCount]:
-    rows = _grouped(items.annotate(**_columns("")), ())
-    for row in rows:
-        yield DailyItemCount(**row)
-
-
-def _theme_counts(assignments: QuerySet[ThemeAssignment]) -> Iterator[DailyThemeCount]:
+def _write_theme_counts(assignments: QuerySet[ThemeAssignment], fields: Sequence[str]) -> None:
     toward_theme = Coalesce(
         NullIf(F("sentiment"), Value("")),
         F("item__sentiment__effective_label"),
         Value(""),
         output_field=CharField(),
     )
-    rows = _grouped(
-        assignments.annotate(**_columns("item__"), toward=toward_theme), ("theme_id", "toward")
+    rows = assignments.annotate(**_columns("item__"), toward_theme_of=toward_theme)
+    theme = ("theme_id", "toward_theme_of")
+    DailyThemeCount.objects.bulk_create(
+        (DailyThemeCount(**_toward(row)) for row in _grouped(rows, theme)),
+        batch_size=BATCH_SIZE,
     )
-    for row in rows:
-        toward = row.pop("toward")
-        yield DailyThemeCount(**row, toward_theme=toward)
+    for field in fields:
+        by_value = _grouped(_with_segment_value(rows, field, "item__"), (*theme, "segment_value"))
+        DailyThemeSegmentCount.objects.bulk_create(
+            (DailyThemeSegmentCount(**_segment(_toward(row)), field=field) for row in by_value),
+            batch_size=BATCH_SIZE,
+        )
+
+
+def _with_segment_value(rows: QuerySet[Any], field: str, item: str) -> QuerySet[Any]:
+    """The rows whose item (the path to it, "" for the items themselves) has a value of the
+    metadata field, with that value as segment_value."""
+    valued = rows.annotate(segment_value=metadata_value(field, item))
+    return valued.exclude(segment_value__isnull=True).exclude(segment_value="")
+
+
+def _segment(row: dict[str, Any]) -> dict[str, Any]:
+    return _renamed(row, "segment_value", "value")
+
+
+def _toward(row: dict[str, Any]) -> dict[str, Any]:
+    return _renamed(row, "toward_theme_of", "toward_theme")
+
+
+def _renamed(row: dict[str, Any], name: str, as_name: str) -> dict[str, Any]:
+    """The row with its column name called as_name (annotations may not take a field's)."""
+    renamed = {key: value for key, value in row.items() if key != name}
+    return {**renamed, as_name: row[name]}
 
 
 def _columns(item: str) -> dict[str, Any]:

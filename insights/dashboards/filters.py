@@ -1,18 +1,29 @@
-"""The dashboard filters (project, date range, source, kind, sentiment, rating): read from the
-URL so that a view can be shared, and applied the same way to every chart, list and search."""
+"""The dashboard filters (project, date range, source, kind, sentiment, rating, segment): read
+from the URL so that a view can be shared, and applied the same way to every chart, list and
+search."""
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Left
+from django.db.models.lookups import Exact
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from ingestion.models import DataSource, ItemKind, Project
 from ingestion.ratings import SCALE_FACTS, RatingScale, format_rating
-from insights.models import Sentiment, sentiment_label_is
+from insights.models import (
+    DailyItemCount,
+    DailySegmentCount,
+    DailyThemeCount,
+    DailyThemeSegmentCount,
+    Sentiment,
+    sentiment_label_is,
+)
 
 NO_RATING = "none"
 # Ratings are filtered in their source's own units, so a choice says its scale: "4" is four
@@ -21,7 +32,11 @@ STARS = RatingScale.STARS
 STAR_SCALES = (STARS,)
 TEN_POINT_SCALES = (RatingScale.TEN, RatingScale.NPS)
 OUT_OF_TEN = "/10"
-FILTER_NAMES = ("project", "start", "end", "source", "kind", "sentiment", "rating")
+FILTER_NAMES = ("project", "start", "end", "source", "kind", "sentiment", "rating", "segment")
+# A segment filter's value: a metadata field and its value, "platform=Android".
+SEGMENT_SEPARATOR = "="
+# Segment values are kept (and matched) to this length: longer ones are free text.
+SEGMENT_VALUE_LENGTH = 80
 
 
 class FeedbackFilterForm(forms.Form):
@@ -38,15 +53,27 @@ class FeedbackFilterForm(forms.Form):
         choices=[("", "Any sentiment"), *Sentiment.choices], required=False
     )
     rating = forms.ChoiceField(required=False)
+    segment = forms.ChoiceField(required=False)
 
-    def __init__(self, *args: Any, scales: set[RatingScale], projects: int, **kwargs: Any) -> None:
-        """scales: the rating scales in use; projects: how many projects have sources."""
+    def __init__(
+        self,
+        *args: Any,
+        scales: set[RatingScale],
+        projects: int,
+        segments: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        """scales: the rating scales in use; projects: how many projects have sources;
+        segments: each segment field's values, as (field, value)."""
         super().__init__(*args, **kwargs)
-        field = self.fields["rating"]
-        assert isinstance(field, forms.ChoiceField)  # declared above
-        field.choices = rating_choices(scales)
+        rating, segment = self.fields["rating"], self.fields["segment"]
+        assert isinstance(rating, forms.ChoiceField) and isinstance(segment, forms.ChoiceField)
+        rating.choices = rating_choices(scales)
+        segment.choices = segment_choices(segments)
         if projects < 2:
             del self.fields["project"]  # a workspace of one product has nothing to choose
+        if not segments:
+            del self.fields["segment"]  # no metadata field to filter by
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -65,8 +92,14 @@ class FeedbackFilters:
         self.scales = {source.pk: source.scale_of_ratings for source in sources}
         in_use = {scale for scale in self.scales.values() if scale}
         projects = len({source.project_id for source in sources})
+        segments = DailySegmentCount.objects.order_by("field", "value").values_list(
+            "field", "value"
+        )
         self.form = FeedbackFilterForm(
-            {k: params.get(k, "") for k in FILTER_NAMES}, scales=in_use, projects=projects
+            {k: params.get(k, "") for k in FILTER_NAMES},
+            scales=in_use,
+            projects=projects,
+            segments=list(segments.distinct()),
         )
         self.values: dict[str, Any] = {}
         if self.form.is_valid():
@@ -107,12 +140,44 @@ class FeedbackFilters:
             condition &= sentiment_label_is(sentiment, f"{prefix}sentiment")
         if rating := self.values.get("rating"):
             condition &= self._rating_condition(rating, prefix)
+        if segment := self.segment:
+            field, value = segment
+            condition &= Q(Exact(metadata_value(field, prefix), value))
         return condition
 
+    @property
+    def segment(self) -> tuple[str, str] | None:
+        """The segment filtered by, as (metadata field, value); None: no segment filter."""
+        chosen = self.values.get("segment")
+        if not chosen:
+            return None
+        field, _, value = chosen.partition(SEGMENT_SEPARATOR)
+        return field, value
+
+    def item_counts(self) -> QuerySet[Any]:
+        """The daily counts of the items the filters let through (DailyItemCount rows, or
+        the segment's DailySegmentCount rows)."""
+        if segment := self.segment:
+            field, value = segment
+            return DailySegmentCount.objects.filter(
+                self.daily_condition(), field=field, value=value
+            )
+        return DailyItemCount.objects.filter(self.daily_condition())
+
+    def theme_counts(self) -> QuerySet[Any]:
+        """The daily counts per theme of the items the filters let through (DailyThemeCount
+        rows, or the segment's DailyThemeSegmentCount rows)."""
+        if segment := self.segment:
+            field, value = segment
+            rows = DailyThemeSegmentCount.objects.filter(field=field, value=value)
+            return rows.filter(self.daily_condition())
+        return DailyThemeCount.objects.filter(self.daily_condition())
+
     def daily_condition(self) -> Q:
-        """Return the filters as one condition on the daily counts (insights.models.
-        DailyItemCount and DailyThemeCount), which keep each item's day, source, kind, rating
-        point and sentiment: the same items as condition() lets through."""
+        """Return the filters but the segment as one condition on the daily counts
+        (insights.models.DailyCounts), which keep each item's day, source, kind, rating
+        point and sentiment: with the segment's rows (item_counts, theme_counts), the same
+        items as condition() lets through."""
         condition = Q()
         if project := self.values.get("project"):
             condition &= Q(source__project=project)
@@ -181,6 +246,21 @@ class FeedbackFilters:
 def start_of_day(day: date) -> datetime:
     """The first moment of the day in the site's time zone: where the date filters cut."""
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def metadata_value(field: str, item: str = "") -> Left:
+    """The value of the metadata field of the item a path leads to ("" for the items
+    themselves) as text, as segments are counted and filtered (null where it has none)."""
+    as_text = Cast(KeyTextTransform(field, f"{item}metadata"), TextField())
+    return Left(as_text, SEGMENT_VALUE_LENGTH)
+
+
+def segment_choices(segments: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    """The segment filter's choices: each field's values, under the field's name."""
+    by_field: dict[str, list[tuple[str, str]]] = {}
+    for field, value in segments:
+        by_field.setdefault(field, []).append((f"{field}{SEGMENT_SEPARATOR}{value}", value))
+    return [("", "Any segment"), *by_field.items()]
 
 
 def rating_choices(scales: set[RatingScale]) -> list[tuple[str, Any]]:

@@ -20,7 +20,6 @@ from ingestion.models import DataSource
 from ingestion.ratings import RatingScale
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import ThemeStats
-from insights.models import DailyItemCount, DailyThemeCount
 
 # Below this many rated items, in the theme or among the others, a difference of averages
 # swings with a handful of ratings: the page says so instead of showing a number.
@@ -173,18 +172,18 @@ NO_IMPACTS = Impacts(None, NO_RATINGS, {})
 def view_impacts(filters: FeedbackFilters) -> Impacts:
     """The impact of every theme among the items the filters let through, on the scale
     most of their rated items are on."""
-    condition, scales = filters.daily_condition(), _source_scales()
+    scales = _source_scales()
     return _impacts(
-        _sums(DailyItemCount.objects.filter(condition), RATING_POINTS, scales),
-        _sums(DailyThemeCount.objects.filter(condition), RATING_POINTS, scales),
+        _sums(filters.item_counts(), RATING_POINTS, scales),
+        _sums(filters.theme_counts(), RATING_POINTS, scales),
     )
 
 
 def theme_impact_by_scale(filters: FeedbackFilters, theme_id: int) -> list[ThemeImpact]:
     """One theme's impact on each scale its rated items in view are on, most items first."""
-    condition, scales = filters.daily_condition(), _source_scales()
-    whole = _sums(DailyItemCount.objects.filter(condition), RATING_POINTS, scales)
-    own = _sums(DailyThemeCount.objects.filter(condition, theme=theme_id), RATING_POINTS, scales)
+    scales = _source_scales()
+    whole = _sums(filters.item_counts(), RATING_POINTS, scales)
+    own = _sums(filters.theme_counts().filter(theme=theme_id), RATING_POINTS, scales)
     impacts = [
         ThemeImpact(theme_id, scale, sums, whole.get((scale,), NO_RATINGS) - sums)
         for (scale, _), sums in own.items()

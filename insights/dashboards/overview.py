@@ -14,8 +14,6 @@ from django.utils import timezone
 
 from insights.dashboards.filters import FeedbackFilters
 from insights.models import (
-    DailyItemCount,
-    DailyThemeCount,
     Theme,
     sentiment_label_is,
     theme_sentiment_label_is,
@@ -208,7 +206,7 @@ def split_counts(
 
 def items_in_view(filters: FeedbackFilters) -> int:
     """Return how many items the filters let through, from the daily counts."""
-    counts = DailyItemCount.objects.filter(filters.daily_condition())
+    counts = filters.item_counts()
     return counts.aggregate(items_counted=Sum("items"))["items_counted"] or 0
 
 
@@ -216,7 +214,7 @@ def overview_counts(filters: FeedbackFilters) -> dict[GroupKey, SentimentSplit]:
     """Return the sentiment split of the items in view per (week, source id, kind): one
     pass over the daily counts serves the weekly chart, the sources and the kinds (week
     None holds the items without a date)."""
-    counts = DailyItemCount.objects.filter(filters.daily_condition())
+    counts = filters.item_counts()
     return split_counts(counts, ("week", "source", "kind"))
 
 
@@ -226,7 +224,7 @@ def splits_by_theme(
     """Return the sentiment split of the items in view per theme id (of the given themes
     only, if given): an item counts in each theme it belongs to, with its sentiment toward
     that theme."""
-    counts = DailyThemeCount.objects.filter(filters.daily_condition())
+    counts = filters.theme_counts()
     if themes is not None:
         counts = counts.filter(theme__in=list(themes))
     return {
@@ -247,7 +245,7 @@ def theme_counts(
     }
     if latest_week is None:
         return by_theme
-    counts = DailyThemeCount.objects.filter(filters.daily_condition())
+    counts = filters.theme_counts()
     compared = counts.filter(day__gte=latest_week - WEEK, day__lt=latest_week + WEEK)
     return by_theme | split_counts(compared, ("theme", "week"), "toward_theme")
 

@@ -17,7 +17,7 @@ from insights.dashboards.overview import (
     split_counts,
     splits_by_theme,
 )
-from insights.models import DailyThemeCount, Theme, ThemeStatus, listed_items
+from insights.models import Theme, ThemeStatus, listed_items
 from insights.models.sentiment_labels import SHOWN_LABELS
 
 # Listed unless people ask for the themes they closed too.
@@ -103,7 +103,7 @@ def theme_detail(theme: Theme, filters: FeedbackFilters) -> ThemeDetail:
     """Return the theme's items within the filters: their split, share of the filtered items
     and weekly counts (from the daily counts), and the items themselves nearest the theme's
     centre first."""
-    counts = DailyThemeCount.objects.filter(filters.daily_condition(), theme=theme)
+    counts = filters.theme_counts().filter(theme=theme)
     by_week = {
         key[0]: split for key, split in split_counts(counts, ("week",), "toward_theme").items()
     }

@@ -26,7 +26,12 @@ from insights.models.analysis import (
     themes_of_items,
 )
 from insights.models.curation import Correction, CorrectionKind, EvaluationLabel
-from insights.models.daily_counts import DailyItemCount, DailyThemeCount
+from insights.models.daily_counts import (
+    DailyItemCount,
+    DailySegmentCount,
+    DailyThemeCount,
+    DailyThemeSegmentCount,
+)
 from insights.models.outputs import CopyDraft, CopyKind, Report, ReportSchedule, Weekday
 from insights.models.querysets import (
     ThemeHierarchy,
@@ -43,7 +48,9 @@ __all__ = [
     "Correction",
     "CorrectionKind",
     "DailyItemCount",
+    "DailySegmentCount",
     "DailyThemeCount",
+    "DailyThemeSegmentCount",
     "DescribingCorpus",
     "EvaluationLabel",
     "ItemEmbedding",

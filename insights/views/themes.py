@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from feedlens.access import role_required
 from ingestion.models import FeedbackItem
 from insights.curation import corrections
-from insights.dashboards import impact, theme_stats
+from insights.dashboards import impact, segments, theme_stats
 from insights.dashboards.cards import shown_card
 from insights.dashboards.charts import page_figure, weekly_sentiment_figure
 from insights.dashboards.filters import FeedbackFilters
@@ -67,6 +67,7 @@ def theme_detail(request: HttpRequest, theme_id: int) -> HttpResponse:
         "broad_themes": _broad_themes(theme),
         "sub_themes": theme_stats.sub_theme_counts(theme, filters),
         "impacts": impact.theme_impact_by_scale(filters, theme.pk),
+        "segments": segments.theme_segments(filters, theme.pk),
         **_summary_and_quotes(theme),
         **_correction_forms(request, theme),
     }
