@@ -10,6 +10,7 @@ from ingestion.importers import FILE_FORMATS
 from ingestion.models import DataSource, ItemKind, SourceKind
 from ingestion.normalise import ColumnMapping, describe_mapping_error
 from ingestion.presets import PRESETS
+from ingestion.ratings import RatingScale
 from ingestion.source_forms import SourceForm
 
 NOT_IN_FILE = ""
@@ -64,6 +65,12 @@ class MappingForm(forms.Form):
     title = forms.ChoiceField(required=False)
     author = forms.ChoiceField(required=False)
     language = forms.ChoiceField(required=False)
+    rating_scale = forms.ChoiceField(
+        required=False,
+        label="Ratings are",
+        choices=[("", "— as the source says, or told by the ratings —"), *RatingScale.choices],
+        help_text="A CSAT or NPS column: say so here (1-5 satisfaction reads like stars).",
+    )
     metadata = forms.MultipleChoiceField(required=False, label="Keep as metadata")
     date_format = forms.CharField(required=False, help_text="e.g. %m/%d/%Y %H:%M; blank: automatic")
     dayfirst = forms.BooleanField(required=False, label="Dates are day first (03/04 is 3 April)")
@@ -97,7 +104,11 @@ class MappingForm(forms.Form):
         """Return the preset's mapping when one is picked, else the columns chosen."""
         if self.cleaned_data.get("preset"):
             return PRESETS[self.cleaned_data["preset"]].mapping
-        data = {key: value for key, value in self.cleaned_data.items() if key != "preset"}
+        data = {
+            key: value
+            for key, value in self.cleaned_data.items()
+            if key not in ("preset", "rating_scale")
+        }
         for name in self.OPTIONAL_COLUMNS:
             data[name] = data[name] or None
         data["metadata"] = tuple(data["metadata"])
@@ -122,7 +133,7 @@ def initial_mapping(columns: list[str]) -> dict[str, object]:
     guesses = {
         "text": ("text", "body", "review", "message", "content", "comment"),
         "created_at": ("date", "created_at", "created", "timestamp", "time"),
-        "rating": ("rating", "stars", "score"),
+        "rating": ("rating", "stars", "score", "csat", "nps", "satisfaction"),
         "external_id": ("id", "review_id", "ticket_id"),
         "title": ("title", "subject", "summary"),
         "author": ("author", "user", "username", "name"),
@@ -130,6 +141,9 @@ def initial_mapping(columns: list[str]) -> dict[str, object]:
     initial: dict[str, object] = {}
     for field, names in guesses.items():
         initial[field] = next((lowered[name] for name in names if name in lowered), NOT_IN_FILE)
+    # A column named for its scale says what its ratings are.
+    told = {"csat": RatingScale.CSAT, "nps": RatingScale.NPS}
+    initial["rating_scale"] = told.get(str(initial["rating"]).lower(), "")
     return initial
 
 

@@ -4,7 +4,9 @@ as negative or positive.
 A source's scale is the one an admin sets, or else the one its ratings show: any rating above
 5 means a ten-point scale, 0-10 (likelihood to recommend, NPS) where a 0 was seen and 1-10
 otherwise; ratings of 4 or 5 at most mean 1-5 stars. Ratings no higher than 3 (thumbs, a 1-3
-scale, or only bad reviews so far) do not tell a scale.
+scale, or only bad reviews so far) do not tell a scale. A 1-5 satisfaction score (CSAT)
+reads as stars do but is written "4/5": its ratings cannot tell it from stars, so it is
+only ever set (on the source's page, or when a file is mapped).
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ class RatingScale(models.TextChoices):
     STARS = "stars", "1-5 stars"
     TEN = "ten", "1-10"
     NPS = "nps", "0-10, likelihood to recommend (NPS)"
+    CSAT = "csat", "1-5, satisfaction (CSAT)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ SCALE_FACTS = {
     RatingScale.TEN: ScaleFacts(1, 10, 4.0, 7.0, "/10"),
     # Net Promoter Score: detractors 0-6, passives 7-8, promoters 9-10.
     RatingScale.NPS: ScaleFacts(0, 10, 6.0, 9.0, "/10"),
+    # Customer satisfaction: 1-2 dissatisfied, 4-5 satisfied (the CSAT score's share).
+    RatingScale.CSAT: ScaleFacts(1, 5, 2.0, 4.0, "/5"),
 }
 # Below this highest rating no scale is told apart from a 1-3 or a 0-1 one.
 LOWEST_TELLING_RATING = 4.0

@@ -81,6 +81,8 @@ def mapping(request: HttpRequest, job_id: int) -> HttpResponse:
         return render(request, "ingestion/mapping.html", {"job": job, "file_error": str(error)})
     form = MappingForm(request.POST or None, columns=columns, initial=initial_mapping(columns))
     if request.method == "POST" and form.is_valid():
+        if scale := form.cleaned_data["rating_scale"]:  # the file says what its ratings are
+            DataSource.objects.filter(pk=job.source_id).update(rating_scale=scale)
         queue_import(job, form.mapping())
         return redirect("ingestion:import_job", job_id=job.pk)
     context = {"job": job, "form": form, "columns": columns, "rows": rows}

@@ -27,9 +27,10 @@ from insights.models import (
 
 NO_RATING = "none"
 # Ratings are filtered in their source's own units, so a choice says its scale: "4" is four
-# stars and "4/10" four out of ten, which are far apart. 1-10 and 0-10 (NPS) share choices.
+# out of five and "4/10" four out of ten, which are far apart. Stars and a 1-5 satisfaction
+# score (CSAT) share choices, as 1-10 and 0-10 (NPS) do.
 STARS = RatingScale.STARS
-STAR_SCALES = (STARS,)
+FIVE_POINT_SCALES = (STARS, RatingScale.CSAT)
 TEN_POINT_SCALES = (RatingScale.TEN, RatingScale.NPS)
 OUT_OF_TEN = "/10"
 FILTER_NAMES = ("project", "start", "end", "source", "kind", "sentiment", "rating", "segment")
@@ -216,7 +217,7 @@ class FeedbackFilters:
         """The sources a rating choice ("4", "7/10") is on the scale of, and its point; a
         source whose scale is not known yet (no rating above 3) is taken to use stars."""
         points, out_of_ten, _ = rating.partition(OUT_OF_TEN)
-        scales = TEN_POINT_SCALES if out_of_ten else STAR_SCALES
+        scales = TEN_POINT_SCALES if out_of_ten else FIVE_POINT_SCALES
         sources = [pk for pk, scale in self.scales.items() if (scale or STARS) in scales]
         return sources, int(points)
 
@@ -264,20 +265,22 @@ def segment_choices(segments: list[tuple[str, str]]) -> list[tuple[str, Any]]:
 
 
 def rating_choices(scales: set[RatingScale]) -> list[tuple[str, Any]]:
-    """The rating filter's choices: stars (always, the common scale), out of ten where a
-    source rates so (from the lowest rating of the ten-point scales in use), and no rating."""
-    star_facts = SCALE_FACTS[STARS]
-    stars = [
-        (str(n), format_rating(n, STARS)) for n in range(star_facts.lowest, star_facts.highest + 1)
-    ]
+    """The rating filter's choices: out of five (always, the common scale; written as stars
+    unless the only five-point scale in use is CSAT), out of ten where a source rates so
+    (from the lowest rating of the ten-point scales in use), and no rating."""
+    only_csat = RatingScale.CSAT in scales and STARS not in scales
+    five_point = RatingScale.CSAT if only_csat else STARS
+    facts = SCALE_FACTS[five_point]
+    fives = [(str(n), format_rating(n, five_point)) for n in range(facts.lowest, facts.highest + 1)]
     choices: list[tuple[str, Any]] = [("", "Any rating")]
     tens_in_use = [SCALE_FACTS[scale] for scale in TEN_POINT_SCALES if scale in scales]
     if not tens_in_use:
-        return [*choices, *stars, (NO_RATING, "No rating")]
+        return [*choices, *fives, (NO_RATING, "No rating")]
     lowest = min(facts.lowest for facts in tens_in_use)
     highest = max(facts.highest for facts in tens_in_use)
     tens = [(f"{n}{OUT_OF_TEN}", f"{n}{OUT_OF_TEN}") for n in range(lowest, highest + 1)]
-    return [*choices, ("Stars", stars), ("Out of 10", tens), (NO_RATING, "No rating")]
+    group = "Out of 5" if only_csat else "Stars"
+    return [*choices, (group, fives), ("Out of 10", tens), (NO_RATING, "No rating")]
 
 
 def kept_project(request: HttpRequest) -> dict[str, str]:

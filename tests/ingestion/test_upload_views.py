@@ -196,3 +196,28 @@ def test_an_import_the_task_queue_cannot_take_fails_with_the_reason_on_its_page(
     assert (job.status, job.error) == (ImportStatus.FAILED, QUEUE_UNREACHABLE)
     page = importer_client.get(response.url).content.decode()
     assert "Could not start: the task queue is unreachable." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_csat_column_is_mapped_as_ratings_on_its_own_scale(
+    importer_client: Client, celery_worker: str, tmp_path: Path
+) -> None:
+    survey = tmp_path / "survey.csv"
+    survey.write_text("comment,CSAT,plan\nSlow checkout,2,pro\nQuick answer,5,free\n")
+    upload(importer_client, survey, new_source_name="Survey", item_kind="ticket")
+    job = ImportJob.objects.get()
+    page = importer_client.get(reverse("ingestion:mapping", args=[job.pk])).content.decode()
+    # The column named CSAT is guessed as the rating, and says its scale.
+    assert '<option value="CSAT" selected>' in page
+    assert '<option value="csat" selected>' in page
+
+    mapping = {"text": "comment", "rating": "CSAT", "rating_scale": "csat", "metadata": ["plan"]}
+    importer_client.post(
+        reverse("ingestion:mapping", args=[job.pk]), {**mapping, "timezone": "UTC"}
+    )
+
+    assert finished_job(importer_client, job)["items_created"] == 2
+    source = DataSource.objects.get(name="Survey")
+    assert source.rating_scale == "csat"
+    slow = FeedbackItem.objects.get(text="Slow checkout")
+    assert (slow.rating, source.format_rating(slow.rating)) == (2.0, "2/5")

@@ -16,6 +16,7 @@ from django.http import QueryDict
 from ingestion.importers import store_items
 from ingestion.models import DataSource, FeedbackItem, ItemKind, Project
 from ingestion.normalise import ItemDraft
+from ingestion.ratings import RatingScale, format_rating
 from insights.curation.corrections import (
     correct_item_sentiment,
     correct_theme_sentiment,
@@ -23,7 +24,7 @@ from insights.curation.corrections import (
     move_item_to_theme,
 )
 from insights.dashboards.daily_counts import rebuild_daily_counts
-from insights.dashboards.filters import TEN_POINT_SCALES, FeedbackFilters
+from insights.dashboards.filters import TEN_POINT_SCALES, FeedbackFilters, rating_choices
 from insights.dashboards.overview import (
     SentimentSplit,
     items_in_view,
@@ -38,7 +39,7 @@ from insights.models import (
     Theme,
     ThemeAssignment,
 )
-from tests.factories import make_theme, stand_in_model_version
+from tests.factories import add_items, make_theme, stand_in_model_version
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +262,17 @@ def test_the_counts_follow_each_correction(workspace: dict[str, Any]) -> None:
     more = store(workspace["sources"][1], 20, first=60)  # stored after the run
     assert len(more) == 20
     assert_counts_match(every_filter(workspace["sources"], workspace["projects"]))
+
+
+def test_a_csat_source_is_filtered_out_of_five_as_stars_are() -> None:
+    stars = DataSource.objects.create(name="App Store")
+    survey = DataSource.objects.create(name="Survey", rating_scale=RatingScale.CSAT)
+    add_items("fine", source=stars, rating=4)
+    add_items("helpful", source=survey, rating=4)
+    add_items("slow", source=survey, rating=2)
+    four = FeedbackFilters({"rating": "4"})
+    assert items_in_view(four) == FeedbackItem.objects.filter(four.condition()).count() == 2
+    assert format_rating(4, RatingScale.CSAT) == "4/5"
+    # Where no source rates in stars, the choices are written out of five.
+    assert ("4", "4/5") in rating_choices({RatingScale.CSAT})
+    assert ("4", "4★") in rating_choices({RatingScale.CSAT, RatingScale.STARS})
