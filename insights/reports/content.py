@@ -8,7 +8,7 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -29,10 +29,12 @@ from insights.dashboards.overview import (
     ThemeStats,
     sentiment_counts,
 )
+from insights.dashboards.segments import item_segments
 from insights.models import AssignmentMethod, SummaryKind, Theme, ThemeAssignment
 from insights.models.sentiment_labels import SHOWN_LABELS
 from insights.pipeline.describing.quotes import Quote, cited_item_ids, theme_quotes
 from insights.reports.period import Period, zone
+from insights.segments import SegmentShare
 from insights.wording import one_line
 
 TOP_THEMES = 10
@@ -60,10 +62,17 @@ class ThemeFigures:
     quotes: list[Quote] = field(default_factory=list)
     # On the report's rating scale, among the period's rated items (None: none rated).
     impact: ThemeImpact | None = None
+    # The segment values it over-represents among the period's items, most first.
+    segments: list[SegmentShare] = field(default_factory=list)
 
     @property
     def change(self) -> int:
         return self.current.total - self.previous.total
+
+    @property
+    def segments_line(self) -> str:
+        """The segments it over-represents, in one line ("" for none)."""
+        return "; ".join(share.describe() for share in self.segments)
 
     @property
     def growth_percent(self) -> int | None:
@@ -212,8 +221,9 @@ def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> Report
     previous = period.previous()
     sources = source_figures(period, scope)
     impacts = period_impacts(period, scope)
+    segments = item_segments(*_period_rows(period, scope))
     themes = [
-        replace(theme, impact=impacts.by_theme.get(theme.id))
+        replace(theme, impact=impacts.by_theme.get(theme.id), segments=segments.get(theme.id, []))
         for theme in theme_figures(period, scope)
     ]
     ranked = fix_first([theme.as_stats() for theme in themes], impacts)[:SECTION_THEMES]
@@ -257,7 +267,15 @@ def build_report(period: Period, scope: ReportScope = WHOLE_WORKSPACE) -> Report
 def period_impacts(period: Period, scope: ReportScope) -> Impacts:
     """Each theme's impact on ratings among the items in scope created in period (the
     themes without sub-themes, as theme_figures counts them)."""
-    return item_impacts(
+    return item_impacts(*_period_rows(period, scope))
+
+
+def _period_rows(
+    period: Period, scope: ReportScope
+) -> tuple[QuerySet[FeedbackItem], QuerySet[ThemeAssignment]]:
+    """The items in scope created in period, and their assignments to the themes without
+    sub-themes (as theme_figures counts them)."""
+    return (
         FeedbackItem.objects.filter(items_in(period, scope)),
         ThemeAssignment.objects.filter(
             items_in(period, scope, "item"), theme__in=Theme.objects.leaves()

@@ -34,6 +34,8 @@ THEME_COLUMNS = [
     "rating_difference_high",
     "average_if_rated_like_others",
     "fix_first_rank",
+    # The segment values the theme over-represents among the period's items ("; " apart).
+    "over_represented",
     "summary",
     "summary_kind",
     "quote_item_ids",
@@ -100,6 +102,7 @@ def _theme_row(theme: ThemeFigures, in_top: bool) -> dict[str, Any]:
         "new": _yes(theme.is_new),
         "rising": _yes(theme.is_rising and not theme.is_new),
         "negative_share_grew": _yes(theme.negative_share_grew),
+        "over_represented": theme.segments_line,
         "summary": " ".join(theme.summary),
         "summary_kind": theme.summary_kind,
         "quote_item_ids": " ".join(str(quote.item_id) for quote in theme.quotes),

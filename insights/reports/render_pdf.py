@@ -180,6 +180,8 @@ def _theme(theme: ThemeFigures, impact: bool = False) -> list[Flowable]:
     parts: list[Flowable] = [Paragraph(escape(theme.name), styles["h3"]), _p(figures, "note")]
     if impact and theme.impact is not None:
         parts.append(_p(theme.impact.summary))
+    if theme.segments:
+        parts.append(_p(f"Over-represented: {theme.segments_line}", "note"))
     parts += [_p(f"• {sentence}") for sentence in theme.summary]
     if theme.summary_note:
         parts.append(_p(theme.summary_note, "note"))

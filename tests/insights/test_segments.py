@@ -2,7 +2,9 @@
 every page and a breakdown on theme pages, with the values a theme over-represents beyond
 chance, corrected for the values tried; ids and free text are left out."""
 
-from datetime import UTC, datetime
+import csv
+import io
+from datetime import UTC, date, datetime
 from html import unescape
 
 import pytest
@@ -16,7 +18,11 @@ from insights.dashboards.daily_counts import count_stored_items, segment_fields
 from insights.dashboards.filters import FeedbackFilters
 from insights.dashboards.overview import items_in_view, splits_by_theme
 from insights.dashboards.segments import theme_segments
-from insights.models import DailySegmentCount, DailyThemeSegmentCount
+from insights.models import DailySegmentCount, DailyThemeSegmentCount, Theme
+from insights.reports.content import build_report
+from insights.reports.period import Period
+from insights.reports.render_csv import themes_csv
+from insights.reports.render_html import report_html
 from insights.segments import SegmentShare, over_represented
 from tests.factories import add_items, make_theme
 
@@ -136,3 +142,23 @@ def test_an_upgraded_install_counts_its_items_after_migrate(
     assert segment_fields() == ["platform", "version"]
     assert items_in_view(FeedbackFilters({"segment": "platform=Android"})) == 60
     assert DailyThemeSegmentCount.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_weekly_report_says_which_segments_each_theme_over_represents(
+    feedback: dict[str, list[FeedbackItem]],
+) -> None:
+    crashes = feedback["crashes"][0].theme_assignments.get().theme
+    Theme.objects.update(first_seen_at=WHEN)
+    report = build_report(Period(date(2026, 11, 2), date(2026, 11, 8), "UTC"))
+    (figures,) = [theme for theme in report.themes if theme.id == crashes.pk]
+    # The period holds every item: the same counts as the theme page's.
+    assert [(s.label, s.value, s.items, s.of) for s in figures.segments] == [
+        ("version", "4.2.0", 30, 34),
+        ("platform", "Android", 30, 34),
+    ]
+    line = "version 4.2.0: 3.1\N{MULTIPLICATION SIGN} the usual share, 30 items"
+    rows = csv.DictReader(io.StringIO(themes_csv(report).decode("utf-8-sig")))
+    row = next(row for row in rows if row["theme"] == "Crashes")
+    assert row["over_represented"].startswith(line + "; platform Android")
+    assert f"Over-represented: {line}" in unescape(report_html(report).decode())
