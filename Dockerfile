@@ -67,6 +67,7 @@ COPY feedlens feedlens
 COPY accounts accounts
 COPY ingestion ingestion
 COPY insights insights
+COPY alerts alerts
 COPY llm llm
 COPY templates templates
 COPY static static

@@ -15,7 +15,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # The roles grant the permissions of the apps before this one in INSTALLED_APPS
-        # (ingestion, insights, axes): this app's signal comes after theirs exist.
+        # (ingestion, insights, alerts, axes): this app's signal comes after theirs exist.
         post_migrate.connect(
             _ensure_role_groups,
             sender=apps.get_app_config("accounts"),

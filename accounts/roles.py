@@ -11,7 +11,8 @@ ADMIN = "Admin"
 PRODUCT_MANAGER = "Product manager"
 SUPPORT_LEAD = "Support lead"
 
-# Everything that can be seen: the dashboards, themes, feedback, runs, drafts and accuracy.
+# Everything that can be seen: the dashboards, themes, feedback, runs, drafts, accuracy and
+# alerts.
 _BROWSE = [
     "insights.view_theme",
     "insights.view_itemsentiment",
@@ -21,6 +22,7 @@ _BROWSE = [
     "insights.view_correction",
     "ingestion.view_feedbackitem",
     "ingestion.view_datasource",
+    "alerts.view_alert",
 ]
 _EDIT_AND_GENERATE = [
     "insights.change_theme",
@@ -48,7 +50,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 # Admins get every permission of these apps: sources, imports, users, schedules, everything,
 # and the sign-in lockouts (axes), which they lift in Django's admin.
-ADMIN_APPS = ("ingestion", "insights", "auth", "django_celery_beat", "axes")
+ADMIN_APPS = ("ingestion", "insights", "alerts", "auth", "django_celery_beat", "axes")
 
 # The permission that makes a person a user of the dashboards at all (every role has it).
 BROWSE_PERMISSION = "insights.view_theme"

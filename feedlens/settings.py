@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "axes",
     "ingestion",
     "insights",
+    "alerts",
     "accounts",
 ]
 # Developer tooling (make bench, make eval) where the source tree has it; the production
@@ -80,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "insights.dashboards.filters.kept_project",
+                "alerts.views.recent_alerts",
             ],
         },
     },

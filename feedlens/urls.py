@@ -27,4 +27,5 @@ urlpatterns = [
     path("", include("ingestion.urls")),
     path("", include("insights.urls")),
     path("", include("accounts.urls")),
+    path("", include("alerts.urls")),
 ]

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from django.contrib.auth.models import User
+from django.test import Client
 
 from ingestion.models import DataSource, FeedbackItem
 from insights.dashboards.daily_counts import rebuild_daily_counts
@@ -96,3 +98,10 @@ class TopicVectors:
         noise = self.rng.normal(scale=self.spread, size=self.directions.shape[1])
         vector = self.directions[topic] + noise
         return vector / np.linalg.norm(vector)
+
+
+def signed_in(user: User) -> Client:
+    """A test client signed in as the person."""
+    client = Client()
+    client.force_login(user)
+    return client

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT_PACKAGES = ("feedlens", "accounts", "ingestion", "insights", "llm", "devtools")
+PRODUCT_PACKAGES = ("feedlens", "accounts", "ingestion", "insights", "alerts", "llm", "devtools")
 # The one module per app that hands work to Celery.
 ENQUEUERS = {"ingestion.jobs", "insights.jobs"}
 
@@ -108,7 +108,8 @@ def test_no_product_module_takes_part_in_an_import_cycle() -> None:
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[0] == "llm"))
 def test_llm_imports_no_django_and_no_app(module: str) -> None:
     roots = {name.split(".")[0] for name in imported_names(MODULES[module])}
-    assert roots & {"django", "feedlens", "accounts", "ingestion", "insights", "devtools"} == set()
+    apps = {"django", "feedlens", "accounts", "ingestion", "insights", "alerts", "devtools"}
+    assert roots & apps == set()
 
 
 def test_ingestion_imports_nothing_from_insights() -> None:
@@ -116,6 +117,15 @@ def test_ingestion_imports_nothing_from_insights() -> None:
         module: sorted(name for name in targets if name.split(".")[0] == "insights")
         for module, targets in GRAPH.items()
         if module.split(".")[0] == "ingestion"
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
+
+
+def test_insights_imports_nothing_from_alerts() -> None:
+    offenders = {
+        module: sorted(name for name in targets if name.split(".")[0] == "alerts")
+        for module, targets in GRAPH.items()
+        if module.split(".")[0] == "insights"
     }
     assert {module: names for module, names in offenders.items() if names} == {}
 

@@ -372,6 +372,7 @@ ENDPOINTS = [
     Endpoint("insights:analysis_run", "get", BROWSE, run_id),
     Endpoint("insights:analysis_run_status", "get", BROWSE, run_id),
     Endpoint("insights:evaluation", "get", BROWSE),
+    Endpoint("alerts:list", "get", BROWSE),
     Endpoint("insights:evaluation_label", "get", EDIT),
     Endpoint(
         "insights:evaluation_label",

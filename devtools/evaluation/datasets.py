@@ -4,6 +4,7 @@ fixed seeded split of the airline tweets that the sentiment and pain-point steps
 import csv
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from insights.pipeline.sentiment.ratings import RatingBounds
 
 BANKING77_FILE = Path("banking77") / "train.csv"
 AIRLINE_TWEETS_FILE = Path("airline_tweets") / "tweets.csv"
+COMCAST_FILE = Path("comcast_complaints_2015") / "comcast_complaints_fixed_dates.csv"
 AMAZON_REVIEWS_FILE = (
     Path("datafiniti_amazon_reviews") / "Datafiniti_Amazon_Consumer_Reviews_of_Amazon_Products.csv"
 )
@@ -86,6 +88,16 @@ def read_airline_tweets(datasets_dir: Path) -> Tweets:
         reasons=[row["negativereason"] for row in kept],
         airlines=[row.get("airline", "") for row in kept],
         created=[row.get("tweet_created", "") for row in kept],
+    )
+
+
+def read_comcast_complaints(datasets_dir: Path) -> tuple[list[str], list[date]]:
+    """Return the Comcast complaints' subjects with the day each was filed (the data set's
+    dates with day and month put right, date_fixed)."""
+    rows = _rows(Path(datasets_dir) / COMCAST_FILE, ("Customer Complaint", "date_fixed"))
+    return (
+        [row["Customer Complaint"] for row in rows],
+        [date.fromisoformat(row["date_fixed"]) for row in rows],
     )
 
 

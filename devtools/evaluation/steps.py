@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from devtools.benchmark.synthetic import read_source_texts, synthetic_rows
+from devtools.evaluation.alerts import evaluate_alerts
 from devtools.evaluation.aspects import (
     AspectUnits,
     evaluate_aspect_sentiment,
@@ -33,6 +34,7 @@ from devtools.evaluation.datasets import (
     read_airline_tweets,
     read_amazon_reviews,
     read_banking77,
+    read_comcast_complaints,
     read_semeval_reviews,
     split_tweets,
 )
@@ -68,6 +70,7 @@ STEP_NAMES = (
     "mixed_workspace",
     "cluster_sample",
     "impact",
+    "alerts",
     "pain_points",
     "cards",
 )
@@ -250,6 +253,12 @@ def run_impact(config: EvaluationConfig, observe: Observer | None = None) -> Sec
     return evaluate_impact(reviews.ratings, units, owners, _stage(observe, "cluster"))
 
 
+def run_alerts(config: EvaluationConfig, observe: Observer | None = None) -> Section:
+    texts, days = read_comcast_complaints(config.datasets_dir)
+    vectors = embeddings(texts, configured_embedder(), config.cache_dir, _stage(observe, "embed"))
+    return evaluate_alerts(texts, days, vectors.values)
+
+
 def _theme_points(
     texts: list[str], config: EvaluationConfig, observe: Observer | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -359,6 +368,7 @@ STEPS: dict[str, Callable[[EvaluationConfig, Observer | None], Section]] = {
     "cards": run_cards,
     "cluster_sample": run_cluster_sample,
     "impact": run_impact,
+    "alerts": run_alerts,
 }
 
 

@@ -67,6 +67,7 @@ from insights.pipeline.themes.identity import (
     needs_recluster,
     theme_leftovers,
 )
+from insights.signals import themes_counted
 
 logger = logging.getLogger(__name__)
 
@@ -454,6 +455,7 @@ def _placed(run: AnalysisRun) -> str:
     # The sentiment stage read the units before they were in these themes.
     read_pending_theme_sentiments()
     rebuild_daily_counts()  # the dashboards count the themes' items
+    themes_counted.send(sender=AnalysisRun)  # alerts look at the weeks again
     return ""
 
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import people, roles
+from tests.factories import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +22,6 @@ PEOPLE_PAGES = [
     ("post", "accounts:reactivate", True),
     ("post", "accounts:reinvite", True),
 ]
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def invite(client: Client, email: str, role: str = roles.PRODUCT_MANAGER, name: str = "") -> object:

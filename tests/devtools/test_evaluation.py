@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from devtools.benchmark.synthetic import SyntheticRow
 from devtools.evaluation import cache, mixed_workspace
+from devtools.evaluation.alerts import evaluate_alerts
 from devtools.evaluation.aspects import (
     AspectUnits,
     evaluate_aspect_sentiment,
@@ -599,3 +600,26 @@ def test_the_report_is_written_dated_and_as_latest(tmp_path: Path) -> None:
 def test_the_command_reports_a_missing_datasets_folder(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("evaluate", "--only", "themes", "--datasets", str(tmp_path))
+
+
+def test_the_alerts_step_finds_the_spike_week_and_counts_the_other_weeks_alerts() -> None:
+    """Three topics of 30 complaints a week for twelve weeks; in the tenth, the "cap" topic
+    has 150: that week raises a volume spike and the topic's alert, and no other week any."""
+    topics = TopicVectors(topics=3, dimensions=16, spread=0.1, seed=2)
+    mondays = [date(2015, 4, 6) + timedelta(weeks=n) for n in range(12)]
+    texts, days, vectors = [], [], []
+    for week, monday in enumerate(mondays):
+        for topic, word in enumerate(("data cap", "billing", "outage")):
+            for n in range(150 if (week, topic) == (9, 0) else 30):
+                texts.append(f"{word} {n}")
+                days.append(monday + timedelta(days=n % 7))
+                vectors.append(topics.near(topic))
+
+    section = evaluate_alerts(texts, days, np.array(vectors), spike_week=mondays[9])
+
+    by_week = {row["week"]: row["alerts"] for row in section.rows}
+    assert len(by_week) == 9  # the first three weeks have too few before them
+    assert "volume spike" in by_week[mondays[9].isoformat()]
+    assert "theme spike: “data cap" in by_week[mondays[9].isoformat()]
+    assert "volume spike and a data-cap theme's alert found" in section.notes[0]
+    assert section.notes[1] == "False alarms: 0 in 8 quiet weeks (0.00 a week)."

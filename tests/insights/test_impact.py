@@ -10,7 +10,6 @@ from math import sqrt
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from ingestion.models import DataSource, FeedbackItem
@@ -33,7 +32,7 @@ from insights.reports.period import Period
 from insights.reports.render_csv import themes_csv
 from insights.reports.render_html import report_html
 from insights.reports.render_pdf import report_pdf
-from tests.factories import add_items, make_theme
+from tests.factories import add_items, make_theme, signed_in
 from tests.insights.test_reports import pdf_text
 
 WHEN = datetime(2026, 11, 3, 12, tzinfo=UTC)
@@ -175,12 +174,6 @@ def test_ratings_on_another_scale_are_measured_apart() -> None:
 def test_no_ratings_no_impact() -> None:
     make_theme("Unrated", add_items("one", "two", when=WHEN))
     assert view_impacts(FeedbackFilters({})) == impact.NO_IMPACTS
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db

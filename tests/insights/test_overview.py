@@ -29,9 +29,9 @@ BOTH = ["App Store", "Help desk"]
 # Session, user, 2 for permissions, the sources' rating scales, the chosen source, the source
 # menu, sources, the latest items, the 3 grouped daily counts (items by week, source and
 # kind; themes; themes in the two weeks compared), the impact on ratings' 3 (the
-# sources' scales, the rating sums of the items and of the themes) and the segment filter's
-# values: 16 today.
-MAX_QUERIES = 17
+# sources' scales, the rating sums of the items and of the themes), the segment filter's
+# values and the navigation's count of alerts: 17 today.
+MAX_QUERIES = 18
 _serial = count()
 
 

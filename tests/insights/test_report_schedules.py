@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
@@ -25,6 +24,7 @@ from insights.reports.emails import EmailDelayed
 from insights.reports.schedules import save_schedule, send_scheduled_report
 from insights.tasks import send_scheduled_report_task
 from tests.conftest import require_redis, route_tasks_to, start_worker, wait_until
+from tests.factories import signed_in
 from tests.insights.report_data import make_feedback
 from tests.insights.test_reports import pdf_text
 
@@ -92,12 +92,6 @@ def schedule_form(**fields: Any) -> dict[str, Any]:
     """What the new-schedule form posts: a Monday 08:30 report in Paris, and fields."""
     base = {"name": "Help desk weekly", "weekday": "1", "time": "08:30"}
     return {**base, "time_zone": "Europe/Paris", "recipients": "lead@example.com", **fields}
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # ---- the pages and the beat schedule

@@ -9,6 +9,7 @@ from ingestion.models import DataSource, Project
 from insights.models import Report, RunStatus
 from insights.reports.archive import generate_report
 from tests.conftest import wait_until
+from tests.factories import signed_in
 from tests.insights.report_data import make_feedback
 
 pytestmark = pytest.mark.django_db
@@ -19,12 +20,6 @@ FILE_TYPES = {
     "themes_csv": "text/csv; charset=utf-8",
     "items_csv": "text/csv; charset=utf-8",
 }
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def make_week_report(client: Client, **fields: object) -> Report:
