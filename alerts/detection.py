@@ -109,6 +109,7 @@ def _week_figures(week: date) -> tuple[WeekFigures, dict[tuple[str, int], str]]:
     splits = {theme.pk: [by_theme.get((theme.pk, w)) for w in weeks] for theme in themes}
     figures = WeekFigures(
         source_items=by_source,
+        source_project=sources,
         project_items=by_project,
         theme_items={pk: [s.total if s else 0 for s in found] for pk, found in splits.items()},
         theme_project={theme.pk: theme.project_id or 0 for theme in themes},
@@ -128,9 +129,11 @@ def _alert(candidate: Candidate, week: date, names: dict[tuple[str, int], str]) 
     numbers, kind = candidate.figures, candidate.kind
     if kind == AlertKind.VOLUME_SPIKE:
         name = names["source", candidate.subject]
+        drivers = ", ".join(f"“{names['theme', theme]}”" for theme in candidate.drivers)
         summary = (
-            f"{name} had {numbers['items']:,} items in the week of {week:%-d %b %Y}, against "
-            f"a usual {numbers['usual']:,.0f}."
+            f"{name} had {numbers['items']:,.0f} items in the week of {week:%-d %b %Y}, "
+            f"against a usual {numbers['usual']:,.0f}"
+            + (f"; most of the rise: {drivers}." if drivers else ".")
         )
         return _new(kind, week, summary, candidate, source_id=candidate.subject)
     name = names["theme", candidate.subject]

@@ -27,8 +27,8 @@ MIN_RATIO = 1.5
 # read for sentiment in the week.
 NEGATIVE_MIN_RISE = 0.10
 NEGATIVE_MIN_ITEMS = 10
-# Median absolute deviations are scaled by this to estimate a standard deviation.
-MAD_TO_SD = 1.4826
+# The themes a volume spike names as what it is made of.
+DRIVERS = 3
 
 
 @dataclass(frozen=True)
@@ -39,44 +39,61 @@ class Candidate:
     subject: int  # the theme's or the source's id
     p_value: float
     figures: dict[str, float]
+    # A volume spike's: the themes whose items rose the most over their usual count.
+    drivers: tuple[int, ...] = ()
 
 
 def volume_spike(history: Sequence[int], now: int) -> float | None:
     """The p-value of a week's items (now) against the weeks before (history, oldest first,
-    BASELINE_WEEKS at most): a robust z from the median and the median absolute deviation
-    (weekly volumes drift more than chance would: a Poisson spread raised false alarms),
-    never narrower than Poisson's. None when the week cannot be a spike."""
+    BASELINE_WEEKS at most), by a quasi-Poisson z: weekly volumes drift more than chance
+    would, so the spread is Poisson's times the dispersion the weeks before show (never
+    less than Poisson's). None when the week cannot be a spike."""
     usual = [count for count in history if count]
     if len(usual) < MIN_BASELINE_WEEKS or now < MIN_ITEMS:
         return None
-    middle = median(usual)
-    if now < MIN_RATIO * middle:
+    mean = sum(usual) / len(usual)
+    if now < MIN_RATIO * mean:
         return None
-    spread = max(MAD_TO_SD * median(abs(count - middle) for count in usual), sqrt(middle), 1.0)
-    return float(norm.sf((now - middle) / spread))
+    variance = sum((count - mean) ** 2 for count in usual) / (len(usual) - 1)
+    dispersion = max(1.0, variance / mean)
+    return float(norm.sf((now - mean) / sqrt(dispersion * mean)))
 
 
 def share_spike(
     history: Sequence[int], history_totals: Sequence[int], now: int, now_total: int
 ) -> float | None:
-    """The p-value of a theme's items in a week (now, of now_total) against its share of
-    the weeks before (a binomial test): a theme that grows with the whole feedback is no
-    spike of its own. None when the week cannot be a spike."""
-    if sum(1 for total in history_totals if total) < MIN_BASELINE_WEEKS or now < MIN_ITEMS:
+    """The p-value of a theme's items in a week (now, of now_total) against its usual share
+    of the weeks before (the median week's), by a quasi-binomial z: a theme that grows with
+    the whole feedback is no spike of its own, and the spread is the binomial's times the
+    dispersion of the theme's share over the weeks before (never less). None when the week
+    cannot be a spike."""
+    weeks = [(count, total) for count, total in zip(history, history_totals, strict=True) if total]
+    if len(weeks) < MIN_BASELINE_WEEKS or now < MIN_ITEMS:
         return None
-    usual_share = (sum(history) + 0.5) / (sum(history_totals) + 1)
-    if now < MIN_RATIO * usual_share * now_total:
+    # The median week's share: a spike among the weeks before does not raise it.
+    usual = min(max(_median_share([*history, 0], [*history_totals, 0]), 0.5 / now_total), 0.999)
+    expected = usual * now_total
+    if now < MIN_RATIO * expected:
         return None
-    return float(binomtest(now, now_total, min(usual_share, 1.0), alternative="greater").pvalue)
+    pearson = sum(
+        (count - total * usual) ** 2 / (total * usual * (1 - usual)) for count, total in weeks
+    )
+    dispersion = max(1.0, pearson / (len(weeks) - 1))
+    return float(norm.sf((now - expected) / sqrt(dispersion * expected * (1 - usual))))
 
 
-def rise(previous: int, now: int) -> float | None:
-    """The p-value of a week's items (now) against the week before's (previous): given
-    their sum, each item is in either week with even odds when nothing changed (the
-    conditional test of two Poisson counts). None when the week cannot be a rise."""
-    if now < MIN_ITEMS or now < MIN_RATIO * previous:
+def rise(previous: int, now: int, previous_total: int, now_total: int) -> float | None:
+    """The p-value of a theme's items in a week (now, of now_total) against the week
+    before's (previous, of previous_total): given their sum, each item falls in either week
+    as the weeks' feedback does when the theme's share did not change (the conditional test
+    of two Poisson rates): a theme that grows with all feedback is no rise. None when the
+    week cannot be a rise."""
+    if not previous_total or now < MIN_ITEMS:
         return None
-    return float(binomtest(now, now + previous, 0.5, alternative="greater").pvalue)
+    if now * previous_total < MIN_RATIO * previous * now_total:
+        return None
+    in_this_week = now_total / (now_total + previous_total)
+    return float(binomtest(now, now + previous, in_this_week, alternative="greater").pvalue)
 
 
 def negative_jump(
@@ -110,6 +127,7 @@ class WeekFigures:
     the BASELINE_WEEKS before the week oldest first and the week itself last."""
 
     source_items: dict[int, list[int]]
+    source_project: dict[int, int]
     project_items: dict[int, list[int]]
     theme_items: dict[int, list[int]]
     theme_project: dict[int, int]
@@ -123,7 +141,13 @@ def find_in_week(figures: WeekFigures) -> list[Candidate]:
     one per theme for its volume (a spike against the usual share, else a rise on the week
     before) beside any jump of its negative share."""
     candidates = [
-        Candidate("volume_spike", source, p, {"items": counts[-1], "usual": median(counts[:-1])})
+        Candidate(
+            "volume_spike",
+            source,
+            p,
+            {"items": counts[-1], "usual": _mean_of_weeks(counts)},
+            _drivers(figures, figures.source_project[source]),
+        )
         for source, counts in figures.source_items.items()
         if (p := volume_spike(counts[:-1], counts[-1])) is not None
     ]
@@ -152,9 +176,12 @@ def _theme_candidates(theme: int, counts: list[int], figures: WeekFigures) -> li
             share_spike(counts[:-1], totals[:-1], now, totals[-1]),
             {"items": now, "week_items": totals[-1], "usual_share": _share(counts, totals)},
         ),
-        # A week before with no feedback at all (before the first) says nothing of a rise.
+        # A rise back to the usual share after a low week is no news: a rise must also
+        # stand above the median week's share.
         "rising": (
-            rise(previous, now) if len(totals) > 1 and totals[-2] else None,
+            rise(previous, now, totals[-2] if len(totals) > 1 else 0, totals[-1])
+            if now >= MIN_RATIO * _median_share(counts, totals) * totals[-1]
+            else None,
             {"items": now, "previous": previous},
         ),
         "negative_jump": (
@@ -171,6 +198,30 @@ def _theme_candidates(theme: int, counts: list[int], figures: WeekFigures) -> li
         for kind, (p_value, numbers) in tests.items()
         if p_value is not None
     ]
+
+
+def _drivers(figures: WeekFigures, project: int) -> tuple[int, ...]:
+    """The themes of the project (DRIVERS at most) whose items rose the most over their
+    usual count (the mean of the weeks before), most first: what a volume spike is made of."""
+    rises = {
+        theme: counts[-1] - _mean_of_weeks(counts)
+        for theme, counts in figures.theme_items.items()
+        if figures.theme_project[theme] == project
+    }
+    rising = sorted((theme for theme, rise in rises.items() if rise > 0), key=lambda t: -rises[t])
+    return tuple(rising[:DRIVERS])
+
+
+def _median_share(counts: list[int], totals: list[int]) -> float:
+    """The median share of the weeks before the last that had feedback (0: none had)."""
+    shares = [count / total for count, total in zip(counts[:-1], totals[:-1], strict=True) if total]
+    return median(shares) if shares else 0.0
+
+
+def _mean_of_weeks(counts: list[int]) -> float:
+    """The mean of the weeks before the last that had items (as volume_spike's)."""
+    usual = [count for count in counts[:-1] if count]
+    return sum(usual) / len(usual) if usual else 0.0
 
 
 def _share(counts: list[int], totals: list[int]) -> float:

@@ -32,14 +32,20 @@ def test_a_spike_is_far_beyond_the_usual_weeks_and_a_drift_is_not() -> None:
     # Volumes that drift widely: their own spread, not Poisson's, says what is unusual.
     drifting = [40, 160, 70, 190, 60, 150]
     assert (p := volume_spike(drifting, 230)) is not None and p > 0.01
+    assert (p := volume_spike(usual, 160)) is not None and p < 1e-6  # steady: 160 is news
 
 
 def test_a_theme_growing_with_all_feedback_is_no_spike_of_its_own() -> None:
     weeks, totals = [10, 12, 9, 11, 10, 10], [100, 120, 90, 110, 100, 100]
     assert share_spike(weeks, totals, 30, 300) is None  # a tenth, as usual
     assert (p := share_spike(weeks, totals, 40, 110)) is not None and p < 1e-6
-    assert (p := rise(5, 30)) is not None and p < 1e-4
-    assert rise(20, 25) is None
+    # A share that swings widely from week to week: its own spread says what is unusual.
+    swinging = [2, 25, 5, 22, 3, 20]
+    assert (p := share_spike(swinging, totals, 30, 100)) is not None and p > 0.01
+    assert (p := rise(5, 30, 100, 100)) is not None and p < 1e-4
+    assert rise(20, 25, 100, 100) is None
+    # Three times the items in a week of three times the feedback: no rise of its own.
+    assert rise(10, 30, 100, 300) is None
 
 
 def test_the_bound_is_corrected_for_every_test_of_the_week() -> None:
@@ -54,6 +60,7 @@ def test_one_alert_a_theme_says_its_change_of_volume() -> None:
     weeks = 7
     figures = WeekFigures(
         source_items={1: [100] * 6 + [160]},
+        source_project={1: 1},
         project_items={1: [100] * 6 + [160]},
         theme_items={7: [10] * 6 + [70], 8: [20] * weeks},
         theme_project={7: 1, 8: 1},
@@ -95,6 +102,8 @@ def test_a_spike_week_raises_its_alerts_once_and_a_quiet_week_none() -> None:
         (AlertKind.THEME_SPIKE, crashes.pk, None),  # type: ignore[attr-defined]
         (AlertKind.VOLUME_SPIKE, None, source),
     }
+    volume = next(alert for alert in found if alert.kind == AlertKind.VOLUME_SPIKE)
+    assert volume.summary.endswith("against a usual 40; most of the rise: “Crashes”.")
     spike = next(alert for alert in found if alert.kind == AlertKind.THEME_SPIKE)
     assert spike.summary == "“Crashes”: 80 items, 80% of the week's feedback against a usual 50%."
     assert spike.figures["items"] == 80 and spike.p_value < 1e-6
