@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from alerts.detection import detect_full_weeks
 from ingestion.models import FeedbackItem
 from insights.dashboards.filters import SEGMENT_SEPARATOR
 from insights.models import DailySegmentCount, Theme
@@ -86,3 +87,11 @@ def time_dashboard() -> dict[str, float]:
     """Return the median server seconds of each dashboard page."""
     client = superuser_client()
     return {path: time_page(client, path) for path in dashboard_paths()}
+
+
+def time_alert_detection() -> tuple[float, int]:
+    """Seconds to test the last full week for alerts (alerts.detection, as each run does),
+    and how many it raised."""
+    began = time.perf_counter()
+    raised = detect_full_weeks(weeks=1)
+    return time.perf_counter() - began, len(raised)

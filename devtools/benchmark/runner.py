@@ -10,7 +10,7 @@ from pathlib import Path
 from devtools.benchmark.database import refresh_statistics, reset_database
 from devtools.benchmark.llm_speed import llm_token_rates
 from devtools.benchmark.page_data import fill_page_data
-from devtools.benchmark.pages import time_dashboard
+from devtools.benchmark.pages import time_alert_detection, time_dashboard
 from devtools.benchmark.pipeline import Observer, run_pipeline
 from devtools.benchmark.report import SizeResult
 from devtools.benchmark.synthetic import SourceText, synthetic_rows, write_csv
@@ -79,6 +79,13 @@ def run_pages_only(
     refresh_statistics()
     pages = time_dashboard()
     counted = f"Daily counts of every item written (as each run does twice) in {counting:.1f} s."
+    detecting, raised = time_alert_detection()
+    alerts = f"The last full week tested for alerts in {detecting:.2f} s ({raised} raised)."
     return SizeResult(
-        items, None, None, pages=pages, load_average=os.getloadavg(), pages_notes=[counted]
+        items,
+        None,
+        None,
+        pages=pages,
+        load_average=os.getloadavg(),
+        pages_notes=[counted, alerts],
     )
