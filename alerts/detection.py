@@ -6,7 +6,7 @@ An analysis run detects the latest full weeks once its counts are written again
 (insights.pipeline.run); `manage.py detect_alerts` detects any weeks.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
@@ -17,16 +17,17 @@ from alerts.rules import (
     BASELINE_WEEKS,
     MIN_BASELINE_WEEKS,
     MIN_ITEMS,
+    WEEK,
     Candidate,
     WeekFigures,
     find_in_week,
+    monday_of,
 )
 from ingestion.models import DataSource, FeedbackItem
 from insights.dashboards.filters import start_of_day
 from insights.dashboards.overview import split_counts
 from insights.models import DailyItemCount, DailyThemeCount, Theme, ThemeAssignment
 
-WEEK = timedelta(days=7)
 # Items kept with an alert, to read what it is about.
 ALERT_ITEMS = 10
 
@@ -43,16 +44,8 @@ def detect_week(week: date) -> list[Alert]:
 def detect_full_weeks(weeks: int = 1, today: date | None = None) -> list[Alert]:
     """Detect the last weeks that are over (a week still filling up is not compared) and
     hold feedback; return the alerts new now."""
-    latest = _last_full_week(today or timezone.localdate())
-    first = _first_week()
-    if latest is None or first is None:
-        return []
-    found: list[Alert] = []
-    for back in range(weeks - 1, -1, -1):
-        week = latest - back * WEEK
-        if week >= first:
-            found += detect_week(week)
-    return found
+    full = weeks_with_feedback(today)
+    return [alert for week in full[max(len(full) - weeks, 0) :] for alert in detect_week(week)]
 
 
 def detect_after_run(**_signal: object) -> None:
@@ -73,18 +66,12 @@ def _last_full_week(today: date) -> date | None:
     last_day = DailyItemCount.objects.aggregate(last=Max("day"))["last"]
     if last_day is None:
         return None
-    this_week = today - timedelta(days=today.weekday())
-    return min(monday_of(last_day), this_week - WEEK)
+    return min(monday_of(last_day), monday_of(today) - WEEK)
 
 
 def _first_week() -> date | None:
     first_day = DailyItemCount.objects.aggregate(first=Min("day"))["first"]
     return None if first_day is None else monday_of(first_day)
-
-
-def monday_of(day: date) -> date:
-    """The Monday of the day's week (weeks are Monday to Sunday, as the charts')."""
-    return day - timedelta(days=day.weekday())
 
 
 def _week_figures(week: date) -> tuple[WeekFigures, dict[tuple[str, int], str]]:

@@ -10,11 +10,13 @@ about that, however many themes and sources it tests. A change must also be larg
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from math import sqrt
 from statistics import median
 
 from scipy.stats import binomtest, norm
 
+WEEK = timedelta(weeks=1)
 # Expected false alarms in a week where nothing changed, over every test of the week.
 ALERT_FALSE_ALARMS_PER_WEEK = 0.05
 # The weeks before the one tested that say what is usual, and how many must have items.
@@ -29,6 +31,11 @@ NEGATIVE_MIN_RISE = 0.10
 NEGATIVE_MIN_ITEMS = 10
 # The themes a volume spike names as what it is made of.
 DRIVERS = 3
+
+
+def monday_of(day: date) -> date:
+    """The Monday of the day's week (weeks are Monday to Sunday, as the charts')."""
+    return day - timedelta(days=day.weekday())
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ def share_spike(
     if len(weeks) < MIN_BASELINE_WEEKS or now < MIN_ITEMS:
         return None
     # The median week's share: a spike among the weeks before does not raise it.
-    usual = min(max(_median_share([*history, 0], [*history_totals, 0]), 0.5 / now_total), 0.999)
+    usual = min(max(_median_share(history, history_totals), 0.5 / now_total), 0.999)
     expected = usual * now_total
     if now < MIN_RATIO * expected:
         return None
@@ -180,7 +187,7 @@ def _theme_candidates(theme: int, counts: list[int], figures: WeekFigures) -> li
         # stand above the median week's share.
         "rising": (
             rise(previous, now, totals[-2] if len(totals) > 1 else 0, totals[-1])
-            if now >= MIN_RATIO * _median_share(counts, totals) * totals[-1]
+            if now >= MIN_RATIO * _median_share(counts[:-1], totals[:-1]) * totals[-1]
             else None,
             {"items": now, "previous": previous},
         ),
@@ -212,9 +219,9 @@ def _drivers(figures: WeekFigures, project: int) -> tuple[int, ...]:
     return tuple(rising[:DRIVERS])
 
 
-def _median_share(counts: list[int], totals: list[int]) -> float:
-    """The median share of the weeks before the last that had feedback (0: none had)."""
-    shares = [count / total for count, total in zip(counts[:-1], totals[:-1], strict=True) if total]
+def _median_share(counts: Sequence[int], totals: Sequence[int]) -> float:
+    """The median share (counts of totals) of the weeks that had feedback (0: none had)."""
+    shares = [count / total for count, total in zip(counts, totals, strict=True) if total]
     return median(shares) if shares else 0.0
 
 

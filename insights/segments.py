@@ -26,6 +26,12 @@ FALSE_DISCOVERY_RATE = 0.05
 METADATA_PREFIX = "metadata:"
 
 
+def is_segment_value(value: object) -> bool:
+    """Whether a metadata value can be a segment's: plain text, a number or true/false, not
+    blank (lists and objects are not)."""
+    return isinstance(value, str | int | float | bool) and bool(str(value).strip())
+
+
 @dataclass(frozen=True)
 class SegmentShare:
     """How common one value of a field is in a group of items, against all feedback."""

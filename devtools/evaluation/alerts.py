@@ -11,16 +11,18 @@ alert raised there counts as a false alarm.
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
 from alerts.rules import (
     BASELINE_WEEKS,
     MIN_BASELINE_WEEKS,
+    WEEK,
     Candidate,
     WeekFigures,
     find_in_week,
+    monday_of,
 )
 from devtools.evaluation.report import Section
 from insights.pipeline.themes.clustering import NO_THEME, discover_themes
@@ -29,7 +31,6 @@ SPIKE_WEEK = date(2015, 6, 22)
 # A theme is the spike's when this share of its complaints hold the spike's word.
 CAP_SHARE = 0.5
 COLUMNS = ("week", "complaints", "alerts")
-WEEK = timedelta(days=7)
 
 
 def evaluate_alerts(
@@ -42,7 +43,7 @@ def evaluate_alerts(
     """texts: the complaints, filed on days; the week of Monday spike_week is the spike,
     and its themes are those where CAP_SHARE of the complaints hold spike_word."""
     labels = discover_themes(vectors, seed=0).labels
-    mondays = [day - timedelta(days=day.weekday()) for day in days]
+    mondays = [monday_of(day) for day in days]
     weeks = [min(mondays) + n * WEEK for n in range((max(mondays) - min(mondays)) // WEEK + 1)]
     totals = Counter(mondays)
     by_theme = Counter(zip(labels.tolist(), mondays, strict=True))

@@ -38,7 +38,7 @@ from insights.models import (
     DailyThemeSegmentCount,
     ThemeAssignment,
 )
-from insights.segments import MAX_SEGMENT_VALUES
+from insights.segments import MAX_SEGMENT_VALUES, is_segment_value
 
 # Rows written a statement.
 BATCH_SIZE = 5000
@@ -125,8 +125,7 @@ def find_segment_fields(items: QuerySet[FeedbackItem]) -> list[str]:
         key
         for metadata in recent
         for key, value in (metadata or {}).items()
-        if isinstance(value, str | int | float | bool)
-        and str(value).strip()
+        if is_segment_value(value)
         # The segment filter writes a value as field=value.
         and SEGMENT_SEPARATOR not in key
     }

@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from alerts.detection import detect_full_weeks, detect_week, monday_of, weeks_with_feedback
+from alerts.detection import detect_full_weeks, detect_week, weeks_with_feedback
+from alerts.rules import monday_of
 
 
 class Command(BaseCommand):

@@ -24,6 +24,7 @@ from insights.segments import (
     MAX_SEGMENT_VALUES,
     METADATA_PREFIX,
     SegmentShare,
+    is_segment_value,
     over_represented,
 )
 from insights.wording import says_phrase, speaks_to_the_model, stems_of, written_form
@@ -93,7 +94,7 @@ def segment_values(source: str, kind: str, rating: str, metadata: dict[str, Any]
     if rating:
         values["rating"] = rating
     for key, value in metadata.items():
-        if isinstance(value, str | int | float | bool) and str(value).strip():
+        if is_segment_value(value):
             values[f"{METADATA_PREFIX}{key}"] = str(value).strip()[:80]
     return values
 
