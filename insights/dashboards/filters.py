@@ -257,10 +257,12 @@ def metadata_value(field: str, item: str = "") -> Left:
 
 
 def segment_choices(segments: list[tuple[str, str]]) -> list[tuple[str, Any]]:
-    """The segment filter's choices: each field's values, under the field's name."""
+    """The segment filter's choices: each field's values, under the field's name and named
+    with it (a closed menu shows the chosen value alone: "4.2.0" says nothing)."""
     by_field: dict[str, list[tuple[str, str]]] = {}
     for field, value in segments:
-        by_field.setdefault(field, []).append((f"{field}{SEGMENT_SEPARATOR}{value}", value))
+        chosen = (f"{field}{SEGMENT_SEPARATOR}{value}", f"{field}: {value}")
+        by_field.setdefault(field, []).append(chosen)
     return [("", "Any segment"), *by_field.items()]
 
 

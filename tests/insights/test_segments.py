@@ -128,7 +128,9 @@ def test_a_theme_lists_the_segments_it_over_represents(
     assert "version 4.2.0: 3.1\N{MULTIPLICATION SIGN} the usual share, 30 items" in card
     overview = client.get(reverse("insights:overview"), {"segment": "version=4.2.0"})
     assert overview.status_code == 200
-    assert '<option value="version=4.2.0" selected>' in overview.content.decode()
+    assert '<option value="version=4.2.0" selected>version: 4.2.0</option>' in (
+        overview.content.decode()
+    )
 
 
 @pytest.mark.django_db
